@@ -1,0 +1,27 @@
+# Two entry points: `make demo` (embedded demo, offline, CPU) and `make test`.
+# Both create the project virtualenv .venv on first use: one pip command installs everything.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export NUMBA_CACHE_DIR := $(CURDIR)/resources/cache/numba
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: demo test venv clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt -e .
+	touch $@
+
+demo: venv
+	$(BIN)/snakemake --cores 2 --profile workflow/profiles/default results/tables/main.csv
+	@echo "table: results/tables/main.csv"
+
+test: venv
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf results resources logs .snakemake

@@ -1,0 +1,152 @@
+"""Cross-encoder backbones: a hub checkpoint, or a small ELECTRA/RoBERTa built from config with a
+tokenizer trained on the corpus. Either way the result is a Hugging Face folder with a 1-logit head."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from .io import atomic_path
+
+ARCHITECTURES = ("electra", "roberta", "bert")
+
+
+def _train_tokenizer(architecture: str, texts: Iterable[str], vocab_size: int, max_length: int):
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+
+    if architecture == "roberta":
+        from transformers import RobertaTokenizerFast
+
+        tok = Tokenizer(models.BPE())
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        special = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+        trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=special,
+                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+        tok.train_from_iterator(texts, trainer)
+        tok.post_processor = processors.RobertaProcessing(("</s>", tok.token_to_id("</s>")), ("<s>", tok.token_to_id("<s>")))
+        return RobertaTokenizerFast(tokenizer_object=tok, model_max_length=max_length)
+
+    from transformers import BertTokenizerFast, ElectraTokenizerFast
+
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=special))
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+    cls_ = ElectraTokenizerFast if architecture == "electra" else BertTokenizerFast
+    return cls_(tokenizer_object=tok, model_max_length=max_length)
+
+
+def mimetic_attention_init(model, scale: float, seed: int):
+    """Mimetic initialization (Trockman & Kolter, 2023): tie the initial query and key projections so that
+    W_q W_k^T is positive semi-definite and a token attends to copies of itself from the start, which is the
+    lexical matching a re-ranker needs; small models trained from scratch learn much faster from it."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    for module in model.modules():
+        if hasattr(module, "query") and hasattr(module, "key"):
+            weight = torch.randn(module.query.weight.shape, generator=generator) * scale
+            module.query.weight.data.copy_(weight)
+            module.key.weight.data.copy_(weight)
+    return model
+
+
+def _model_from_config(architecture: str, tokenizer, spec: dict):
+    import transformers as tf
+
+    common = dict(
+        vocab_size=len(tokenizer), hidden_size=spec["hidden_size"], num_hidden_layers=spec["num_hidden_layers"],
+        num_attention_heads=spec["num_attention_heads"], intermediate_size=spec["intermediate_size"],
+        num_labels=1, pad_token_id=tokenizer.pad_token_id, initializer_range=spec.get("initializer_range", 0.02),
+    )
+    if architecture == "electra":
+        config = tf.ElectraConfig(embedding_size=spec["hidden_size"], max_position_embeddings=spec["max_length"], **common)
+        return tf.ElectraForSequenceClassification(config)
+    if architecture == "roberta":
+        # RoBERTa offsets positions by padding_idx + 1
+        config = tf.RobertaConfig(max_position_embeddings=spec["max_length"] + tokenizer.pad_token_id + 1,
+                                  bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, **common)
+        return tf.RobertaForSequenceClassification(config)
+    config = tf.BertConfig(max_position_embeddings=spec["max_length"], **common)
+    return tf.BertForSequenceClassification(config)
+
+
+def pretrain_matching(model, tokenizer, texts: list[str], steps: int, seed: int, queries_per_batch: int = 8,
+                      group_size: int = 8, lr: float = 5.0e-4, max_length: int = 128, threads: int = 1):
+    """Label-free pretraining of a small model on the corpus (in the spirit of the inverse cloze task):
+    a pseudo-query of 2-4 words sampled from a passage must pick that passage out of ``group_size - 1``
+    random others (LCE). The real backbones arrive pretrained; this gives the demo's tiny ones a
+    comparable start at lexical matching without using any relevance labels."""
+    import numpy as np
+    import torch
+
+    from .training.losses import localized_contrastive_loss
+
+    if steps <= 0:
+        return model
+    torch.set_num_threads(max(1, threads))
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    for _ in range(steps):
+        queries, passages = [], []
+        for _ in range(queries_per_batch):
+            group = rng.choice(len(texts), size=group_size, replace=False)
+            words = texts[group[0]].split()
+            pseudo = rng.choice(words, size=min(len(words), int(rng.integers(2, 5))), replace=False)
+            queries += [" ".join(pseudo)] * group_size
+            passages += [texts[i] for i in group]
+        enc = tokenizer(queries, passages, truncation="longest_first", max_length=max_length, padding=True,
+                        return_tensors="pt")
+        scores = model(**enc).logits.view(queries_per_batch, group_size)
+        loss = localized_contrastive_loss(scores)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model
+
+
+def build_backbone(spec: dict, out_dir, corpus_texts: Iterable[str] | None = None, seed: int = 0,
+                   threads: int = 1) -> Path:
+    """Write a Hugging Face model folder (model with one output logit, and tokenizer) to ``out_dir``.
+
+    ``spec`` has either ``pretrained`` (a hub id or local folder) or ``architecture`` plus sizes,
+    in which case a tokenizer is trained on ``corpus_texts`` and weights are initialised from ``seed``.
+    """
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    with atomic_path(out_dir) as tmp:
+        if spec.get("pretrained"):
+            tokenizer = AutoTokenizer.from_pretrained(spec["pretrained"])
+            model = AutoModelForSequenceClassification.from_pretrained(spec["pretrained"], num_labels=1)
+        else:
+            architecture = spec["architecture"]
+            if architecture not in ARCHITECTURES:
+                raise ValueError(f"architecture {architecture!r} is not one of {ARCHITECTURES}")
+            if corpus_texts is None:
+                raise ValueError("a backbone built from config needs corpus texts to train its tokenizer")
+            corpus_texts = list(corpus_texts)
+            tokenizer = _train_tokenizer(architecture, corpus_texts, spec["vocab_size"], spec["max_length"])
+            torch.manual_seed(seed)
+            model = _model_from_config(architecture, tokenizer, spec)
+            if spec.get("mimetic_init", 0) > 0:
+                model = mimetic_attention_init(model, spec["mimetic_init"], seed)
+            if spec.get("segment_init", 0) > 0 and hasattr(model.base_model.embeddings, "token_type_embeddings"):
+                # distinct query and passage segments make a match visible: a query token attending to
+                # its copy in the passage receives that copy's segment component
+                with torch.no_grad():
+                    emb = model.base_model.embeddings.token_type_embeddings.weight
+                    emb.normal_(0.0, spec["segment_init"], generator=torch.Generator().manual_seed(seed))
+            model = pretrain_matching(model, tokenizer, corpus_texts, spec.get("pretrain_steps", 0), seed,
+                                      threads=threads)
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+    return Path(out_dir)

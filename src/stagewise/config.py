@@ -1,0 +1,75 @@
+"""Validate a workflow configuration against the JSON schema, fill defaults, and name the key at fault."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from .errors import ConfigError
+
+SCHEMA = Path(__file__).resolve().parents[2] / "config" / "schemas" / "config.schema.yaml"
+
+
+def _with_defaults(validator_class):
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if isinstance(sub, dict) and "default" in sub and name not in instance:
+                    instance[name] = sub["default"]
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def _key(path) -> str:
+    return ".".join(str(p) for p in path) or "<top level>"
+
+
+def _message(error) -> str:
+    path = list(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        unknown = sorted(k for k in error.instance if k not in allowed)
+        keys = ", ".join(repr(_key(path + [k])) for k in unknown)
+        return f"unknown config key {keys}; allowed here: {', '.join(sorted(allowed)) or 'none'}"
+    if error.validator == "required":
+        missing = error.message.split("'")[1]
+        return f"missing required config key {_key(path + [missing])!r}"
+    return f"config key {_key(path)!r}: {error.message}"
+
+
+def load_schema(path=SCHEMA) -> dict:
+    with open(path, encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def validate_config(config: dict, schema_path=SCHEMA) -> dict:
+    """Validate ``config`` in place, filling defaults; raise ConfigError naming the first bad key."""
+    schema = load_schema(schema_path)
+    validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))))
+    if errors:
+        raise ConfigError(_message(errors[0]))
+    _check_references(config)
+    return config
+
+
+def _check_references(config: dict):
+    c = config["training"]["C"]
+    if c["negatives_ranker"] not in config["rankers"]:
+        raise ConfigError(f"config key 'training.C.negatives_ranker': {c['negatives_ranker']!r} is not one of the rankers "
+                          f"{sorted(config['rankers'])}")
+    if c["random_negatives"] > c["negatives"]:
+        raise ConfigError("config key 'training.C.random_negatives' must not exceed 'training.C.negatives'")
+    if any("D" in s for s in config["schedules"]) and "teacher" not in config:
+        raise ConfigError("missing required config key 'teacher' (schedules with D need teacher rankings)")
+    for name, spec in config["rerankers"].items():
+        if not spec.get("pretrained") and not spec.get("architecture"):
+            raise ConfigError(f"config key 'rerankers.{name}': give either 'pretrained' or 'architecture'")
+    synthetic = config.get("synthetic")
+    if synthetic is not None and "train" not in synthetic["splits"]:
+        raise ConfigError("config key 'synthetic.splits' must include a 'train' split")

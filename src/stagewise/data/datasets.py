@@ -1,0 +1,103 @@
+"""One interface over ir_datasets ids and local dataset folders.
+
+A local folder holds ``queries.tsv`` (qid<TAB>text) and ``qrels.txt`` (TREC qrels), and optionally
+``scoreddocs.run`` (a TREC run); documents are ``docs.tsv`` (docid<TAB>text) in the folder or its parent.
+Such folders are registered with ir_datasets under ``local:<path>``, so every caller reads the same API.
+Local files are validated first with our readers, which name the file and line of a malformed entry.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import ir_datasets
+
+from ..errors import InputFormatError
+from ..io import read_qrels, read_queries
+
+LOCAL_PREFIX = "local:"
+
+
+def is_local(spec: str) -> bool:
+    return spec.startswith(LOCAL_PREFIX)
+
+
+def local_folder(spec: str) -> Path:
+    return Path(spec[len(LOCAL_PREFIX):])
+
+
+def local_docs_file(folder: Path) -> Path:
+    for candidate in (folder / "docs.tsv", folder.parent / "docs.tsv"):
+        if candidate.exists():
+            return candidate
+    raise InputFormatError(folder / "docs.tsv", "no docs.tsv in the dataset folder or its parent")
+
+
+def _register_local(spec: str):
+    from ir_datasets.datasets.base import Dataset
+    from ir_datasets.formats import TrecQrels, TrecScoredDocs, TsvDocs, TsvQueries
+    from ir_datasets.util import LocalDownload
+
+    folder = local_folder(spec)
+    if not folder.is_dir():
+        raise InputFormatError(folder, "dataset folder not found")
+    parts = []
+    if (folder / "docs.tsv").exists() or (folder.parent / "docs.tsv").exists():
+        parts.append(TsvDocs(LocalDownload(local_docs_file(folder), mkdir=False)))
+    if (folder / "queries.tsv").exists():
+        read_queries(folder / "queries.tsv")  # validate: names file and line on error
+        parts.append(TsvQueries(LocalDownload(folder / "queries.tsv", mkdir=False)))
+    if (folder / "qrels.txt").exists():
+        read_qrels(folder / "qrels.txt")
+        parts.append(TrecQrels(LocalDownload(folder / "qrels.txt", mkdir=False), {}))
+    if (folder / "scoreddocs.run").exists():
+        parts.append(TrecScoredDocs(LocalDownload(folder / "scoreddocs.run", mkdir=False)))
+    ir_datasets.registry.register(spec, Dataset(*parts))
+
+
+@lru_cache(maxsize=None)
+def load(spec: str):
+    """An ir_datasets dataset for an ir_datasets id or ``local:<folder>``."""
+    if is_local(spec):
+        if spec not in ir_datasets.registry:
+            _register_local(spec)
+    return ir_datasets.load(spec)
+
+
+def queries(spec: str) -> dict[str, str]:
+    return {q.query_id: q.text for q in load(spec).queries_iter()}
+
+
+def qrels(spec: str) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for q in load(spec).qrels_iter():
+        out.setdefault(q.query_id, {})[q.doc_id] = int(q.relevance)
+    return out
+
+
+def iter_docs(spec: str):
+    """(docid, text) for every document of the dataset's corpus."""
+    for doc in load(spec).docs_iter():
+        yield doc.doc_id, doc.default_text()
+
+
+def doc_texts(spec: str, docids) -> dict[str, str]:
+    """Texts of the given documents. Local corpora are streamed (no docstore is built next to them)."""
+    wanted = set(docids)
+    if is_local(spec):
+        found = {}
+        path = local_docs_file(local_folder(spec))
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, start=1):
+                docid, sep, text = line.rstrip("\n").partition("\t")
+                if not sep:
+                    raise InputFormatError(path, "expected 'docid<TAB>text'", lineno)
+                if docid in wanted:
+                    found[docid] = text
+    else:
+        found = {d.doc_id: d.default_text() for d in load(spec).docs_store().get_many_iter(wanted)}
+    missing = wanted - found.keys()
+    if missing:
+        raise InputFormatError(spec, f"{len(missing)} documents not in the corpus, e.g. {sorted(missing)[:3]}")
+    return found

@@ -1,0 +1,70 @@
+"""Per-query effectiveness with ranx, under a fixed evaluation contract:
+
+* ties in scores are broken by document id before evaluation (ranx, like trec_eval, would otherwise
+  order tied documents arbitrarily);
+* binary metrics (MRR, MAP, recall, precision) count grades >= ``relevance_threshold`` as relevant
+  (2 on TREC DL); nDCG uses the graded labels;
+* unjudged documents count as non-relevant; queries without judgments are not evaluated.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from ..io import Qrels, Run, atomic_path, read_run, sorted_ranking
+
+GRADED = {"ndcg"}
+
+
+def ranx_metric(name: str, relevance_threshold: int) -> str:
+    base = name.split("@")[0]
+    return name if base in GRADED else f"{name}-l{relevance_threshold}"
+
+
+def _rank_scores(run: Run, depth: int | None) -> Run:
+    """Replace scores by strictly decreasing values in (score desc, docid asc) order: deterministic ties."""
+    out = {}
+    for qid, docs in run.items():
+        ranking = sorted_ranking(docs)[:depth] if depth else sorted_ranking(docs)
+        out[qid] = {docid: float(len(ranking) - i) for i, (docid, _) in enumerate(ranking)}
+    return out
+
+
+def per_query_metrics(qrels: Qrels, run: Run, metrics, relevance_threshold: int = 2, depth: int | None = None):
+    """DataFrame with columns qid, metric, value for every judged query."""
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(Path("resources/cache/numba").resolve()))
+    from ranx import Qrels as RQrels
+    from ranx import Run as RRun
+    from ranx import evaluate
+
+    judged = {q: d for q, d in qrels.items() if d}
+    r_qrels = RQrels(judged)
+    ranked = _rank_scores({q: run.get(q, {}) for q in judged}, depth)
+    r_run = RRun({q: (d if d else {"__none__": 0.0}) for q, d in ranked.items()})
+    rows = []
+    for name in metrics:
+        key = ranx_metric(name, relevance_threshold)
+        evaluate(r_qrels, r_run, key, save_results_in_run=True)
+        for qid, value in r_run.scores[key].items():
+            rows.append((qid, name, float(value)))
+    return pd.DataFrame(rows, columns=["qid", "metric", "value"])
+
+
+def evaluate_runs(run_paths, qrels_by_dataset: dict[str, Qrels], out_path, keys: dict, metrics,
+                  relevance_threshold: int = 2, depth: int | None = None):
+    """Evaluate one run per dataset (same order as ``qrels_by_dataset``) into a tidy TSV with the grid
+    ``keys`` (ranker, reranker, schedule, seed) as columns."""
+    frames = []
+    for path, (dataset, qrels) in zip(run_paths, qrels_by_dataset.items()):
+        frame = per_query_metrics(qrels, read_run(path), metrics, relevance_threshold, depth)
+        frame.insert(0, "dataset", dataset)
+        frames.append(frame)
+    table = pd.concat(frames, ignore_index=True)
+    for i, (key, value) in enumerate(keys.items()):
+        table.insert(i, key, value)
+    with atomic_path(out_path) as tmp:
+        table.to_csv(tmp, sep="\t", index=False)
+    return table

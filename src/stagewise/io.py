@@ -1,0 +1,129 @@
+"""Community file formats: TREC run and qrels files, TSV queries, atomic writes."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import InputFormatError
+
+# qid -> docid -> score
+Run = dict[str, dict[str, float]]
+# qid -> docid -> relevance grade
+Qrels = dict[str, dict[str, int]]
+
+
+@contextlib.contextmanager
+def atomic_path(path, suffix=""):
+    """Yield a temporary path next to ``path``; rename it to ``path`` only if the block succeeds.
+
+    Works for files and folders, so a failed job never leaves a partial output behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    target = tmp / ("out" + suffix)
+    try:
+        yield target
+        if not target.exists():
+            raise FileNotFoundError(f"nothing was written for {path}")
+        if path.is_dir() and not path.is_symlink():
+            import shutil
+
+            shutil.rmtree(path)
+        os.replace(target, path)
+    finally:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _open_lines(path):
+    path = Path(path)
+    if not path.exists():
+        raise InputFormatError(path, "file not found")
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            line = line.rstrip("\n")
+            if line.strip():
+                yield lineno, line
+
+
+def read_run(path) -> Run:
+    """Read a TREC run file: ``qid Q0 docid rank score tag`` (whitespace-separated)."""
+    run: Run = {}
+    for lineno, line in _open_lines(path):
+        parts = line.split()
+        if len(parts) != 6:
+            raise InputFormatError(path, f"expected 6 columns 'qid Q0 docid rank score tag', got {len(parts)}", lineno)
+        qid, _, docid, rank, score, _tag = parts
+        try:
+            int(rank)
+            value = float(score)
+        except ValueError:
+            raise InputFormatError(path, f"rank {rank!r} or score {score!r} is not a number", lineno) from None
+        if not math.isfinite(value):
+            raise InputFormatError(path, f"score {score!r} is not finite", lineno)
+        docs = run.setdefault(qid, {})
+        if docid in docs:
+            raise InputFormatError(path, f"document {docid!r} appears twice for query {qid!r}", lineno)
+        docs[docid] = value
+    return run
+
+
+def sorted_ranking(docs: dict[str, float]) -> list[tuple[str, float]]:
+    """Order documents by descending score, ties broken by document id so that order is deterministic."""
+    return sorted(docs.items(), key=lambda item: (-item[1], item[0]))
+
+
+def write_run(run: Run, path, tag="stagewise", depth=None):
+    """Write a TREC run atomically, ranks from scores with ties broken by document id."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        for qid in sorted(run):
+            ranking = sorted_ranking(run[qid])
+            if depth is not None:
+                ranking = ranking[:depth]
+            for rank, (docid, score) in enumerate(ranking, start=1):
+                f.write(f"{qid} Q0 {docid} {rank} {score:.6f} {tag}\n")
+
+
+def read_qrels(path) -> Qrels:
+    """Read TREC qrels: ``qid iteration docid grade``."""
+    qrels: Qrels = {}
+    for lineno, line in _open_lines(path):
+        parts = line.split()
+        if len(parts) != 4:
+            raise InputFormatError(path, f"expected 4 columns 'qid iteration docid grade', got {len(parts)}", lineno)
+        qid, _, docid, grade = parts
+        try:
+            qrels.setdefault(qid, {})[docid] = int(grade)
+        except ValueError:
+            raise InputFormatError(path, f"relevance grade {grade!r} is not an integer", lineno) from None
+    return qrels
+
+
+def write_qrels(qrels: Qrels, path):
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        for qid in sorted(qrels):
+            for docid in sorted(qrels[qid]):
+                f.write(f"{qid} 0 {docid} {qrels[qid][docid]}\n")
+
+
+def read_queries(path) -> dict[str, str]:
+    """Read TSV queries: ``qid<TAB>text``."""
+    queries = {}
+    for lineno, line in _open_lines(path):
+        parts = line.split("\t")
+        if len(parts) != 2:
+            raise InputFormatError(path, f"expected 2 tab-separated columns 'qid<TAB>text', got {len(parts)}", lineno)
+        queries[parts[0]] = parts[1]
+    return queries
+
+
+def write_tsv(rows: dict[str, str], path):
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        for key, text in rows.items():
+            f.write(f"{key}\t{text}\n")

@@ -1,0 +1,88 @@
+# Helpers and global wildcard constraints. Other .smk files hold rules only.
+import re
+from pathlib import Path
+
+from stagewise.config import validate_config
+from stagewise.data.datasets import is_local, local_folder
+
+validate_config(config)
+
+RANKERS = list(config["rankers"])
+RERANKERS = list(config["rerankers"])
+SCHEDULES = config["schedules"]
+SEEDS = config["seeds"]
+TEST_SETS = list(config["test_sets"])
+# queries a first-stage ranker retrieves for: every test set and the training queries
+QUERY_SETS = {**config["test_sets"], "train": config["train_queries"]}
+# stage-1 models that two-stage schedules start from, even when C or D alone is not in the grid
+STAGE1 = sorted({s.split("-")[0] for s in SCHEDULES})
+
+
+wildcard_constraints:
+    ranker="|".join(map(re.escape, RANKERS)),
+    reranker="|".join(map(re.escape, RERANKERS)),
+    schedule="|".join(map(re.escape, ["C", "D", "C-D", "D-C"])),
+    dataset="|".join(map(re.escape, QUERY_SETS)),
+    seed=r"\d+",
+
+
+def corpus_files():
+    """A local corpus is the docs.tsv of its folder; an ir_datasets corpus has no file inputs."""
+    return [str(local_folder(config["corpus"]) / "docs.tsv")] if is_local(config["corpus"]) else []
+
+
+def dataset_files(spec, with_docs=True):
+    """Files a query set reads: a local folder's queries and qrels (made by a rule or given), none for ir_datasets."""
+    files = []
+    if is_local(spec):
+        folder = local_folder(spec)
+        files = [str(folder / "queries.tsv"), str(folder / "qrels.txt")]
+    return files + (corpus_files() if with_docs else [])
+
+
+def query_set_files(wildcards):
+    return dataset_files(QUERY_SETS[wildcards.dataset], with_docs=False)
+
+
+def first_stage_runs():
+    return expand("results/runs/first_stage/{ranker}/{dataset}.run", ranker=RANKERS, dataset=list(QUERY_SETS))
+
+
+def stage_of(schedule):
+    """The loss of the last stage: C-D trains D on top of C."""
+    return schedule.split("-")[-1]
+
+
+def init_model(wildcards):
+    """A two-stage schedule starts from the stage-1 model of the same reranker and seed."""
+    if "-" in wildcards.schedule:
+        first = wildcards.schedule.split("-")[0]
+        return f"results/models/{wildcards.reranker}/{first}/seed{wildcards.seed}"
+    return f"resources/backbones/{wildcards.reranker}"
+
+
+def training_inputs(wildcards):
+    inputs = {"init": init_model(wildcards), "queries": dataset_files(config["train_queries"])}
+    if stage_of(wildcards.schedule) == "C":
+        ranker = config["training"]["C"]["negatives_ranker"]
+        inputs["run"] = f"results/runs/first_stage/{ranker}/train.run"
+    else:
+        inputs["teacher"] = [config["teacher"]["candidates"], config["teacher"]["permutations"]]
+    return inputs
+
+
+def model_targets():
+    return expand("results/models/{reranker}/{schedule}/seed{seed}", reranker=RERANKERS, schedule=SCHEDULES, seed=SEEDS)
+
+
+def rerank_metrics():
+    return expand("results/metrics/rerank/{ranker}/{reranker}/{schedule}/seed{seed}.tsv",
+                  ranker=RANKERS, reranker=RERANKERS, schedule=SCHEDULES, seed=SEEDS)
+
+
+def first_stage_metrics():
+    return expand("results/metrics/first_stage/{ranker}.tsv", ranker=RANKERS)
+
+
+def all_targets():
+    return ["results/tables/main.csv"]

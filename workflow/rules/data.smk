@@ -1,0 +1,35 @@
+rule synthetic_dataset:
+    """The embedded synthetic collection (only when the config has a 'synthetic' section)."""
+    output:
+        docs="resources/datasets/synthetic/docs.tsv",
+        splits=expand(
+            "resources/datasets/synthetic/{split}/{name}",
+            split=config.get("synthetic", {}).get("splits", {}),
+            name=["queries.tsv", "qrels.txt"],
+        ),
+    params:
+        spec=config.get("synthetic"),
+        folder="resources/datasets/synthetic",
+    log:
+        "logs/data/synthetic_dataset.log",
+    script:
+        "../scripts/synthetic_dataset.py"
+
+
+rule simulated_teacher:
+    """The demo teacher: the training queries' BM25 top-k ranked by true grade plus seeded noise."""
+    input:
+        run="results/runs/first_stage/bm25/train.run",
+        queries=dataset_files(config["train_queries"], with_docs=False),
+    output:
+        candidates="resources/teacher/synthetic/train-candidates.jsonl",
+        permutations="resources/teacher/synthetic/train-permutations.json",
+    params:
+        train=config["train_queries"],
+        depth=config.get("synthetic", {}).get("teacher_depth", 20),
+        noise=config.get("synthetic", {}).get("teacher_noise", 0.7),
+        seed=config.get("synthetic", {}).get("seed", 0),
+    log:
+        "logs/data/simulated_teacher.log",
+    script:
+        "../scripts/simulated_teacher.py"

@@ -1,0 +1,32 @@
+rule evaluate_first_stage:
+    """Per-query metrics of a first-stage ranker on every test set."""
+    input:
+        runs=expand("results/runs/first_stage/{{ranker}}/{dataset}.run", dataset=TEST_SETS),
+        qrels=[f for t in TEST_SETS for f in dataset_files(config["test_sets"][t], with_docs=False)],
+    output:
+        "results/metrics/first_stage/{ranker}.tsv",
+    params:
+        datasets=config["test_sets"],
+        settings=config["evaluation"],
+        depth=config["rerank"]["depth"],
+    log:
+        "logs/evaluate/first_stage/{ranker}.log",
+    script:
+        "../scripts/evaluate.py"
+
+
+rule evaluate_rerank:
+    """Per-query metrics of one re-ranking model on every test set."""
+    input:
+        runs=expand("results/runs/rerank/{{ranker}}/{{reranker}}/{{schedule}}/seed{{seed}}/{dataset}.run", dataset=TEST_SETS),
+        qrels=[f for t in TEST_SETS for f in dataset_files(config["test_sets"][t], with_docs=False)],
+    output:
+        "results/metrics/rerank/{ranker}/{reranker}/{schedule}/seed{seed}.tsv",
+    params:
+        datasets=config["test_sets"],
+        settings=config["evaluation"],
+        depth=config["rerank"]["depth"],
+    log:
+        "logs/evaluate/rerank/{ranker}/{reranker}/{schedule}/seed{seed}.log",
+    script:
+        "../scripts/evaluate.py"

@@ -1,0 +1,43 @@
+rule backbone:
+    """A Hugging Face model folder to fine-tune: a hub checkpoint, or a small model built from config."""
+    input:
+        corpus_files(),
+    output:
+        directory("resources/backbones/{reranker}"),
+    params:
+        spec=lambda wildcards: config["rerankers"][wildcards.reranker],
+        corpus=config["corpus"],
+    log:
+        "logs/train/backbone/{reranker}.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    script:
+        "../scripts/backbone.py"
+
+
+rule train:
+    """One fine-tuning stage; the schedule's last letter picks the loss, its first part the initial weights."""
+    input:
+        unpack(training_inputs),
+    output:
+        directory("results/models/{reranker}/{schedule}/seed{seed}"),
+    params:
+        stage=lambda wildcards: stage_of(wildcards.schedule),
+        hparams=lambda wildcards: config["training"][stage_of(wildcards.schedule)],
+        train=config["train_queries"],
+        corpus=config["corpus"],
+        teacher=config.get("teacher"),
+        work_dir="resources/checkpoints/{reranker}/{schedule}/seed{seed}",
+    log:
+        "logs/train/{reranker}/{schedule}/seed{seed}.log",
+    benchmark:
+        "benchmarks/train/{reranker}/{schedule}/seed{seed}.tsv"
+    threads: 1
+    resources:
+        gpu=1 if config.get("gpu", False) else 0,
+        mem_mb=8000,
+        runtime=240,
+    script:
+        "../scripts/train.py"
