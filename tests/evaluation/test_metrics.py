@@ -1,0 +1,37 @@
+import math
+
+import pytest
+
+from stagewise.evaluation.metrics import per_query_metrics
+
+
+def values(frame):
+    return {(r.qid, r.metric): r.value for r in frame.itertuples()}
+
+
+def test_ndcg_and_binary_metrics_by_hand():
+    qrels = {"q1": {"a": 3, "b": 1, "c": 0, "z": 2}}
+    run = {"q1": {"a": 0.9, "b": 0.8, "c": 0.7, "d": 0.6}}
+    v = values(per_query_metrics(qrels, run, ["ndcg@10", "mrr@10", "map", "recall@100"], relevance_threshold=2))
+    dcg = 3 / math.log2(2) + 1 / math.log2(3)
+    idcg = 3 / math.log2(2) + 2 / math.log2(3) + 1 / math.log2(4)
+    assert v[("q1", "ndcg@10")] == pytest.approx(dcg / idcg, abs=1e-6)
+    assert v[("q1", "mrr@10")] == 1.0  # 'a' (grade 3) is relevant at threshold 2
+    assert v[("q1", "recall@100")] == 0.5  # 'z' (grade 2) was not retrieved; 'b' (grade 1) does not count
+    assert v[("q1", "map")] == pytest.approx(0.5)
+
+
+def test_tied_scores_give_the_same_metrics_whatever_the_input_order():
+    qrels = {"q1": {"b": 2}}
+    first = {"q1": {"a": 1.0, "b": 1.0, "c": 0.5}}
+    second = {"q1": {"b": 1.0, "a": 1.0, "c": 0.5}}
+    m1 = values(per_query_metrics(qrels, first, ["mrr@10"]))
+    m2 = values(per_query_metrics(qrels, second, ["mrr@10"]))
+    assert m1 == m2 == {("q1", "mrr@10"): 0.5}  # ties broken by docid: a before b
+
+
+def test_unjudged_queries_are_skipped_and_missing_run_queries_score_zero():
+    qrels = {"q1": {"a": 2}, "q2": {"x": 3}}
+    run = {"q1": {"a": 1.0}, "q3": {"a": 1.0}}
+    v = values(per_query_metrics(qrels, run, ["ndcg@10"]))
+    assert v == {("q1", "ndcg@10"): 1.0, ("q2", "ndcg@10"): 0.0}

@@ -1,0 +1,20 @@
+from stagewise.first_stage import bm25
+
+
+def test_real_lucene_index_and_bm25_search(tmp_path):
+    docs = [("d1", "the cat sat on the mat"), ("d2", "dogs chase cats in the park"),
+            ("d3", "stock markets fell sharply today"), ("d4", "a cat and a dog")]
+    index = bm25.build_index(docs, tmp_path / "index")
+    run = bm25.search(index, {"q1": "cat mat", "q2": "stock markets"}, k=3)
+    assert next(iter(sorted(run["q1"].items(), key=lambda x: -x[1])))[0] == "d1"
+    assert max(run["q2"], key=run["q2"].get) == "d3"
+    assert len(run["q1"]) <= 3 and all(s > 0 for s in run["q1"].values())
+
+
+def test_index_corpus_and_retrieve_write_a_trec_run(tiny_dataset, tmp_path):
+    from stagewise.io import read_run
+
+    index = bm25.index_corpus(f"local:{tiny_dataset}", tmp_path / "index")
+    bm25.retrieve(index, f"local:{tiny_dataset / 'test'}", tmp_path / "test.run", depth=10)
+    run = read_run(tmp_path / "test.run")
+    assert len(run) == 8 and all(len(d) == 10 for d in run.values())

@@ -1,0 +1,98 @@
+"""End-to-end: the real workflow on a tiny config, in a temporary folder, through Snakemake."""
+
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from .conftest import ROOT
+
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+pytestmark = pytest.mark.slow
+
+
+def copy_workflow(dest: Path, config: dict):
+    for name in ("Snakefile", "workflow"):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
+    (dest / "config").mkdir()
+    shutil.copytree(ROOT / "config" / "schemas", dest / "config" / "schemas")
+    (dest / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def snakemake(cwd, *args, timeout=1500):
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    return subprocess.run([SNAKEMAKE, "--cores", "2", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def finished_workflow(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("workflow")
+    copy_workflow(folder, yaml.safe_load((ROOT / "tests" / "data" / "tiny_config.yaml").read_text()))
+    result = snakemake(folder)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return folder
+
+
+def test_table_has_one_row_per_cell_with_finite_values(finished_workflow):
+    config = yaml.safe_load((finished_workflow / "config" / "config.yaml").read_text())
+    table = pd.read_csv(finished_workflow / "results" / "tables" / "main.csv")
+    n_test = len(config["test_sets"])
+    n_cells = len(config["rankers"]) * len(config["rerankers"]) * len(config["schedules"]) * n_test
+    assert len(table) == n_cells + len(config["rankers"]) * n_test
+    first_stage = table[table["schedule"] == "-"]
+    assert len(first_stage) == n_test
+    trained = table[table["schedule"] != "-"]
+    assert set(trained["schedule"]) == {"C", "D", "C-D", "D-C"}
+    assert (trained["n_seeds"] == len(config["seeds"])).all()
+    for metric in ("ndcg@10", "mrr@10", "map", "recall@100"):
+        values = table[f"{metric}_mean"].tolist() + table[f"{metric}_std"].tolist()
+        assert all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in values)
+
+
+def test_models_are_hugging_face_folders_and_stage2_starts_from_stage1(finished_workflow):
+    import json
+
+    from transformers import AutoModelForSequenceClassification
+
+    model = finished_workflow / "results" / "models" / "electra" / "C-D" / "seed1"
+    AutoModelForSequenceClassification.from_pretrained(model)
+    hparams = json.loads((model / "hparams.json").read_text())
+    assert hparams["stage"] == "D" and hparams["init_model"].endswith("results/models/electra/C/seed1")
+
+
+def test_second_invocation_has_nothing_to_do(finished_workflow):
+    result = snakemake(finished_workflow, "-n")
+    assert result.returncode == 0
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_malformed_run_stops_with_file_and_line_and_leaves_no_output(finished_workflow, tmp_path):
+    folder = tmp_path / "copy"
+    shutil.copytree(finished_workflow, folder, symlinks=True)
+    run = folder / "results" / "runs" / "first_stage" / "bm25" / "test-a.run"
+    lines = run.read_text().splitlines()
+    lines[2] = "q1 Q0 broken"
+    run.write_text("\n".join(lines) + "\n")
+    result = snakemake(folder, "--forcerun", "evaluate_first_stage", "--allowed-rules", "evaluate_first_stage",
+                       "results/metrics/first_stage/bm25.tsv")
+    assert result.returncode != 0
+    log = (folder / "logs" / "evaluate" / "first_stage" / "bm25.log").read_text()
+    assert "test-a.run:3: expected 6 columns" in log
+    assert not (folder / "results" / "metrics" / "first_stage" / "bm25.tsv").exists()
+
+
+def test_bad_config_stops_before_any_job_naming_the_key(tmp_path):
+    config = yaml.safe_load((ROOT / "tests" / "data" / "tiny_config.yaml").read_text())
+    config["training"]["C"]["lr"] = "1e-3"
+    copy_workflow(tmp_path, config)
+    result = snakemake(tmp_path, "-n")
+    assert result.returncode != 0
+    assert "'training.C.lr': '1e-3' is not of type 'number'" in result.stdout + result.stderr

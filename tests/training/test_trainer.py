@@ -1,0 +1,68 @@
+import json
+
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from stagewise.backbones import build_backbone
+from stagewise.data import datasets
+from stagewise.training.module import CrossEncoderModule
+from stagewise.training.sampling import ContrastiveGroups, DistillationGroups, GroupCollator
+from stagewise.training.trainer import train_stage
+
+TINY = {"architecture": "electra", "vocab_size": 400, "hidden_size": 32, "num_hidden_layers": 1,
+        "num_attention_heads": 2, "intermediate_size": 64, "max_length": 64}
+HPARAMS = {"steps": 60, "queries_per_batch": 4, "accumulate_grad_batches": 1, "lr": 2.0e-3, "weight_decay": 0.0,
+           "warmup_steps": 0, "max_length": 64, "gradient_clip_val": 10.0, "checkpoint_every": 10}
+
+
+@pytest.fixture
+def groups(tiny_dataset):
+    spec = f"local:{tiny_dataset / 'train'}"
+    texts = dict(datasets.iter_docs(spec))
+    qrels = datasets.qrels(spec)
+    # a pseudo first-stage run: every judged passage plus some others, so that negatives exist
+    run = {q: {**{d: 1.0 for d in judged}, **{f"d{i}": 0.5 for i in range(30)}} for q, judged in qrels.items()}
+    return datasets.queries(spec), qrels, run, texts
+
+
+def loss_on(model_dir, dataset, loss):
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+    batch = GroupCollator(tokenizer, 64)([dataset[i] for i in range(len(dataset))])
+    with torch.no_grad():
+        return CrossEncoderModule(model, loss, 1e-3, 0.0, 0).compute_loss(batch).item()
+
+
+@pytest.mark.parametrize("stage", ["C", "D"])
+def test_training_steps_lower_the_loss_and_write_a_model_folder(tmp_path, groups, stage):
+    queries, qrels, run, texts = groups
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    if stage == "C":
+        full = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
+        loss = "lce"
+    else:
+        rankings = {q: sorted(run[q], key=lambda d: -qrels[q].get(d, 0))[:8] for q in list(run)[:8]}
+        full = DistillationGroups(queries, rankings, texts, group_size=8, seed=0)
+        loss = "ranknet"
+    full.items = full.items[:4]  # a fixed small set: the loss on it must fall
+    before = loss_on(backbone, full, loss)
+    out = train_stage(stage, backbone, full, tmp_path / "model", tmp_path / "work", HPARAMS, seed=1)
+    after = loss_on(out, full, loss)
+    assert after < before * 0.75
+    hparams = json.loads((out / "hparams.json").read_text())
+    assert hparams["stage"] == stage and hparams["steps"] == 60 and hparams["seed"] == 1
+    assert (out / "training_log.csv").read_text().count("\n") > 10
+    assert not (tmp_path / "work" / "checkpoints").exists()  # removed once the model is saved
+
+
+def test_same_seed_gives_the_same_weights(tmp_path, groups):
+    queries, qrels, run, texts = groups
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
+    hp = {**HPARAMS, "steps": 5}
+    a = train_stage("C", backbone, data, tmp_path / "a", tmp_path / "wa", hp, seed=4)
+    b = train_stage("C", backbone, data, tmp_path / "b", tmp_path / "wb", hp, seed=4)
+    wa = AutoModelForSequenceClassification.from_pretrained(a).state_dict()
+    wb = AutoModelForSequenceClassification.from_pretrained(b).state_dict()
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
