@@ -81,8 +81,7 @@ def test_malformed_run_stops_with_file_and_line_and_leaves_no_output(finished_wo
     lines = run.read_text().splitlines()
     lines[2] = "q1 Q0 broken"
     run.write_text("\n".join(lines) + "\n")
-    result = snakemake(folder, "--forcerun", "evaluate_first_stage", "--allowed-rules", "evaluate_first_stage",
-                       "results/metrics/first_stage/bm25.tsv")
+    result = snakemake(folder, "--force", "results/metrics/first_stage/bm25.tsv")
     assert result.returncode != 0
     log = (folder / "logs" / "evaluate" / "first_stage" / "bm25.log").read_text()
     assert "test-a.run:3: expected 6 columns" in log

@@ -42,18 +42,20 @@ def _train_tokenizer(architecture: str, texts: Iterable[str], vocab_size: int, m
     return cls_(tokenizer_object=tok, model_max_length=max_length)
 
 
-def mimetic_attention_init(model, scale: float, seed: int):
+def mimetic_attention_init(model, scale: float, seed: int, layers: int | None = None):
     """Mimetic initialization (Trockman & Kolter, 2023): tie the initial query and key projections so that
     W_q W_k^T is positive semi-definite and a token attends to copies of itself from the start, which is the
     lexical matching a re-ranker needs; small models trained from scratch learn much faster from it."""
     import torch
 
     generator = torch.Generator().manual_seed(seed)
-    for module in model.modules():
-        if hasattr(module, "query") and hasattr(module, "key"):
-            weight = torch.randn(module.query.weight.shape, generator=generator) * scale
-            module.query.weight.data.copy_(weight)
-            module.key.weight.data.copy_(weight)
+    attention = [m for m in model.modules() if hasattr(m, "query") and hasattr(m, "key")]
+    # ``layers``: tie only the first ones; later layers keep the usual near-uniform attention, so the
+    # [CLS] token pools the matches found below instead of attending only to itself
+    for module in attention[:layers]:
+        weight = torch.randn(module.query.weight.shape, generator=generator) * scale
+        module.query.weight.data.copy_(weight)
+        module.key.weight.data.copy_(weight)
     return model
 
 
@@ -65,6 +67,8 @@ def _model_from_config(architecture: str, tokenizer, spec: dict):
         num_attention_heads=spec["num_attention_heads"], intermediate_size=spec["intermediate_size"],
         num_labels=1, pad_token_id=tokenizer.pad_token_id, initializer_range=spec.get("initializer_range", 0.02),
     )
+    if "dropout" in spec:
+        common.update(hidden_dropout_prob=spec["dropout"], attention_probs_dropout_prob=spec["dropout"])
     if architecture == "electra":
         config = tf.ElectraConfig(embedding_size=spec["hidden_size"], max_position_embeddings=spec["max_length"], **common)
         return tf.ElectraForSequenceClassification(config)
@@ -137,8 +141,14 @@ def build_backbone(spec: dict, out_dir, corpus_texts: Iterable[str] | None = Non
             tokenizer = _train_tokenizer(architecture, corpus_texts, spec["vocab_size"], spec["max_length"])
             torch.manual_seed(seed)
             model = _model_from_config(architecture, tokenizer, spec)
+            if spec.get("position_init") is not None:
+                # 0 starts the model position-blind (a bag of words), so that a token's strongest match
+                # is a copy of itself anywhere in the pair, not its own position
+                with torch.no_grad():
+                    model.base_model.embeddings.position_embeddings.weight.normal_(
+                        0.0, spec["position_init"], generator=torch.Generator().manual_seed(seed))
             if spec.get("mimetic_init", 0) > 0:
-                model = mimetic_attention_init(model, spec["mimetic_init"], seed)
+                model = mimetic_attention_init(model, spec["mimetic_init"], seed, spec.get("mimetic_layers"))
             if spec.get("segment_init", 0) > 0 and hasattr(model.base_model.embeddings, "token_type_embeddings"):
                 # distinct query and passage segments make a match visible: a query token attending to
                 # its copy in the passage receives that copy's segment component
@@ -146,7 +156,7 @@ def build_backbone(spec: dict, out_dir, corpus_texts: Iterable[str] | None = Non
                     emb = model.base_model.embeddings.token_type_embeddings.weight
                     emb.normal_(0.0, spec["segment_init"], generator=torch.Generator().manual_seed(seed))
             model = pretrain_matching(model, tokenizer, corpus_texts, spec.get("pretrain_steps", 0), seed,
-                                      threads=threads)
+                                      lr=spec.get("pretrain_lr", 5.0e-4), threads=threads)
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
     return Path(out_dir)

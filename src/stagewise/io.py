@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -31,13 +32,9 @@ def atomic_path(path, suffix=""):
         if not target.exists():
             raise FileNotFoundError(f"nothing was written for {path}")
         if path.is_dir() and not path.is_symlink():
-            import shutil
-
-            shutil.rmtree(path)
+            shutil.rmtree(path)  # an existing (e.g. pre-created, empty) output folder is replaced whole
         os.replace(target, path)
     finally:
-        import shutil
-
         shutil.rmtree(tmp, ignore_errors=True)
 
 

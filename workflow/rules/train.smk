@@ -36,7 +36,7 @@ rule train:
         "benchmarks/train/{reranker}/{schedule}/seed{seed}.tsv"
     threads: 1
     resources:
-        gpu=1 if config.get("gpu", False) else 0,
+        gpu=1,
         mem_mb=8000,
         runtime=240,
     script:
