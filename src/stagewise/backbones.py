@@ -18,14 +18,21 @@ def _train_tokenizer(architecture: str, texts: Iterable[str], vocab_size: int, m
         from transformers import RobertaTokenizerFast
 
         tok = Tokenizer(models.BPE())
-        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        # a prefix space on every word, the first of a segment included, so a word is tokenized alike
+        # wherever it stands and a query word matches its copy in the passage
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
         tok.decoder = decoders.ByteLevel()
         special = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
         trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=special,
                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
         tok.train_from_iterator(texts, trainer)
-        tok.post_processor = processors.RobertaProcessing(("</s>", tok.token_to_id("</s>")), ("<s>", tok.token_to_id("<s>")))
-        return RobertaTokenizerFast(tokenizer_object=tok, model_max_length=max_length)
+        bos, eos = tok.token_to_id("<s>"), tok.token_to_id("</s>")
+        # RoBERTa's pair template, with segment ids so the small model can tell query from passage
+        # (a position-blind start sees the pair as a bag of tokens otherwise)
+        tok.post_processor = processors.TemplateProcessing(
+            single="<s> $A </s>", pair="<s> $A </s> </s>:1 $B:1 </s>:1", special_tokens=[("<s>", bos), ("</s>", eos)])
+        return RobertaTokenizerFast(tokenizer_object=tok, model_max_length=max_length, add_prefix_space=True,
+                                    model_input_names=["input_ids", "token_type_ids", "attention_mask"])
 
     from transformers import BertTokenizerFast, ElectraTokenizerFast
 
@@ -74,7 +81,7 @@ def _model_from_config(architecture: str, tokenizer, spec: dict):
         return tf.ElectraForSequenceClassification(config)
     if architecture == "roberta":
         # RoBERTa offsets positions by padding_idx + 1
-        config = tf.RobertaConfig(max_position_embeddings=spec["max_length"] + tokenizer.pad_token_id + 1,
+        config = tf.RobertaConfig(max_position_embeddings=spec["max_length"] + tokenizer.pad_token_id + 1, type_vocab_size=2,
                                   bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, **common)
         return tf.RobertaForSequenceClassification(config)
     config = tf.BertConfig(max_position_embeddings=spec["max_length"], **common)
