@@ -1,0 +1,39 @@
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from stagewise.backbones import build_backbone
+
+CORPUS = ["zorbako lupin tedu", "zorbavi lupin maro", "tedu maro kesif zorbako"] * 20
+SMALL = {"vocab_size": 300, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 1,
+         "intermediate_size": 64, "max_length": 32}
+
+
+def test_roberta_tokenizer_marks_segments_and_tokenizes_a_word_alike_everywhere(tmp_path):
+    out = build_backbone({**SMALL, "architecture": "roberta"}, tmp_path / "roberta", CORPUS, seed=0)
+    tok = AutoTokenizer.from_pretrained(out)
+    enc = tok(["zorbako tedu"], ["lupin zorbako"])
+    assert set(enc["token_type_ids"][0]) == {0, 1}
+    assert tok.tokenize("zorbako") == tok.tokenize("lupin zorbako")[-len(tok.tokenize("zorbako")):]
+    model = AutoModelForSequenceClassification.from_pretrained(out)
+    assert model(**tok(["zorbako"], ["lupin"], return_tensors="pt")).logits.shape == (1, 1)
+
+
+def test_mimetic_position_blind_init_and_seeded_weights(tmp_path):
+    spec = {**SMALL, "architecture": "electra", "position_init": 0.0, "mimetic_init": 0.1, "mimetic_layers": 1,
+            "dropout": 0.0}
+    a = AutoModelForSequenceClassification.from_pretrained(build_backbone(spec, tmp_path / "a", CORPUS, seed=3))
+    b = AutoModelForSequenceClassification.from_pretrained(build_backbone(spec, tmp_path / "b", CORPUS, seed=3))
+    layers = a.electra.encoder.layer
+    assert torch.equal(layers[0].attention.self.query.weight, layers[0].attention.self.key.weight)
+    assert not torch.equal(layers[1].attention.self.query.weight, layers[1].attention.self.key.weight)
+    assert a.electra.embeddings.position_embeddings.weight.abs().max() == 0
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_label_free_pretraining_changes_the_weights(tmp_path):
+    spec = {**SMALL, "architecture": "electra"}
+    plain = build_backbone(spec, tmp_path / "plain", CORPUS, seed=1)
+    trained = build_backbone({**spec, "pretrain_steps": 3}, tmp_path / "pre", CORPUS, seed=1)
+    w0 = AutoModelForSequenceClassification.from_pretrained(plain).electra.encoder.layer[0].output.dense.weight
+    w1 = AutoModelForSequenceClassification.from_pretrained(trained).electra.encoder.layer[0].output.dense.weight
+    assert not torch.equal(w0, w1)
