@@ -66,3 +66,36 @@ def test_same_seed_gives_the_same_weights(tmp_path, groups):
     wa = AutoModelForSequenceClassification.from_pretrained(a).state_dict()
     wb = AutoModelForSequenceClassification.from_pretrained(b).state_dict()
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+class _FailingAfter(torch.utils.data.Dataset):
+    """Wraps a dataset and raises once ``limit`` items were read: an interrupted job."""
+
+    def __init__(self, inner, limit):
+        self.inner, self.limit, self.reads, self.epoch = inner, limit, 0, 0
+
+    def __len__(self):
+        return len(self.inner)
+
+    def __getitem__(self, idx):
+        self.reads += 1
+        if self.reads > self.limit:
+            raise RuntimeError("job killed")
+        self.inner.epoch = self.epoch
+        return self.inner[idx]
+
+
+def test_interrupted_training_resumes_from_its_last_checkpoint(tmp_path, groups, caplog):
+    queries, qrels, run, texts = groups
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
+    hp = {**HPARAMS, "steps": 12, "checkpoint_every": 4}
+    with pytest.raises(RuntimeError, match="job killed"):
+        train_stage("C", backbone, _FailingAfter(data, 4 * 9), tmp_path / "model", tmp_path / "work", hp, seed=1)
+    assert (tmp_path / "work" / "checkpoints" / "last.ckpt").exists()
+    assert not (tmp_path / "model").exists()  # no partial output
+    with caplog.at_level("INFO"):
+        out = train_stage("C", backbone, data, tmp_path / "model", tmp_path / "work", hp, seed=1)
+    assert "resuming from" in caplog.text
+    steps = [int(line.split(",")[1]) for line in (out / "training_log.csv").read_text().splitlines()[1:]]
+    assert max(steps) == 11 and min(steps) >= 8  # the second run continued at step 8, not 0
