@@ -88,6 +88,26 @@ def _model_from_config(architecture: str, tokenizer, spec: dict):
     return tf.BertForSequenceClassification(config)
 
 
+def _initialize(model, spec: dict, seed: int):
+    """The optional initializations of a small model built from config (see the schema's rerankers keys)."""
+    import torch
+
+    embeddings = model.base_model.embeddings
+    with torch.no_grad():
+        if spec.get("position_init") is not None:
+            # 0 starts the model position-blind (a bag of words), so that a token's strongest match
+            # is a copy of itself anywhere in the pair, not its own position
+            embeddings.position_embeddings.weight.normal_(0.0, spec["position_init"],
+                                                          generator=torch.Generator().manual_seed(seed))
+        if spec.get("segment_init", 0) > 0:
+            # distinct query and passage segments make a match visible: a query token attending to
+            # its copy in the passage receives that copy's segment component
+            embeddings.token_type_embeddings.weight.normal_(0.0, spec["segment_init"],
+                                                            generator=torch.Generator().manual_seed(seed))
+    if spec.get("mimetic_init", 0) > 0:
+        mimetic_attention_init(model, spec["mimetic_init"], seed, spec.get("mimetic_layers"))
+
+
 def pretrain_matching(model, tokenizer, texts: list[str], steps: int, seed: int, queries_per_batch: int = 8,
                       group_size: int = 8, lr: float = 5.0e-4, max_length: int = 128, threads: int = 1):
     """Label-free pretraining of a small model on the corpus (in the spirit of the inverse cloze task):
@@ -148,20 +168,7 @@ def build_backbone(spec: dict, out_dir, corpus_texts: Iterable[str] | None = Non
             tokenizer = _train_tokenizer(architecture, corpus_texts, spec["vocab_size"], spec["max_length"])
             torch.manual_seed(seed)
             model = _model_from_config(architecture, tokenizer, spec)
-            if spec.get("position_init") is not None:
-                # 0 starts the model position-blind (a bag of words), so that a token's strongest match
-                # is a copy of itself anywhere in the pair, not its own position
-                with torch.no_grad():
-                    model.base_model.embeddings.position_embeddings.weight.normal_(
-                        0.0, spec["position_init"], generator=torch.Generator().manual_seed(seed))
-            if spec.get("mimetic_init", 0) > 0:
-                model = mimetic_attention_init(model, spec["mimetic_init"], seed, spec.get("mimetic_layers"))
-            if spec.get("segment_init", 0) > 0 and hasattr(model.base_model.embeddings, "token_type_embeddings"):
-                # distinct query and passage segments make a match visible: a query token attending to
-                # its copy in the passage receives that copy's segment component
-                with torch.no_grad():
-                    emb = model.base_model.embeddings.token_type_embeddings.weight
-                    emb.normal_(0.0, spec["segment_init"], generator=torch.Generator().manual_seed(seed))
+            _initialize(model, spec, seed)
             model = pretrain_matching(model, tokenizer, corpus_texts, spec.get("pretrain_steps", 0), seed,
                                       lr=spec.get("pretrain_lr", 5.0e-4), threads=threads)
         model.save_pretrained(tmp)

@@ -14,8 +14,6 @@ SEEDS = config["seeds"]
 TEST_SETS = list(config["test_sets"])
 # queries a first-stage ranker retrieves for: every test set and the training queries
 QUERY_SETS = {**config["test_sets"], "train": config["train_queries"]}
-# stage-1 models that two-stage schedules start from, even when C or D alone is not in the grid
-STAGE1 = sorted({s.split("-")[0] for s in SCHEDULES})
 
 
 wildcard_constraints:

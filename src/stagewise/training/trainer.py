@@ -63,7 +63,7 @@ def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dic
         callbacks=[ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0,
                                    every_n_train_steps=hparams["checkpoint_every"]), _EpochSeed()],
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-        limit_val_batches=0, deterministic=hparams.get("deterministic", True),
+        limit_val_batches=0, deterministic=True,
     )
     last = ckpt_dir / "last.ckpt"
     if last.exists():
