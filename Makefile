@@ -4,6 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 export NUMBA_CACHE_DIR := $(CURDIR)/resources/cache/numba
+export TORCH_EXTENSIONS_DIR := $(CURDIR)/resources/cache/torch_extensions
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 

@@ -9,6 +9,9 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / "resources" / "cache" / "numba"))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# colbert-ai's C++ extensions compile once per machine (about 20 s each) into this cache, also for the
+# workflow tests that run in temporary folders
+os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(ROOT / "resources" / "cache" / "torch_extensions"))
 
 
 @pytest.fixture

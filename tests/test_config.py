@@ -53,4 +53,37 @@ def test_unknown_schedule_is_rejected():
 
 def test_negatives_ranker_must_exist():
     with pytest.raises(ConfigError, match="negatives_ranker"):
-        validate_config(config(training__C__negatives_ranker="colbert"))
+        validate_config(config(training__C__negatives_ranker="splade"))
+
+
+def test_ranker_kinds_fill_their_own_defaults():
+    c = validate_config(config())
+    assert c["rankers"]["bm25"]["k1"] == 0.9 and "nbits" not in c["rankers"]["bm25"]
+    assert c["rankers"]["colbert"]["query_maxlen"] == 32 and "k1" not in c["rankers"]["colbert"]
+
+
+def test_a_key_of_another_ranker_kind_is_rejected():
+    with pytest.raises(ConfigError, match=r"unknown config key 'rankers\.bm25\.nbits'"):
+        validate_config(config(rankers__bm25__nbits=2))
+
+
+def test_a_ranker_needs_a_kind():
+    with pytest.raises(ConfigError, match=r"missing required config key 'rankers\.bm25\.kind'"):
+        validate_config(config(rankers__bm25__kind=KeyError))
+
+
+def test_colbert_takes_a_checkpoint_or_an_encoder_not_both():
+    with pytest.raises(ConfigError, match=r"'rankers\.colbert': give either 'checkpoint' or 'encoder'"):
+        validate_config(config(rankers__colbert__checkpoint="colbert-ir/colbertv2.0"))
+
+
+def test_a_run_ranker_must_cover_every_test_set():
+    runs = {"kind": "run", "runs": {"test-a": "splade/test-a.run"}}
+    with pytest.raises(ConfigError, match=r"'rankers\.splade\.runs' has no run for the test sets \['test-b'\]"):
+        validate_config(config(rankers__splade=runs))
+
+
+def test_a_run_ranker_used_for_negatives_needs_a_training_run():
+    runs = {"kind": "run", "runs": {"test-a": "a.run", "test-b": "b.run"}}
+    with pytest.raises(ConfigError, match=r"needs a 'train' run: training\.C\.negatives_ranker"):
+        validate_config(config(rankers__splade=runs, training__C__negatives_ranker="splade"))

@@ -36,6 +36,15 @@ def snakemake(cwd, *args, timeout=1500):
 def finished_workflow(tmp_path_factory):
     folder = tmp_path_factory.mktemp("workflow")
     copy_workflow(folder, yaml.safe_load((ROOT / "tests" / "data" / "tiny_config.yaml").read_text()))
+    # the run-file ranker 'given': BM25's candidates in reverse order, as someone's existing run
+    tests = ["test-a", "test-b"]
+    result = snakemake(folder, *[f"results/runs/first_stage/bm25/{t}.run" for t in tests])
+    assert result.returncode == 0, result.stderr[-4000:]
+    (folder / "given").mkdir()
+    for t in tests:
+        lines = (folder / "results" / "runs" / "first_stage" / "bm25" / f"{t}.run").read_text().splitlines()
+        given = [f"{q} Q0 {d} {r} {-float(s)} splade" for q, _, d, r, s, _ in map(str.split, lines)]
+        (folder / "given" / f"{t}.run").write_text("\n".join(given) + "\n")
     result = snakemake(folder)
     assert result.returncode == 0, result.stderr[-4000:]
     return folder
@@ -48,7 +57,8 @@ def test_table_has_one_row_per_cell_with_finite_values(finished_workflow):
     n_cells = len(config["rankers"]) * len(config["rerankers"]) * len(config["schedules"]) * n_test
     assert len(table) == n_cells + len(config["rankers"]) * n_test
     first_stage = table[table["schedule"] == "-"]
-    assert len(first_stage) == n_test
+    assert len(first_stage) == len(config["rankers"]) * n_test
+    assert set(table["ranker"]) == {"bm25", "colbert", "given"}
     trained = table[table["schedule"] != "-"]
     assert set(trained["schedule"]) == {"C", "D", "C-D", "D-C"}
     assert (trained["n_seeds"] == len(config["seeds"])).all()
@@ -86,6 +96,25 @@ def test_malformed_run_stops_with_file_and_line_and_leaves_no_output(finished_wo
     log = (folder / "logs" / "evaluate" / "first_stage" / "bm25.log").read_text()
     assert "test-a.run:3: expected 6 columns" in log
     assert not (folder / "results" / "metrics" / "first_stage" / "bm25.tsv").exists()
+
+
+def test_run_file_ranker_is_the_given_run_and_a_malformed_line_stops_it(finished_workflow, tmp_path):
+    from stagewise.io import read_run
+
+    given = read_run(finished_workflow / "given" / "test-a.run")
+    imported = read_run(finished_workflow / "results" / "runs" / "first_stage" / "given" / "test-a.run")
+    assert imported == given
+    folder = tmp_path / "copy"
+    shutil.copytree(finished_workflow, folder, symlinks=True)
+    run = folder / "given" / "test-b.run"
+    lines = run.read_text().splitlines()
+    lines[4] = "q1 Q0 d1 1"
+    run.write_text("\n".join(lines) + "\n")
+    result = snakemake(folder, "results/metrics/first_stage/given.tsv")
+    assert result.returncode != 0
+    log = (folder / "logs" / "first_stage" / "given" / "test-b.log").read_text()
+    assert "given/test-b.run:5: expected 6 columns" in log
+    assert not (folder / "results" / "runs" / "first_stage" / "given" / "test-b.run").exists()
 
 
 def test_bad_config_stops_before_any_job_naming_the_key(tmp_path):

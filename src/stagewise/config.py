@@ -60,16 +60,39 @@ def validate_config(config: dict, schema_path=SCHEMA) -> dict:
 
 def _check_references(config: dict):
     c = config["training"]["C"]
-    if c["negatives_ranker"] not in config["rankers"]:
-        raise ConfigError(f"config key 'training.C.negatives_ranker': {c['negatives_ranker']!r} is not one of the rankers "
-                          f"{sorted(config['rankers'])}")
+    for name, ranker in config["rankers"].items():
+        _check_ranker(name, ranker, config)
+    needs_train = {c["negatives_ranker"]: "training.C.negatives_ranker"}
+    if config.get("synthetic") is not None:
+        needs_train.setdefault(config["synthetic"]["teacher_ranker"], "synthetic.teacher_ranker")
+    for ranker, key in needs_train.items():
+        if ranker not in config["rankers"]:
+            raise ConfigError(f"config key {key!r}: {ranker!r} is not one of the rankers {sorted(config['rankers'])}")
+        spec = config["rankers"][ranker]
+        if spec["kind"] == "run" and "train" not in spec["runs"]:
+            raise ConfigError(f"config key 'rankers.{ranker}.runs' needs a 'train' run: {key} names this ranker")
     if c["random_negatives"] > c["negatives"]:
         raise ConfigError("config key 'training.C.random_negatives' must not exceed 'training.C.negatives'")
     if any("D" in s for s in config["schedules"]) and "teacher" not in config:
         raise ConfigError("missing required config key 'teacher' (schedules with D need teacher rankings)")
+    teacher = config.get("teacher")
+    if teacher is not None and not teacher.get("run") and not (teacher.get("candidates") and teacher.get("permutations")):
+        raise ConfigError("config key 'teacher': give 'run', or both 'candidates' and 'permutations'")
     for name, spec in config["rerankers"].items():
         if not spec.get("pretrained") and not spec.get("architecture"):
             raise ConfigError(f"config key 'rerankers.{name}': give either 'pretrained' or 'architecture'")
     synthetic = config.get("synthetic")
     if synthetic is not None and "train" not in synthetic["splits"]:
         raise ConfigError("config key 'synthetic.splits' must include a 'train' split")
+
+
+def _check_ranker(name: str, ranker: dict, config: dict):
+    if ranker["kind"] == "colbert" and ("checkpoint" in ranker) == ("encoder" in ranker):
+        raise ConfigError(f"config key 'rankers.{name}': give either 'checkpoint' or 'encoder'")
+    if ranker["kind"] == "run":
+        missing = [t for t in config["test_sets"] if t not in ranker["runs"]]
+        if missing:
+            raise ConfigError(f"config key 'rankers.{name}.runs' has no run for the test sets {missing}")
+        unknown = [t for t in ranker["runs"] if t not in config["test_sets"] and t != "train"]
+        if unknown:
+            raise ConfigError(f"config key 'rankers.{name}.runs': {unknown} are neither test sets nor 'train'")

@@ -8,6 +8,7 @@ from stagewise.data.datasets import is_local, local_folder
 validate_config(config)
 
 RANKERS = list(config["rankers"])
+RANKERS_OF_KIND = {kind: [r for r in RANKERS if config["rankers"][r]["kind"] == kind] for kind in ("bm25", "colbert", "run")}
 RERANKERS = list(config["rerankers"])
 SCHEDULES = config["schedules"]
 SEEDS = config["seeds"]
@@ -42,8 +43,34 @@ def query_set_files(wildcards):
     return dataset_files(QUERY_SETS[wildcards.dataset], with_docs=False)
 
 
+def names_of(names):
+    """A wildcard constraint matching exactly these names (and nothing when the list is empty)."""
+    return "|".join(map(re.escape, names)) or "(?!)"
+
+
+def train_rankers():
+    """Rankers whose training-query run something reads: the hard-negative source and the simulated teacher."""
+    rankers = {config["training"]["C"]["negatives_ranker"]}
+    if "synthetic" in config:
+        rankers.add(config["synthetic"]["teacher_ranker"])
+    return sorted(rankers)
+
+
 def first_stage_runs():
-    return expand("results/runs/first_stage/{ranker}/{dataset}.run", ranker=RANKERS, dataset=list(QUERY_SETS))
+    runs = expand("results/runs/first_stage/{ranker}/{dataset}.run", ranker=RANKERS, dataset=TEST_SETS)
+    return runs + expand("results/runs/first_stage/{ranker}/train.run", ranker=train_rankers())
+
+
+def colbert_checkpoint(ranker):
+    """The checkpoint a ColBERT ranker names, or the one frozen for it under resources/encoders."""
+    settings = config["rankers"][ranker]
+    return settings.get("checkpoint") or f"resources/encoders/{ranker}"
+
+
+def colbert_checkpoint_files(wildcards):
+    """A rule input when the checkpoint is a local folder (frozen here or given); a hub id is not a file."""
+    path = colbert_checkpoint(wildcards.ranker)
+    return [path] if "encoder" in config["rankers"][wildcards.ranker] or Path(path).is_dir() else []
 
 
 def stage_of(schedule):
@@ -73,9 +100,18 @@ def model_targets():
     return expand("results/models/{reranker}/{schedule}/seed{seed}", reranker=RERANKERS, schedule=SCHEDULES, seed=SEEDS)
 
 
+# the trained models of the grid: (reranker, schedule, seed)
+GRID_CELLS = [(r, s, seed) for r in RERANKERS for s in SCHEDULES for seed in SEEDS]
+
+
+def rerank_runs(wildcards):
+    """A ranker's re-ranked runs, cell by cell (GRID_CELLS order), test set by test set (TEST_SETS order)."""
+    return [f"results/runs/rerank/{wildcards.ranker}/{r}/{s}/seed{seed}/{t}.run"
+            for r, s, seed in GRID_CELLS for t in TEST_SETS]
+
+
 def rerank_metrics():
-    return expand("results/metrics/rerank/{ranker}/{reranker}/{schedule}/seed{seed}.tsv",
-                  ranker=RANKERS, reranker=RERANKERS, schedule=SCHEDULES, seed=SEEDS)
+    return expand("results/metrics/rerank/{ranker}.tsv", ranker=RANKERS)
 
 
 def first_stage_metrics():

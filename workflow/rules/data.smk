@@ -17,9 +17,9 @@ rule synthetic_dataset:
 
 
 rule simulated_teacher:
-    """The demo teacher: the training queries' BM25 top-k ranked by true grade plus seeded noise."""
+    """The demo teacher: the training queries' first-stage top-k ranked by true grade plus seeded noise."""
     input:
-        run="results/runs/first_stage/bm25/train.run",
+        run=f"results/runs/first_stage/{config.get('synthetic', {}).get('teacher_ranker', 'bm25')}/train.run",
         queries=dataset_files(config["train_queries"], with_docs=False),
     output:
         candidates="resources/teacher/synthetic/train-candidates.jsonl",

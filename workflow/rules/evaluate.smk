@@ -16,17 +16,19 @@ rule evaluate_first_stage:
 
 
 rule evaluate_rerank:
-    """Per-query metrics of one re-ranking model on every test set."""
+    """Per-query metrics of every re-ranking model of one ranker on every test set (one job: evaluation takes
+    seconds, job start-up more)."""
     input:
-        runs=expand("results/runs/rerank/{{ranker}}/{{reranker}}/{{schedule}}/seed{{seed}}/{dataset}.run", dataset=TEST_SETS),
+        runs=rerank_runs,
         qrels=[f for t in TEST_SETS for f in dataset_files(config["test_sets"][t], with_docs=False)],
     output:
-        "results/metrics/rerank/{ranker}/{reranker}/{schedule}/seed{seed}.tsv",
+        "results/metrics/rerank/{ranker}.tsv",
     params:
+        cells=GRID_CELLS,
         datasets=config["test_sets"],
         settings=config["evaluation"],
         depth=config["rerank"]["depth"],
     log:
-        "logs/evaluate/rerank/{ranker}/{reranker}/{schedule}/seed{seed}.log",
+        "logs/evaluate/rerank/{ranker}.log",
     script:
-        "../scripts/evaluate.py"
+        "../scripts/evaluate_rerank.py"

@@ -1,21 +1,24 @@
 rule rerank:
-    """Re-score the top-k of every test set's first-stage run with one model."""
+    """Re-score the top-k of one test set's first-stage run with one model."""
     input:
         model="results/models/{reranker}/{schedule}/seed{seed}",
-        runs=expand("results/runs/first_stage/{{ranker}}/{dataset}.run", dataset=TEST_SETS),
-        queries=[f for t in TEST_SETS for f in dataset_files(config["test_sets"][t])],
+        run="results/runs/first_stage/{ranker}/{dataset}.run",
+        queries=lambda wildcards: dataset_files(config["test_sets"][wildcards.dataset]),
     output:
-        expand("results/runs/rerank/{{ranker}}/{{reranker}}/{{schedule}}/seed{{seed}}/{dataset}.run", dataset=TEST_SETS),
+        "results/runs/rerank/{ranker}/{reranker}/{schedule}/seed{seed}/{dataset}.run",
+    wildcard_constraints:
+        dataset=names_of(TEST_SETS),
     params:
-        datasets=[config["test_sets"][t] for t in TEST_SETS],
+        queries=lambda wildcards: config["test_sets"][wildcards.dataset],
         corpus=config["corpus"],
         settings=config["rerank"],
     log:
-        "logs/rerank/{ranker}/{reranker}/{schedule}/seed{seed}.log",
+        "logs/rerank/{ranker}/{reranker}/{schedule}/seed{seed}/{dataset}.log",
     benchmark:
-        "benchmarks/rerank/{ranker}/{reranker}/{schedule}/seed{seed}.tsv"
+        "benchmarks/rerank/{ranker}/{reranker}/{schedule}/seed{seed}/{dataset}.tsv"
     threads: 1
     resources:
+        gpu=1,
         mem_mb=8000,
         runtime=120,
     script:

@@ -2,7 +2,7 @@ from stagewise.logs import to_file
 from stagewise.rerank import rerank_files
 
 to_file(snakemake.log[0])
-s = snakemake.params.settings
-rerank_files(snakemake.input.model, snakemake.input.runs, snakemake.params.datasets, snakemake.params.corpus,
+s, w = snakemake.params.settings, snakemake.wildcards
+rerank_files(snakemake.input.model, [snakemake.input.run], [snakemake.params.queries], snakemake.params.corpus,
              snakemake.output, s["depth"], s["batch_size"], s["max_length"], threads=snakemake.threads,
-             tag=f"{snakemake.wildcards.reranker}-{snakemake.wildcards.schedule}-seed{snakemake.wildcards.seed}")
+             tag=f"{w.reranker}-{w.schedule}-seed{w.seed}")

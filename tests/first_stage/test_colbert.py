@@ -1,0 +1,127 @@
+"""ColBERT with the real colbert-ai: a checkpoint frozen from the MiniLM weights, PLAID index and search."""
+
+import json
+import logging
+import random
+
+import pytest
+import torch
+
+from stagewise.data.synthetic import SyntheticSpec, generate
+from stagewise.first_stage import colbert
+from stagewise.io import sorted_ranking
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    docs, _ = generate(SyntheticSpec(seed=5, n_passages=1500, n_topics=6, concepts_per_topic=12,
+                                     splits={"train": 2, "test": 2}))
+    return docs
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    return colbert.freeze_checkpoint(tmp_path_factory.mktemp("encoder") / "ck", layers=1, seed=11, doc_maxlen=64)
+
+
+@pytest.fixture(scope="module")
+def index(corpus, checkpoint, tmp_path_factory):
+    return colbert.build_index(corpus.items(), checkpoint, tmp_path_factory.mktemp("index") / "plaid", doc_maxlen=64)
+
+
+def copied_queries(corpus, n=30, words=5, seed=0):
+    """A query copied from a random passage (a window of its words) -> that passage's id."""
+    rng = random.Random(seed)
+    docids = sorted(corpus)
+    queries, source = {}, {}
+    for i in range(n):
+        docid = rng.choice(docids)
+        tokens = corpus[docid].split()
+        start = rng.randrange(max(1, len(tokens) - words))
+        queries[f"q{i}"], source[f"q{i}"] = " ".join(tokens[start:start + words]), docid
+    return queries, source
+
+
+def top(run, k=10):
+    return [d for d, _ in sorted_ranking(run)[:k]]
+
+
+def test_frozen_checkpoint_loads_the_same_projection_every_time(checkpoint, tmp_path):
+    from colbert.infra import ColBERTConfig
+    from colbert.modeling.checkpoint import Checkpoint
+
+    config = ColBERTConfig.load_from_checkpoint(str(checkpoint))
+    first, second = (Checkpoint(str(checkpoint), colbert_config=config) for _ in range(2))
+    assert torch.equal(first.linear.weight, second.linear.weight)
+    assert len(first.bert.encoder.layer) == 1
+    with torch.inference_mode():
+        assert torch.equal(first.queryFromText(["kobo zira"]), second.queryFromText(["kobo zira"]))
+    again = colbert.freeze_checkpoint(tmp_path / "again", layers=1, seed=11, doc_maxlen=64)
+    assert colbert.checkpoint_fingerprint(again) == colbert.checkpoint_fingerprint(checkpoint)
+    other = colbert.freeze_checkpoint(tmp_path / "other", layers=1, seed=12, doc_maxlen=64)
+    assert colbert.checkpoint_fingerprint(other) != colbert.checkpoint_fingerprint(checkpoint)
+
+
+def test_plaid_agrees_with_exhaustive_maxsim(corpus, checkpoint, index):
+    queries, _ = copied_queries(corpus, seed=1)
+    plaid = colbert.search(index, checkpoint, queries, k=10)
+    exact = colbert.exhaustive_search(checkpoint, corpus, queries, k=10)
+    overlap = sum(len(set(top(plaid[q])) & set(top(exact[q]))) / 10 for q in queries) / len(queries)
+    assert overlap >= 0.6, f"PLAID vs exhaustive MaxSim overlap@10 = {overlap:.3f}"
+
+
+def test_a_query_copied_from_a_passage_finds_it_in_the_top_10(corpus, checkpoint, index):
+    queries, source = copied_queries(corpus, seed=2)
+    run = colbert.search(index, checkpoint, queries, k=10)
+    found = sum(source[q] in top(run[q]) for q in queries) / len(queries)
+    assert found >= 0.8, f"copied queries whose passage is in the top 10: {found:.2f}"
+
+
+def test_search_leaves_the_index_untouched(corpus, checkpoint, index):
+    before = {p: p.stat().st_mtime_ns for p in index.rglob("*")}
+    colbert.search(index, checkpoint, {"q": next(iter(corpus.values()))}, k=5)
+    assert {p: p.stat().st_mtime_ns for p in index.rglob("*")} == before
+
+
+def test_index_is_reused_for_the_same_corpus_and_checkpoint_and_rebuilt_when_either_changes(
+        corpus, checkpoint, tmp_path, caplog):
+    small = dict(list(corpus.items())[:400])
+    path = tmp_path / "index"
+    colbert.build_index(small.items(), checkpoint, path, doc_maxlen=64)
+    stamp = (path / colbert.INDEX_META).stat().st_mtime_ns
+    with caplog.at_level(logging.INFO, logger="stagewise.first_stage.colbert"):
+        colbert.build_index(small.items(), checkpoint, path, doc_maxlen=64)
+    assert "reusing the ColBERT index" in caplog.text
+    assert (path / colbert.INDEX_META).stat().st_mtime_ns == stamp
+
+    changed = dict(small, **{"d0": "a passage that was edited"})
+    colbert.build_index(changed.items(), checkpoint, path, doc_maxlen=64)
+    stamp_corpus = (path / colbert.INDEX_META).stat().st_mtime_ns
+    assert stamp_corpus != stamp
+
+    other = colbert.freeze_checkpoint(tmp_path / "other", layers=1, seed=99, doc_maxlen=64)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="stagewise.first_stage.colbert"):
+        colbert.build_index(changed.items(), other, path, doc_maxlen=64)
+    assert "reusing" not in caplog.text
+    assert (path / colbert.INDEX_META).stat().st_mtime_ns != stamp_corpus
+    assert "a passage that was edited" in (path / "collection.tsv").read_text()
+    assert json.loads((path / colbert.INDEX_META).read_text())["checkpoint"] == str(other)
+
+
+def test_retrieve_writes_a_trec_run_of_the_requested_depth(tiny_dataset, checkpoint, tmp_path):
+    from stagewise.io import read_run
+
+    index = colbert.index_corpus(f"local:{tiny_dataset}", checkpoint, tmp_path / "index", doc_maxlen=64)
+    colbert.retrieve(index, checkpoint, f"local:{tiny_dataset / 'test'}", tmp_path / "test.run", depth=20)
+    run = read_run(tmp_path / "test.run")
+    assert len(run) == 8 and all(len(d) == 20 for d in run.values())
+
+
+def test_an_encoder_base_that_is_not_a_bert_folder_is_named(tmp_path):
+    from stagewise.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no-such-encoder"):
+        colbert.freeze_checkpoint(tmp_path / "ck", base=str(tmp_path / "no-such-encoder"))

@@ -1,0 +1,8 @@
+from stagewise.logs import to_file
+
+to_file(snakemake.log[0])
+from stagewise.first_stage.colbert import INDEX_SETTINGS, index_corpus  # noqa: E402
+
+s = snakemake.params.settings
+index_corpus(snakemake.params.corpus, snakemake.params.checkpoint, snakemake.output[0],
+             **{k: s[k] for k in INDEX_SETTINGS}, threads=snakemake.threads)

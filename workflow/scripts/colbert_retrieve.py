@@ -1,0 +1,8 @@
+from stagewise.logs import to_file
+
+to_file(snakemake.log[0])
+from stagewise.first_stage.colbert import retrieve  # noqa: E402
+
+s = snakemake.params.settings
+retrieve(snakemake.input.index, snakemake.params.checkpoint, snakemake.params.queries, snakemake.output[0],
+         depth=s["depth"], query_maxlen=s["query_maxlen"], threads=snakemake.threads)
