@@ -18,8 +18,8 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	touch $@
 
 demo: venv
-	$(BIN)/snakemake --cores 2 --profile workflow/profiles/default results/tables/main.csv
-	@echo "table: results/tables/main.csv"
+	$(BIN)/snakemake --cores 2 --profile workflow/profiles/default all
+	@echo "tables: results/tables/ (main.csv, main.md, main.tex, significance.csv), plots: results/plots/"
 
 test: venv
 	$(BIN)/pytest -q

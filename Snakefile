@@ -6,7 +6,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# the demo's config, unless one is given (--configfile replaces it instead of being merged into it)
+if not config:
+
+    configfile: "config/config.yaml"
+
 
 
 include: "workflow/rules/common.smk"

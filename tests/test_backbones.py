@@ -37,3 +37,19 @@ def test_label_free_pretraining_changes_the_weights(tmp_path):
     w0 = AutoModelForSequenceClassification.from_pretrained(plain).electra.encoder.layer[0].output.dense.weight
     w1 = AutoModelForSequenceClassification.from_pretrained(trained).electra.encoder.layer[0].output.dense.weight
     assert not torch.equal(w0, w1)
+
+
+def test_tokenizer_training_gives_the_same_vocabulary_in_every_process(tiny_dataset, tmp_path):
+    """tokenizers assigns continuing-subword ids in hash-map order (a new order per process); the trainer must not
+    depend on it, or the same seed gives different models on the same machine."""
+    import subprocess
+    import sys
+
+    script = ("import sys; from stagewise.backbones import _train_tokenizer; from stagewise.data import datasets; "
+              "texts = [t for _, t in datasets.iter_docs(sys.argv[1])]; "
+              "_train_tokenizer('electra', texts, 300, 64).save_pretrained(sys.argv[2])")
+    vocabularies = set()
+    for i in range(4):
+        subprocess.run([sys.executable, "-c", script, f"local:{tiny_dataset}", str(tmp_path / str(i))], check=True)
+        vocabularies.add((tmp_path / str(i) / "vocab.txt").read_text())
+    assert len(vocabularies) == 1

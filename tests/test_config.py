@@ -78,12 +78,22 @@ def test_colbert_takes_a_checkpoint_or_an_encoder_not_both():
 
 
 def test_a_run_ranker_must_cover_every_test_set():
-    runs = {"kind": "run", "runs": {"test-a": "splade/test-a.run"}}
-    with pytest.raises(ConfigError, match=r"'rankers\.splade\.runs' has no run for the test sets \['test-b'\]"):
+    runs = {"kind": "run", "runs": {"train": "splade/train.run"}}
+    with pytest.raises(ConfigError, match=r"'rankers\.splade\.runs' has no run for the test sets \['test'\]"):
         validate_config(config(rankers__splade=runs))
 
 
 def test_a_run_ranker_used_for_negatives_needs_a_training_run():
-    runs = {"kind": "run", "runs": {"test-a": "a.run", "test-b": "b.run"}}
+    runs = {"kind": "run", "runs": {"test": "test.run"}}
     with pytest.raises(ConfigError, match=r"needs a 'train' run: training\.C\.negatives_ranker"):
         validate_config(config(rankers__splade=runs, training__C__negatives_ranker="splade"))
+
+
+def test_report_metrics_must_be_evaluated():
+    with pytest.raises(ConfigError, match=r"'report\.metrics': \['ndcg@20'\] are not in evaluation\.metrics"):
+        validate_config(config(report={"metrics": ["ndcg@20"]}))
+
+
+def test_a_teacher_is_a_run_or_rankgpt_files():
+    with pytest.raises(ConfigError, match=r"'teacher': give 'run', or both 'candidates' and 'permutations'"):
+        validate_config(config(teacher__permutations=KeyError))

@@ -50,21 +50,42 @@ def finished_workflow(tmp_path_factory):
     return folder
 
 
-def test_table_has_one_row_per_cell_with_finite_values(finished_workflow):
+def test_table_has_one_row_per_cell_and_metric_with_finite_values(finished_workflow):
     config = yaml.safe_load((finished_workflow / "config" / "config.yaml").read_text())
-    table = pd.read_csv(finished_workflow / "results" / "tables" / "main.csv")
-    n_test = len(config["test_sets"])
+    table = pd.read_csv(finished_workflow / "results" / "tables" / "main.csv", keep_default_na=False)
+    n_test, metrics = len(config["test_sets"]), ["ndcg@10", "mrr@10", "map", "recall@100"]
     n_cells = len(config["rankers"]) * len(config["rerankers"]) * len(config["schedules"]) * n_test
-    assert len(table) == n_cells + len(config["rankers"]) * n_test
+    assert len(table) == (n_cells + len(config["rankers"]) * n_test) * len(metrics)
+    assert set(table["metric"]) == set(metrics)
     first_stage = table[table["schedule"] == "-"]
-    assert len(first_stage) == len(config["rankers"]) * n_test
+    assert len(first_stage) == len(config["rankers"]) * n_test * len(metrics)
     assert set(table["ranker"]) == {"bm25", "colbert", "given"}
     trained = table[table["schedule"] != "-"]
     assert set(trained["schedule"]) == {"C", "D", "C-D", "D-C"}
     assert (trained["n_seeds"] == len(config["seeds"])).all()
-    for metric in ("ndcg@10", "mrr@10", "map", "recall@100"):
-        values = table[f"{metric}_mean"].tolist() + table[f"{metric}_std"].tolist()
-        assert all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in values)
+    for column in ("mean", "std"):
+        assert all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in table[column])
+    # a t interval over 2 seeds is wide (t = 12.7) and may leave [0, 1]; it must hold the mean
+    assert all(math.isfinite(v) for v in table["ci_low"].tolist() + table["ci_high"].tolist())
+    assert (table["ci_low"] <= table["mean"]).all() and (table["mean"] <= table["ci_high"]).all()
+    assert set("".join(table["better_than"])) <= set("abcdf :electra")
+
+
+def test_significance_tables_plots_and_an_offline_report(finished_workflow, tmp_path):
+    tables = finished_workflow / "results" / "tables"
+    significance = pd.read_csv(tables / "significance.csv")
+    # per (ranker, reranker, test set, metric): 6 schedule pairs + 4 against the first stage
+    assert len(significance) == 3 * 1 * 2 * 4 * 10
+    assert (significance["p_corrected"] >= significance["p_value"]).all()
+    assert set(significance["correction"]) == {"holm"}
+    assert "| reranker | schedule | bm25 test-a | bm25 test-b |" in (tables / "main.md").read_text()
+    assert "\\begin{tabular}" in (tables / "main.tex").read_text()
+    for png in ("test-a.png", "test-b.png", "seed_spread.png"):
+        assert (finished_workflow / "results" / "plots" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    result = snakemake(finished_workflow, "--report", str(tmp_path / "report.html"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = (tmp_path / "report.html").read_text()
+    assert "significance.csv" in html and "seed_spread.png" in html
 
 
 def test_models_are_hugging_face_folders_and_stage2_starts_from_stage1(finished_workflow):

@@ -41,7 +41,13 @@ def _train_tokenizer(architecture: str, texts: Iterable[str], vocab_size: int, m
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece()
     special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=special))
+    texts = list(texts)
+    # tokenizers (0.22) gives continuing-subword tokens ("##a") ids in hash-map order, and merge ties are broken by
+    # id, so two trainings on the same corpus differ (huggingface/tokenizers#1794). Reserving those tokens up front
+    # in sorted order fixes their ids and makes the vocabulary reproducible.
+    chars = sorted({c for t in texts for c in tok.normalizer.normalize_str(t) if not c.isspace()})
+    reserved = special + [f"##{c}" for c in chars]
+    tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=reserved))
     cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)])

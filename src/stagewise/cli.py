@@ -53,9 +53,14 @@ def _evaluate(a):
 
 
 def _table(a):
-    from .reporting.table import write_main_table
+    from .reporting.significance import compare
+    from .reporting.table import main_table, markdown_table, read_metrics, write_csv
 
-    print(write_main_table(a.metrics, a.out).to_string(index=False))
+    per_query = read_metrics(a.metrics)
+    significance = compare(per_query, a.test, a.correction)
+    table = main_table(per_query, significance)
+    write_csv(table, a.out)
+    print(markdown_table(table, list(dict.fromkeys(table["metric"]))))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,8 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", nargs="+", default=["ndcg@10", "mrr@10", "map", "recall@100"])
     p.add_argument("--relevance-threshold", type=int, default=2)
     p.set_defaults(func=_evaluate)
-    p = sub.add_parser("table", help="main table from per-query metric files")
+    p = sub.add_parser("table", help="main table (seed statistics, significance markers) from per-query metric files")
     p.add_argument("out"), p.add_argument("metrics", nargs="+")
+    p.add_argument("--test", choices=["ttest", "permutation"], default="ttest")
+    p.add_argument("--correction", choices=["holm", "bonferroni", "none"], default="holm")
     p.set_defaults(func=_table)
     return parser
 

@@ -81,6 +81,9 @@ def _check_references(config: dict):
     for name, spec in config["rerankers"].items():
         if not spec.get("pretrained") and not spec.get("architecture"):
             raise ConfigError(f"config key 'rerankers.{name}': give either 'pretrained' or 'architecture'")
+    unknown = [m for m in config["report"]["metrics"] if m not in config["evaluation"]["metrics"]]
+    if unknown:
+        raise ConfigError(f"config key 'report.metrics': {unknown} are not in evaluation.metrics")
     synthetic = config.get("synthetic")
     if synthetic is not None and "train" not in synthetic["splits"]:
         raise ConfigError("config key 'synthetic.splits' must include a 'train' split")

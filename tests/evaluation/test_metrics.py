@@ -35,3 +35,18 @@ def test_unjudged_queries_are_skipped_and_missing_run_queries_score_zero():
     run = {"q1": {"a": 1.0}, "q3": {"a": 1.0}}
     v = values(per_query_metrics(qrels, run, ["ndcg@10"]))
     assert v == {("q1", "ndcg@10"): 1.0, ("q2", "ndcg@10"): 0.0}
+
+
+def test_two_run_files_differing_only_in_the_order_of_tied_documents_evaluate_the_same(tmp_path):
+    from stagewise.evaluation.metrics import evaluate_runs
+
+    qrels = {"q1": {"b": 2, "d": 3}, "q2": {"y": 1}}
+    (tmp_path / "one.run").write_text("q1 Q0 a 1 2.0 x\nq1 Q0 b 2 2.0 x\nq1 Q0 d 3 1.0 x\nq1 Q0 c 4 1.0 x\n"
+                                      "q2 Q0 y 1 0.5 x\nq2 Q0 z 2 0.5 x\n")
+    (tmp_path / "two.run").write_text("q2 Q0 z 1 0.5 x\nq2 Q0 y 2 0.5 x\nq1 Q0 c 1 1.0 x\nq1 Q0 b 2 2.0 x\n"
+                                      "q1 Q0 d 3 1.0 x\nq1 Q0 a 4 2.0 x\n")
+    metrics = ["ndcg@10", "mrr@10", "map"]
+    one = evaluate_runs([tmp_path / "one.run"], {"dl": qrels}, tmp_path / "one.tsv", {"ranker": "r"}, metrics)
+    two = evaluate_runs([tmp_path / "two.run"], {"dl": qrels}, tmp_path / "two.tsv", {"ranker": "r"}, metrics)
+    assert values(one) == values(two)
+    assert (tmp_path / "one.tsv").read_text() == (tmp_path / "two.tsv").read_text()

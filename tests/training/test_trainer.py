@@ -1,5 +1,7 @@
 import json
+import math
 
+import pandas as pd
 import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -31,7 +33,7 @@ def loss_on(model_dir, dataset, loss):
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
     batch = GroupCollator(tokenizer, 64)([dataset[i] for i in range(len(dataset))])
     with torch.no_grad():
-        return CrossEncoderModule(model, loss, 1e-3, 0.0, 0).compute_loss(batch).item()
+        return CrossEncoderModule(model, loss, 1e-3, 0.0, 0, temperature=0.5).compute_loss(batch).item()
 
 
 @pytest.mark.parametrize("stage", ["C", "D"])
@@ -72,30 +74,77 @@ class _FailingAfter(torch.utils.data.Dataset):
     """Wraps a dataset and raises once ``limit`` items were read: an interrupted job."""
 
     def __init__(self, inner, limit):
-        self.inner, self.limit, self.reads, self.epoch = inner, limit, 0, 0
+        self.inner, self.limit, self.reads = inner, limit, 0
 
     def __len__(self):
         return len(self.inner)
 
-    def __getitem__(self, idx):
+    def __getitem__(self, key):
         self.reads += 1
         if self.reads > self.limit:
             raise RuntimeError("job killed")
-        self.inner.epoch = self.epoch
-        return self.inner[idx]
+        return self.inner[key]
 
 
-def test_interrupted_training_resumes_from_its_last_checkpoint(tmp_path, groups, caplog):
+def weights(folder):
+    return AutoModelForSequenceClassification.from_pretrained(folder).state_dict()
+
+
+def test_interrupted_training_resumes_and_ends_with_the_uninterrupted_weights(tmp_path, groups, caplog):
     queries, qrels, run, texts = groups
-    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    # dropout on and two micro-batches per step: the resumed run must replay dropout masks and batches exactly
+    backbone = build_backbone({**TINY, "dropout": 0.1}, tmp_path / "backbone", texts.values(), seed=0)
     data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
-    hp = {**HPARAMS, "steps": 12, "checkpoint_every": 4}
-    with pytest.raises(RuntimeError, match="job killed"):
-        train_stage("C", backbone, _FailingAfter(data, 4 * 9), tmp_path / "model", tmp_path / "work", hp, seed=1)
+    hp = {**HPARAMS, "steps": 12, "checkpoint_every": 4, "accumulate_grad_batches": 2}
+    reference = train_stage("C", backbone, data, tmp_path / "reference", tmp_path / "w0", hp, seed=1)
+
+    with pytest.raises(RuntimeError, match="job killed"):  # killed during step 9 (micro-batch 18 of 24)
+        train_stage("C", backbone, _FailingAfter(data, 4 * 18), tmp_path / "model", tmp_path / "work", hp, seed=1)
     assert (tmp_path / "work" / "checkpoints" / "last.ckpt").exists()
     assert not (tmp_path / "model").exists()  # no partial output
     with caplog.at_level("INFO"):
         out = train_stage("C", backbone, data, tmp_path / "model", tmp_path / "work", hp, seed=1)
-    assert "resuming from" in caplog.text
-    steps = [int(line.split(",")[1]) for line in (out / "training_log.csv").read_text().splitlines()[1:]]
-    assert max(steps) == 11 and min(steps) >= 8  # the second run continued at step 8, not 0
+    assert "resuming from" in caplog.text and "at step 8 of 12" in caplog.text
+    resumed, uninterrupted = weights(out), weights(reference)
+    assert all(torch.equal(resumed[k], uninterrupted[k]) for k in uninterrupted)
+    log = pd.read_csv(out / "training_log.csv")
+    assert sorted(log["step"].dropna().astype(int).unique()) == list(range(12))  # both attempts, no gap
+    assert json.loads((out / "hparams.json").read_text())["attempts"] == 2
+
+
+def test_epochs_become_steps_and_validation_is_held_out_by_seed(tmp_path, groups):
+    queries, qrels, run, texts = groups
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
+    hp = {**{k: v for k, v in HPARAMS.items() if k != "steps"}, "epochs": 1, "validation_fraction": 0.2,
+          "checkpoint_every": 2}
+    out = train_stage("C", backbone, data, tmp_path / "model", tmp_path / "work", hp, seed=3)
+    resolved = json.loads((out / "hparams.json").read_text())
+    n_val = math.ceil(0.2 * len(data))
+    assert resolved["validation_groups"] == n_val and resolved["training_groups"] == len(data) - n_val
+    assert resolved["steps"] == math.ceil((len(data) - n_val) / 4)
+    log = pd.read_csv(out / "training_log.csv")
+    assert log["val_loss"].notna().sum() >= 1
+
+
+def test_frozen_position_embeddings_do_not_move(tmp_path, groups):
+    queries, qrels, run, texts = groups
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
+    hp = {**HPARAMS, "steps": 4, "freeze_position_embeddings": True}
+    before, after = weights(backbone), weights(train_stage("C", backbone, data, tmp_path / "m", tmp_path / "w", hp, 1))
+    moved = [k for k in before if not torch.equal(before[k], after[k])]
+    assert moved and not any("position_embeddings" in k for k in moved)
+
+
+@pytest.mark.parametrize("loss", ["infonce", "listnet", "margin_mse"])
+def test_a_stage_trains_with_any_configured_loss(tmp_path, groups, loss):
+    queries, qrels, run, texts = groups
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
+    data.items = data.items[:4]
+    hp = {**HPARAMS, "loss": loss, "temperature": 0.5}
+    before = loss_on(backbone, data, loss)
+    out = train_stage("C", backbone, data, tmp_path / "model", tmp_path / "work", hp, seed=1)
+    assert loss_on(out, data, loss) < before
+    assert json.loads((out / "hparams.json").read_text())["loss"] == loss

@@ -92,8 +92,14 @@ def training_inputs(wildcards):
         ranker = config["training"]["C"]["negatives_ranker"]
         inputs["run"] = f"results/runs/first_stage/{ranker}/train.run"
     else:
-        inputs["teacher"] = [config["teacher"]["candidates"], config["teacher"]["permutations"]]
+        inputs["teacher"] = teacher_files()
     return inputs
+
+
+def teacher_files():
+    """The teacher's files: a TREC run, or RankGPT candidates + permutations."""
+    teacher = config["teacher"]
+    return [teacher["run"]] if teacher.get("run") else [teacher["candidates"], teacher["permutations"]]
 
 
 def model_targets():
@@ -119,4 +125,10 @@ def first_stage_metrics():
 
 
 def all_targets():
-    return ["results/tables/main.csv"]
+    """The end of the workflow: tables (CSV, Markdown, LaTeX), significance tests, plots."""
+    targets = ["results/tables/main.csv", "results/tables/main.md", "results/tables/main.tex",
+               "results/tables/significance.csv", "results/plots/seed_spread.png"]
+    targets += expand("results/plots/{dataset}.png", dataset=TEST_SETS)
+    if "reference" in config:
+        targets.append("results/tables/vs_reference.csv")
+    return targets

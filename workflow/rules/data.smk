@@ -24,6 +24,7 @@ rule simulated_teacher:
     output:
         candidates="resources/teacher/synthetic/train-candidates.jsonl",
         permutations="resources/teacher/synthetic/train-permutations.json",
+    priority: 10
     params:
         train=config["train_queries"],
         depth=config.get("synthetic", {}).get("teacher_depth", 20),
@@ -33,3 +34,17 @@ rule simulated_teacher:
         "logs/data/simulated_teacher.log",
     script:
         "../scripts/simulated_teacher.py"
+
+
+if "synthetic" not in config and "teacher" in config:
+
+    rule teacher_files:
+        """Teacher files are obtained by hand (no rule can make them): when absent, say where from."""
+        output:
+            teacher_files(),
+        params:
+            source=config["teacher"].get("source", "the config's teacher section"),
+        log:
+            "logs/data/teacher_files.log",
+        script:
+            "../scripts/missing_teacher.py"

@@ -8,6 +8,7 @@ rule bm25_index:
         corpus_files(),
     output:
         directory("resources/indexes/lucene"),
+    priority: 10
     params:
         corpus=config["corpus"],
     log:
@@ -31,6 +32,7 @@ rule bm25_retrieve:
         "results/runs/first_stage/{ranker}/{dataset}.run",
     wildcard_constraints:
         ranker=names_of(RANKERS_OF_KIND["bm25"]),
+    priority: 10
     params:
         queries=lambda wildcards: QUERY_SETS[wildcards.dataset],
         settings=lambda wildcards: config["rankers"][wildcards.ranker],
@@ -109,7 +111,7 @@ rule colbert_retrieve:
         "logs/first_stage/{ranker}/{dataset}.log",
     benchmark:
         "benchmarks/first_stage/{ranker}/{dataset}.tsv"
-    threads: 2
+    threads: 1
     resources:
         gpu=1,
         mem_mb=16000,

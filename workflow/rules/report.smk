@@ -1,15 +1,109 @@
-rule main_table:
-    """Mean and standard deviation over seeds per (ranker, reranker, schedule, test set), plus first-stage rows."""
+rule significance:
+    """Paired tests between schedules and against the first stage, per (ranker, reranker, test set, metric)."""
     input:
         first_stage=first_stage_metrics(),
         rerank=rerank_metrics(),
     output:
         report(
+            "results/tables/significance.csv",
+            category="Tables",
+            labels={"table": "significance", "content": "every paired test, raw and corrected p-values"},
+        ),
+    params:
+        settings=config["significance"],
+    log:
+        "logs/report/significance.log",
+    script:
+        "../scripts/significance.py"
+
+
+rule main_table:
+    """Seed statistics with significance markers: tidy CSV, and the paper's layout in Markdown and LaTeX."""
+    input:
+        first_stage=first_stage_metrics(),
+        rerank=rerank_metrics(),
+        significance="results/tables/significance.csv",
+    output:
+        csv=report(
             "results/tables/main.csv",
             category="Tables",
-            labels={"table": "main", "content": "mean and std over seeds"},
+            labels={"table": "main", "content": "mean, std, CI over seeds; significance markers"},
         ),
+        md=report(
+            "results/tables/main.md",
+            category="Tables",
+            labels={"table": "main (paper layout)", "content": "Markdown"},
+        ),
+        tex=report(
+            "results/tables/main.tex",
+            category="Tables",
+            labels={"table": "main (paper layout)", "content": "LaTeX"},
+        ),
+    params:
+        settings=config["significance"],
+        report=config["report"],
     log:
         "logs/report/main_table.log",
     script:
         "../scripts/main_table.py"
+
+
+rule plots:
+    """Per test set: the report metric of every reranker and schedule, each seed shown."""
+    input:
+        first_stage=first_stage_metrics(),
+        rerank=rerank_metrics(),
+    output:
+        report(
+            "results/plots/{dataset}.png",
+            caption="../report/schedules.rst",
+            category="Plots",
+            subcategory="{dataset}",
+            labels={"test set": "{dataset}", "figure": "schedules and seeds"},
+        ),
+    wildcard_constraints:
+        dataset=names_of(TEST_SETS),
+    params:
+        metric=config["report"]["metrics"][0],
+    log:
+        "logs/report/plots/{dataset}.log",
+    script:
+        "../scripts/schedule_plot.py"
+
+
+rule seed_spread:
+    """Standard deviation over seeds of every trained cell."""
+    input:
+        "results/tables/main.csv",
+    output:
+        report(
+            "results/plots/seed_spread.png",
+            caption="../report/seed_spread.rst",
+            category="Plots",
+            subcategory="seeds",
+            labels={"test set": "all", "figure": "seed spread"},
+        ),
+    params:
+        metric=config["report"]["metrics"][0],
+    log:
+        "logs/report/plots/seed_spread.log",
+    script:
+        "../scripts/seed_spread_plot.py"
+
+
+rule vs_reference:
+    """Our numbers next to reference numbers given in the config (for example a paper's table)."""
+    input:
+        "results/tables/main.csv",
+    output:
+        report(
+            "results/tables/vs_reference.csv",
+            category="Tables",
+            labels={"table": "vs reference", "content": config.get("reference", {}).get("name", "reference")},
+        ),
+    params:
+        cells=config.get("reference", {}).get("cells", []),
+    log:
+        "logs/report/vs_reference.log",
+    script:
+        "../scripts/vs_reference.py"

@@ -23,6 +23,7 @@ rule train:
         unpack(training_inputs),
     output:
         directory("results/models/{reranker}/{schedule}/seed{seed}"),
+    priority: 5  # the longest path of the demo: start training before the ColBERT index
     params:
         stage=lambda wildcards: stage_of(wildcards.schedule),
         hparams=lambda wildcards: config["training"][stage_of(wildcards.schedule)],

@@ -1,5 +1,12 @@
+import pandas as pd
+
 from stagewise.logs import to_file
-from stagewise.reporting.table import write_main_table
+from stagewise.reporting.table import latex_table, main_table, markdown_table, read_metrics, write_csv, write_text
 
 to_file(snakemake.log[0])
-write_main_table([*snakemake.input.first_stage, *snakemake.input.rerank], snakemake.output[0])
+r = snakemake.params.report
+per_query = read_metrics([*snakemake.input.first_stage, *snakemake.input.rerank])
+table = main_table(per_query, pd.read_csv(snakemake.input.significance), snakemake.params.settings["confidence"])
+write_csv(table, snakemake.output.csv)
+write_text(markdown_table(table, r["metrics"], r["digits"]), snakemake.output.md)
+write_text(latex_table(table, r["metrics"], r["digits"]), snakemake.output.tex)

@@ -7,13 +7,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import re
 
 import numpy as np
 
 from ..errors import InputFormatError
-from ..io import atomic_path, sorted_ranking
+from ..io import atomic_path, read_run, sorted_ranking
+
+log = logging.getLogger(__name__)
 
 _ITEM = re.compile(r"\[(\d+)\]")
 
@@ -26,8 +30,28 @@ def parse_permutation(text: str, n: int) -> list[int]:
     return order
 
 
-def read_teacher(candidates_path, permutations_path) -> dict[str, list[str]]:
-    """qid -> docids from best to worst, as the teacher ranked them."""
+def check_md5(path, expected: str | None):
+    """Stop when a file's md5 differs from the expected one (None: no check)."""
+    if not expected:
+        return
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    if h.hexdigest() != expected:
+        raise InputFormatError(path, f"md5 is {h.hexdigest()}, the config expects {expected} (a different release?)")
+
+
+def read_teacher(candidates_path, permutations_path, ranking_size: int | None = None,
+                 malformed: str = "error") -> dict[str, list[str]]:
+    """qid -> docids from best to worst, as the teacher ranked them.
+
+    ``ranking_size``: a permutation must rank exactly this many distinct passages (None: as many as the
+    candidates line retrieved). ``malformed``: 'error' stops at the first bad permutation with file and line;
+    'drop' skips it and logs how many were dropped.
+    """
+    if malformed not in ("error", "drop"):
+        raise ValueError(f"malformed must be 'error' or 'drop', not {malformed!r}")
     candidates = []
     try:
         with open(candidates_path, encoding="utf-8") as f:
@@ -54,15 +78,31 @@ def read_teacher(candidates_path, permutations_path) -> dict[str, list[str]]:
     if not isinstance(permutations, list) or len(permutations) != len(candidates):
         raise InputFormatError(permutations_path, f"expected a JSON list of {len(candidates)} permutation strings, "
                                                   f"one per line of {candidates_path}")
-    rankings = {}
+    rankings, dropped = {}, 0
     for i, ((cand_line, qid, docids), perm) in enumerate(zip(candidates, permutations)):
         try:
-            order = parse_permutation(str(perm), len(docids))
+            n = ranking_size or len(docids)
+            if len(docids) < n:
+                raise ValueError(f"only {len(docids)} retrieved passages (line {cand_line} of {candidates_path}), "
+                                 f"{n} expected")
+            order = parse_permutation(str(perm), n)
         except ValueError as e:
-            line = next((n for n, text in enumerate(lines, start=1) if json.dumps(perm) in text), None)
+            if malformed == "drop":
+                dropped += 1
+                continue
+            line = next((k for k, text in enumerate(lines, start=1) if json.dumps(perm) in text), None)
             raise InputFormatError(permutations_path, f"entry {i + 1} (query {qid}): {e}", line) from None
         rankings[qid] = [docids[j] for j in order]
+    if dropped:
+        log.warning("teacher: dropped %d of %d permutations that do not rank %s distinct passages (%s)",
+                    dropped, len(candidates), ranking_size or "all retrieved", permutations_path)
+    log.info("teacher: %d rankings from %s", len(rankings), permutations_path)
     return rankings
+
+
+def read_teacher_run(path, depth: int = 20) -> dict[str, list[str]]:
+    """A teacher ranking given as a TREC run: each query's top-``depth`` by score (ties by document id)."""
+    return {qid: [d for d, _ in sorted_ranking(docs)[:depth]] for qid, docs in read_run(path).items()}
 
 
 def simulated_teacher(run, qrels, queries, depth: int = 20, noise: float = 0.7, seed: int = 0):

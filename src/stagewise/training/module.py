@@ -5,34 +5,37 @@ from __future__ import annotations
 import lightning as L
 import torch
 
-from .losses import localized_contrastive_loss, ranknet_loss
+from .losses import compute_loss
 
 
 class CrossEncoderModule(L.LightningModule):
-    def __init__(self, model, loss: str, lr: float, weight_decay: float, warmup_steps: int):
+    def __init__(self, model, loss: str, lr: float, weight_decay: float, warmup_steps: int, temperature: float = 1.0):
         super().__init__()
         self.model = model
         self.loss_name, self.lr, self.weight_decay, self.warmup_steps = loss, lr, weight_decay, warmup_steps
+        self.temperature = temperature
 
     def scores(self, batch):
         logits = self.model(**batch["encoded"]).logits.squeeze(-1)
         return logits.view(-1, batch["group_size"]).float()
 
     def compute_loss(self, batch):
-        scores = self.scores(batch)
-        if self.loss_name == "lce":
-            # padded entries can never win the softmax
-            return localized_contrastive_loss(scores.masked_fill(~batch["mask"], -1e4))
-        return ranknet_loss(scores, batch["labels"], batch["mask"])
+        return compute_loss(self.loss_name, self.scores(batch), batch["labels"], batch["mask"], self.temperature)
 
     def training_step(self, batch, batch_idx):
         loss = self.compute_loss(batch)
         self.log("train_loss", loss, on_step=True, prog_bar=False, batch_size=batch["labels"].shape[0])
         return loss
 
+    def validation_step(self, batch, batch_idx):
+        loss = self.compute_loss(batch)
+        self.log("val_loss", loss, on_epoch=True, batch_size=batch["labels"].shape[0])
+        return loss
+
     def configure_optimizers(self):
-        decay = [p for n, p in self.model.named_parameters() if p.requires_grad and not ("bias" in n or "LayerNorm" in n)]
-        no_decay = [p for n, p in self.model.named_parameters() if p.requires_grad and ("bias" in n or "LayerNorm" in n)]
+        trainable = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+        decay = [p for n, p in trainable if not ("bias" in n or "LayerNorm" in n)]
+        no_decay = [p for n, p in trainable if "bias" in n or "LayerNorm" in n]
         optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": self.weight_decay},
                                        {"params": no_decay, "weight_decay": 0.0}], lr=self.lr)
         warmup = max(1, self.warmup_steps)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
 from ..io import sorted_ranking
 from .losses import teacher_ranking_to_labels
@@ -28,30 +29,71 @@ def sample_hard_negatives(ranking: list[str], judged: dict[str, int], n: int, de
     return [pool[i] for i in rng.choice(len(pool), size=n, replace=len(pool) < n)]
 
 
-class ContrastiveGroups(Dataset):
-    """One positive (random among qrels with grade >= ``min_positive_grade``) + ``n_negatives`` negatives:
-    hard ones from the first-stage top-``depth`` and ``random_negatives`` of them drawn from the whole corpus."""
+POSITIVE_POLICIES = ("add", "drop", "keep")
 
-    def __init__(self, queries, qrels, run, texts, n_negatives, depth, min_positive_grade, seed, random_negatives=0):
+
+class ContrastiveGroups(Dataset):
+    """One positive + ``n_negatives`` negatives per training query.
+
+    The positive is drawn among the query's qrels positives (grade >= ``min_positive_grade``) found in the
+    ranker's top-``depth``, as in the paper. For a query with none there, ``positive_policy`` decides:
+    'add' draws among all its qrels positives, 'drop' skips the query, 'keep' (the released code) makes an
+    arbitrary retrieved passage the target. Negatives: hard ones from the top-``depth`` (passages judged
+    relevant are skipped, unjudged count as negative) and ``random_negatives`` of them from the whole corpus.
+    ``policy_counts`` says how many queries each case touched.
+    """
+
+    def __init__(self, queries, qrels, run, texts, n_negatives, depth, min_positive_grade, seed, random_negatives=0,
+                 positive_policy="add"):
+        if positive_policy not in POSITIVE_POLICIES:
+            raise ValueError(f"positive_policy must be one of {POSITIVE_POLICIES}, not {positive_policy!r}")
         self.texts, self.n_negatives, self.depth, self.seed = texts, n_negatives, depth, seed
-        self.random_negatives = random_negatives
+        self.random_negatives, self.positive_policy = random_negatives, positive_policy
         self.all_docids = sorted(texts) if random_negatives else []
         self.items = []
+        self.policy_counts = {"retrieved": 0, "added": 0, "dropped": 0, "kept": 0, "no_positive": 0}
         for qid in sorted(run):
-            positives = sorted(d for d, g in qrels.get(qid, {}).items() if g >= min_positive_grade and d in texts)
+            if qid not in queries:
+                continue
+            judged = qrels.get(qid, {})
+            positives = sorted(d for d, g in judged.items() if g >= min_positive_grade and d in texts)
             ranking = [d for d, _ in sorted_ranking(run[qid])]
-            if positives and qid in queries and any(qrels[qid].get(d, 0) <= 0 for d in ranking[:depth]):
-                self.items.append((queries[qid], positives, ranking, qrels[qid]))
-        self.epoch = 0
+            if not positives:
+                self.policy_counts["no_positive"] += 1
+                continue
+            top = set(ranking[:depth])
+            retrieved = [d for d in positives if d in top]
+            if retrieved:
+                self.policy_counts["retrieved"] += 1
+                candidates, arbitrary = retrieved, False
+            elif positive_policy == "add":
+                self.policy_counts["added"] += 1
+                candidates, arbitrary = positives, False
+            elif positive_policy == "drop":
+                self.policy_counts["dropped"] += 1
+                continue
+            else:
+                self.policy_counts["kept"] += 1
+                candidates, arbitrary = [], True
+            if not any(judged.get(d, 0) <= 0 for d in ranking[:depth]):
+                continue  # nothing to contrast with
+            self.items.append((queries[qid], candidates, ranking, judged, arbitrary))
 
     def __len__(self):
         return len(self.items)
 
-    def __getitem__(self, idx):
-        query, positives, ranking, judged = self.items[idx]
-        rng = np.random.default_rng([self.seed, self.epoch, idx])
-        positive = positives[rng.integers(len(positives))]
-        negatives = sample_hard_negatives(ranking, judged, self.n_negatives - self.random_negatives, self.depth, rng)
+    def __getitem__(self, key):
+        epoch, idx = key if isinstance(key, tuple) else (0, key)
+        query, positives, ranking, judged, arbitrary = self.items[idx]
+        rng = np.random.default_rng([self.seed, epoch, idx])
+        n_hard = self.n_negatives - self.random_negatives
+        if arbitrary:
+            # the released behaviour: the first sampled passage is the target, whatever its relevance
+            sampled = sample_hard_negatives(ranking, judged, n_hard + 1, self.depth, rng)
+            positive, negatives = sampled[0], sampled[1:]
+        else:
+            positive = positives[rng.integers(len(positives))]
+            negatives = sample_hard_negatives(ranking, judged, n_hard, self.depth, rng)
         while len(negatives) < self.n_negatives:
             # random corpus passages, unjudged for this query: easy negatives
             docid = self.all_docids[rng.integers(len(self.all_docids))]
@@ -62,25 +104,55 @@ class ContrastiveGroups(Dataset):
 
 
 class DistillationGroups(Dataset):
-    """The teacher's ranking of each query, labels = max_rank - rank + 1; optionally a random
-    subset of ``group_size`` passages (the labels keep the teacher's order)."""
+    """The teacher's ranking of each query, labels = max_rank - rank + 1 (max_rank = ``ranking_size`` or the
+    ranking's length); optionally a random subset of ``group_size`` passages (labels keep the teacher's order)."""
 
-    def __init__(self, queries, rankings, texts, group_size, seed):
-        self.texts, self.group_size, self.seed = texts, group_size, seed
+    def __init__(self, queries, rankings, texts, group_size, seed, ranking_size=None):
+        self.texts, self.group_size, self.seed, self.ranking_size = texts, group_size, seed, ranking_size
         self.items = [(queries[qid], rankings[qid]) for qid in sorted(rankings) if qid in queries]
-        self.epoch = 0
 
     def __len__(self):
         return len(self.items)
 
-    def __getitem__(self, idx):
+    def __getitem__(self, key):
+        epoch, idx = key if isinstance(key, tuple) else (0, key)
         query, ranking = self.items[idx]
-        labels = teacher_ranking_to_labels(ranking)
+        labels = teacher_ranking_to_labels(ranking, self.ranking_size)
         docids = ranking
         if self.group_size and len(ranking) > self.group_size:
-            rng = np.random.default_rng([self.seed, self.epoch, idx])
+            rng = np.random.default_rng([self.seed, epoch, idx])
             docids = [ranking[i] for i in sorted(rng.choice(len(ranking), self.group_size, replace=False))]
         return Group(query, [self.texts[d] for d in docids], [float(labels[d]) for d in docids])
+
+
+class StepBatchSampler(Sampler):
+    """Micro-batches as a pure function of (seed, micro-batch number): epoch e is a seeded permutation of
+    ``indices``; yields lists of (epoch, index) keys forever, starting at micro-batch ``start``. A resumed run
+    that starts at the number of batches already trained on sees exactly the batches the uninterrupted run saw."""
+
+    def __init__(self, indices, batch_size: int, seed: int, start: int = 0):
+        self.indices, self.batch_size, self.seed, self.start = list(indices), batch_size, seed, start
+        self.per_epoch = math.ceil(len(self.indices) / batch_size)
+
+    def batch(self, number: int) -> list[tuple[int, int]]:
+        epoch, position = divmod(number, self.per_epoch)
+        order = np.random.default_rng([self.seed, epoch]).permutation(len(self.indices))
+        chosen = order[position * self.batch_size:(position + 1) * self.batch_size]
+        return [(epoch, self.indices[i]) for i in chosen]
+
+    def __iter__(self):
+        number = self.start
+        while True:
+            yield self.batch(number)
+            number += 1
+
+
+def split_validation(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """(training, validation) indices: ceil(fraction * n) queries held out, drawn by the seed."""
+    if fraction <= 0:
+        return list(range(n)), []
+    held = set(np.random.default_rng([seed, 1_000_003]).permutation(n)[:max(1, math.ceil(fraction * n))].tolist())
+    return [i for i in range(n) if i not in held], sorted(held)
 
 
 class GroupCollator:

@@ -1,94 +1,184 @@
-"""Train one stage of a schedule: C (contrastive, LCE) or D (distillation, RankNet on teacher ranks)."""
+"""Train one stage of a schedule: C (contrastive) or D (distillation), each with its configured loss."""
 
 from __future__ import annotations
 
 import json
 import logging
+import math
+import random
 import shutil
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader
 
 from ..io import atomic_path
+from .losses import LOSSES
 from .module import CrossEncoderModule
-from .sampling import GroupCollator
+from .sampling import GroupCollator, StepBatchSampler, split_validation
 
 log = logging.getLogger(__name__)
 
-STAGE_LOSS = {"C": "lce", "D": "ranknet"}
+DEFAULT_LOSS = {"C": "lce", "D": "ranknet"}
 
 
-class _EpochSeed(Callback):
-    """Tell the dataset the epoch so that sampling differs between epochs but not between runs."""
+class _RandomState(Callback):
+    """Checkpoints carry the random number generators' states, so that a resumed run draws the same dropout
+    masks as an uninterrupted one (the batches themselves are a function of the step, see StepBatchSampler)."""
 
-    def on_train_epoch_start(self, trainer, pl_module):
-        trainer.train_dataloader.dataset.epoch = trainer.current_epoch
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint):
+        checkpoint["stagewise_rng"] = {
+            "torch": torch.get_rng_state(), "numpy": _numpy_state(), "python": random.getstate(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint):
+        state = checkpoint.get("stagewise_rng")
+        if state:
+            torch.set_rng_state(state["torch"])
+            name, keys, *rest = state["numpy"]
+            np.random.set_state((name, keys.numpy(), *rest))
+            random.setstate(state["python"])
+            if state["cuda"] is not None and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _numpy_state():
+    """numpy's RNG state with its array as a tensor: checkpoints load with torch.load(weights_only=True)."""
+    name, keys, *rest = np.random.get_state()
+    return [name, torch.from_numpy(keys.copy()), *rest]
+
+
+def resolve_steps(hparams: dict, n_queries: int) -> int:
+    """Optimizer steps of a stage: ``steps``, or ``epochs`` passes over ``n_queries`` training queries."""
+    if hparams.get("steps"):
+        return int(hparams["steps"])
+    if hparams.get("epochs"):
+        per_step = hparams["queries_per_batch"] * hparams.get("accumulate_grad_batches", 1)
+        return max(1, math.ceil(hparams["epochs"] * n_queries / per_step))
+    raise ValueError("give the stage's length as 'steps' or 'epochs'")
+
+
+def _precision(setting: str, gpu: bool) -> str:
+    if setting == "auto":
+        return "bf16-mixed" if gpu else "32-true"
+    return setting
+
+
+def _freeze_position_embeddings(model) -> int:
+    frozen = 0
+    for name, parameter in model.named_parameters():
+        if "position_embeddings" in name:
+            parameter.requires_grad_(False)
+            frozen += parameter.numel()
+    return frozen
+
+
+def _attempt_logs(work_dir: Path) -> list[Path]:
+    return sorted(work_dir.glob("log/metrics*.csv"))
+
+
+def _merged_training_log(work_dir: Path, out_path: Path):
+    """One training log over all attempts: an attempt's rows up to where the next one resumed."""
+    import pandas as pd
+
+    frames = [pd.read_csv(p) for p in _attempt_logs(work_dir) if p.stat().st_size > 0]
+    if not frames:
+        return
+    merged = frames[0]
+    for later in frames[1:]:
+        if "step" in later and len(later):
+            merged = merged[merged["step"] < later["step"].min()]
+        merged = pd.concat([merged, later], ignore_index=True)
+    merged.to_csv(out_path, index=False)
 
 
 def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dict, seed: int, threads: int = 1) -> Path:
     """Fine-tune the model folder ``init_model`` on ``dataset`` (groups for this stage) with a fresh optimizer.
 
-    ``hparams``: steps, queries_per_batch, accumulate_grad_batches, lr, weight_decay, warmup_steps,
-    max_length, gradient_clip_val, checkpoint_every. Checkpoints live in ``work_dir``; a rerun after an
-    interruption resumes from the last one. Writes a Hugging Face folder plus hparams.json and
-    training_log.csv to ``out_dir`` atomically.
+    ``hparams``: steps or epochs, queries_per_batch, accumulate_grad_batches, loss, temperature, lr,
+    weight_decay, warmup_steps, max_length, gradient_clip_val, checkpoint_every, freeze_position_embeddings,
+    validation_fraction, precision. Checkpoints live in ``work_dir``; a rerun after an interruption resumes from
+    the last one and ends with the weights an uninterrupted run ends with (same machine). Writes a Hugging Face
+    folder plus hparams.json and training_log.csv (all attempts) to ``out_dir`` atomically.
     """
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    if stage not in STAGE_LOSS:
-        raise ValueError(f"stage {stage!r} is not one of {sorted(STAGE_LOSS)}")
+    if stage not in DEFAULT_LOSS:
+        raise ValueError(f"stage {stage!r} is not one of {sorted(DEFAULT_LOSS)}")
     if len(dataset) == 0:
         raise ValueError(f"no training groups for stage {stage}: check the training queries, qrels and runs")
+    loss = hparams.get("loss") or DEFAULT_LOSS[stage]
+    if loss not in LOSSES:
+        raise ValueError(f"loss {loss!r} is not one of {LOSSES}")
+    accumulate = hparams.get("accumulate_grad_batches", 1)
+    train_idx, val_idx = split_validation(len(dataset), hparams.get("validation_fraction", 0.0), seed)
+    steps = resolve_steps(hparams, len(train_idx))
     torch.set_num_threads(max(1, threads))
     L.seed_everything(seed, workers=True, verbose=False)
     tokenizer = AutoTokenizer.from_pretrained(init_model)
     model = AutoModelForSequenceClassification.from_pretrained(init_model, num_labels=1)
     model.train()  # from_pretrained returns eval mode; dropout belongs to training
-    module = CrossEncoderModule(model, STAGE_LOSS[stage], hparams["lr"], hparams["weight_decay"], hparams["warmup_steps"])
-    generator = torch.Generator().manual_seed(seed)
-    loader = DataLoader(dataset, batch_size=hparams["queries_per_batch"], shuffle=True, generator=generator,
-                        collate_fn=GroupCollator(tokenizer, hparams["max_length"]), num_workers=0)
+    if hparams.get("freeze_position_embeddings"):
+        log.info("position embeddings frozen (%d parameters)", _freeze_position_embeddings(model))
+    module = CrossEncoderModule(model, loss, hparams["lr"], hparams.get("weight_decay", 0.01),
+                                hparams.get("warmup_steps", 0), hparams.get("temperature", 1.0))
+
     work_dir = Path(work_dir)
     ckpt_dir = work_dir / "checkpoints"
+    last = ckpt_dir / "last.ckpt"
+    start, attempt = 0, len(_attempt_logs(work_dir)) + 1
+    if last.exists():
+        done = torch.load(last, map_location="cpu", weights_only=False)["global_step"]
+        start = done * accumulate
+        log.info("resuming from %s at step %d of %d (attempt %d)", last, done, steps, attempt)
+        for previous in _attempt_logs(work_dir):
+            if previous.name == "metrics.csv":
+                previous.rename(previous.with_name(f"metrics-{attempt - 1:03d}.csv"))
+    collate = GroupCollator(tokenizer, hparams["max_length"])
+    sampler = StepBatchSampler(train_idx, hparams["queries_per_batch"], seed, start=start)
+    loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=0,
+                        generator=torch.Generator().manual_seed(seed))
+    val_loader, validation = None, {"limit_val_batches": 0}
+    if val_idx:
+        size = hparams["queries_per_batch"]
+        batches = [[(0, i) for i in val_idx[j:j + size]] for j in range(0, len(val_idx), size)]
+        val_loader = DataLoader(dataset, batch_sampler=batches, collate_fn=collate, num_workers=0,
+                                generator=torch.Generator().manual_seed(seed))
+        validation = {"val_check_interval": hparams["checkpoint_every"] * accumulate, "check_val_every_n_epoch": None}
     gpu = torch.cuda.is_available()
     trainer = L.Trainer(
-        max_steps=hparams["steps"], accelerator="gpu" if gpu else "cpu", devices=1,
-        precision="bf16-mixed" if gpu else "32-true",
-        accumulate_grad_batches=hparams["accumulate_grad_batches"], gradient_clip_val=hparams["gradient_clip_val"],
+        max_steps=steps, accelerator="gpu" if gpu else "cpu", devices=1,
+        precision=_precision(hparams.get("precision", "auto"), gpu),
+        accumulate_grad_batches=accumulate, gradient_clip_val=hparams.get("gradient_clip_val", 10.0),
         logger=CSVLogger(work_dir, name="", version="log"), log_every_n_steps=1,
         callbacks=[ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0,
-                                   every_n_train_steps=hparams["checkpoint_every"]), _EpochSeed()],
+                                   every_n_train_steps=hparams["checkpoint_every"]), _RandomState()],
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-        limit_val_batches=0, deterministic=True,
+        deterministic=True, **validation,
     )
-    last = ckpt_dir / "last.ckpt"
-    if last.exists():
-        log.info("resuming from %s", last)
-    trainer.fit(module, loader, ckpt_path=str(last) if last.exists() else None)
+    trainer.fit(module, loader, val_loader, ckpt_path=str(last) if last.exists() else None)
 
     with atomic_path(out_dir) as tmp:
         module.model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        resolved = {"stage": stage, "loss": STAGE_LOSS[stage], "init_model": str(init_model), "seed": seed,
-                    "training_groups": len(dataset), **hparams}
+        resolved = {**hparams, "stage": stage, "loss": loss, "init_model": str(init_model), "seed": seed,
+                    "steps": steps, "training_groups": len(train_idx), "validation_groups": len(val_idx),
+                    "attempts": attempt, "positive_policy_counts": getattr(dataset, "policy_counts", None)}
         (tmp / "hparams.json").write_text(json.dumps(resolved, indent=2, sort_keys=True) + "\n")
-        metrics = work_dir / "log" / "metrics.csv"
-        if metrics.exists():
-            shutil.copy(metrics, tmp / "training_log.csv")
-    shutil.rmtree(ckpt_dir, ignore_errors=True)
+        _merged_training_log(work_dir, tmp / "training_log.csv")
+    shutil.rmtree(work_dir, ignore_errors=True)
     return Path(out_dir)
 
 
 def train_from_files(stage: str, init_model, out_dir, work_dir, train_queries: str, corpus: str, hparams: dict,
                      seed: int, run_path=None, teacher: dict | None = None, threads: int = 1) -> Path:
     """Build the stage's training groups from files and train: C takes hard negatives from the TREC run
-    at ``run_path``; D takes the teacher's rankings (``teacher``: candidates and permutations paths)."""
+    at ``run_path``; D takes the teacher's rankings (``teacher``: the config's teacher section)."""
     from ..data import datasets
-    from ..data.teacher import read_teacher
     from ..io import read_run
     from .sampling import ContrastiveGroups, DistillationGroups
 
@@ -100,15 +190,36 @@ def train_from_files(stage: str, init_model, out_dir, work_dir, train_queries: s
         needed |= {d for q in qrels for d, g in qrels[q].items() if g >= hparams["min_positive_grade"]}
         texts = _texts(corpus, needed, hparams.get("random_negatives", 0))
         dataset = ContrastiveGroups(queries, qrels, run, texts, hparams["negatives"], hparams["negatives_depth"],
-                                    hparams["min_positive_grade"], seed, hparams.get("random_negatives", 0))
+                                    hparams["min_positive_grade"], seed, hparams.get("random_negatives", 0),
+                                    hparams.get("positive_policy", "add"))
+        counts = dataset.policy_counts
+        log.info("positives (policy %s): %d queries with a positive in the top %d, %d added from qrels, "
+                 "%d dropped, %d kept with an arbitrary target, %d without any positive skipped",
+                 hparams.get("positive_policy", "add"), counts["retrieved"], hparams["negatives_depth"],
+                 counts["added"], counts["dropped"], counts["kept"], counts["no_positive"])
     elif stage == "D":
-        rankings = read_teacher(teacher["candidates"], teacher["permutations"])
+        rankings = read_teacher_rankings(teacher)
         texts = datasets.doc_texts(corpus, {d for r in rankings.values() for d in r})
-        dataset = DistillationGroups(queries, rankings, texts, hparams["group_size"], seed)
+        dataset = DistillationGroups(queries, rankings, texts, hparams["group_size"], seed,
+                                     ranking_size=teacher.get("ranking_size") if "run" not in teacher else None)
     else:
-        raise ValueError(f"stage {stage!r} is not one of {sorted(STAGE_LOSS)}")
+        raise ValueError(f"stage {stage!r} is not one of {sorted(DEFAULT_LOSS)}")
     log.info("stage %s: %d training groups", stage, len(dataset))
     return train_stage(stage, init_model, dataset, out_dir, work_dir, hparams, seed, threads)
+
+
+def read_teacher_rankings(teacher: dict) -> dict[str, list[str]]:
+    """The teacher section of a config: a TREC run, or RankGPT candidates + permutations (md5-checked)."""
+    from ..data.teacher import check_md5, read_teacher, read_teacher_run
+
+    md5 = teacher.get("md5") or {}
+    if teacher.get("run"):
+        check_md5(teacher["run"], md5.get("run"))
+        return read_teacher_run(teacher["run"], teacher.get("depth", 20))
+    check_md5(teacher["candidates"], md5.get("candidates"))
+    check_md5(teacher["permutations"], md5.get("permutations"))
+    return read_teacher(teacher["candidates"], teacher["permutations"], teacher.get("ranking_size"),
+                        teacher.get("malformed", "error"))
 
 
 def _texts(corpus, needed, random_negatives):
