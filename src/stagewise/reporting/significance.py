@@ -71,10 +71,6 @@ def effect_size(a: np.ndarray, b: np.ndarray) -> float:
     return float(diff.mean() / sd) if sd > 0 else 0.0
 
 
-def system_name(reranker: str, schedule: str) -> str:
-    return "first stage" if schedule == FIRST_STAGE else schedule
-
-
 def compare(per_query: pd.DataFrame, test: str = "ttest", correction: str = "holm", alpha: float = 0.05,
             permutations: int = 10000, seed: int = 0) -> pd.DataFrame:
     """Every pair of schedules, and every schedule against the first stage, within each (ranker, reranker,
