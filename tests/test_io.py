@@ -4,11 +4,13 @@ from stagewise.errors import InputFormatError
 from stagewise.io import atomic_path, read_qrels, read_run, write_qrels, write_run
 
 
-def test_run_round_trip_breaks_ties_by_docid(tmp_path):
-    run = {"q1": {"b": 1.0, "a": 1.0, "c": 2.5}, "q2": {"x": -1.0}}
+def test_run_round_trip_breaks_ties_by_docid_as_trec_eval_does(tmp_path):
+    run = {"q1": {"a": 1.0, "b": 1.0, "c": 2.5, "b10": 1.0}, "q2": {"x": -1.0}}
     write_run(run, tmp_path / "r.run", tag="t")
     lines = (tmp_path / "r.run").read_text().splitlines()
-    assert lines[:3] == ["q1 Q0 c 1 2.500000 t", "q1 Q0 a 2 1.000000 t", "q1 Q0 b 3 1.000000 t"]
+    # trec_eval: descending score, then descending docid compared as strings ("b10" > "b" > "a")
+    assert lines[:4] == ["q1 Q0 c 1 2.500000 t", "q1 Q0 b10 2 1.000000 t", "q1 Q0 b 3 1.000000 t",
+                         "q1 Q0 a 4 1.000000 t"]
     assert read_run(tmp_path / "r.run") == run
 
 

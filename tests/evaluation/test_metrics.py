@@ -27,7 +27,7 @@ def test_tied_scores_give_the_same_metrics_whatever_the_input_order():
     second = {"q1": {"b": 1.0, "a": 1.0, "c": 0.5}}
     m1 = values(per_query_metrics(qrels, first, ["mrr@10"]))
     m2 = values(per_query_metrics(qrels, second, ["mrr@10"]))
-    assert m1 == m2 == {("q1", "mrr@10"): 0.5}  # ties broken by docid: a before b
+    assert m1 == m2 == {("q1", "mrr@10"): 1.0}  # ties broken as trec_eval does (descending docid): b before a
 
 
 def test_unjudged_queries_are_skipped_and_missing_run_queries_score_zero():

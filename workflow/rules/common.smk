@@ -3,12 +3,15 @@ import re
 from pathlib import Path
 
 from stagewise.config import validate_config
+from stagewise.data import trec_dl
 from stagewise.data.datasets import is_local, local_folder
 
 validate_config(config)
 
 RANKERS = list(config["rankers"])
 RANKERS_OF_KIND = {kind: [r for r in RANKERS if config["rankers"][r]["kind"] == kind] for kind in ("bm25", "colbert", "run")}
+# rankers whose candidates every model re-ranks (the others are first-stage baselines only)
+RERANKED_RANKERS = [r for r in RANKERS if config["rankers"][r].get("rerank", True)]
 RERANKERS = list(config["rerankers"])
 SCHEDULES = config["schedules"]
 SEEDS = config["seeds"]
@@ -117,7 +120,17 @@ def rerank_runs(wildcards):
 
 
 def rerank_metrics():
-    return expand("results/metrics/rerank/{ranker}.tsv", ranker=RANKERS)
+    return expand("results/metrics/rerank/{ranker}.tsv", ranker=RERANKED_RANKERS)
+
+
+def trec_dl_source_files():
+    """The shared TREC DL files the trec_dl_dataset rule reads (with a trec_dl section only)."""
+    return [str(p) for p in trec_dl.source_files(config["trec_dl"]["source"])] if "trec_dl" in config else []
+
+
+def hand_made_teacher_files():
+    """Teacher files no rule makes: the teacher_files rule says where to get them when absent."""
+    return [f for f in teacher_files() if not ("trec_dl" in config and f.startswith("resources/datasets/trecdl/"))]
 
 
 def first_stage_metrics():

@@ -36,12 +36,34 @@ rule simulated_teacher:
         "../scripts/simulated_teacher.py"
 
 
-if "synthetic" not in config and "teacher" in config:
+if "trec_dl" in config:
+
+    rule trec_dl_dataset:
+        """TREC DL 2019/2020 dataset folders and first-stage runs from the shared files (which are never committed)."""
+        input:
+            trec_dl_source_files(),
+        output:
+            docs="resources/datasets/trecdl/docs.tsv",
+            sets=expand("resources/datasets/trecdl/{split}/{name}", split=["dl19", "dl20", "dl19-train"],
+                        name=["queries.tsv", "qrels.txt"]),
+            runs=expand("resources/datasets/trecdl/runs/{run}/{year}.run", run=list(trec_dl.RUNS), year=trec_dl.SETS),
+            summary="resources/datasets/trecdl/summary.json",
+        params:
+            source=config.get("trec_dl", {}).get("source"),
+            depth=config.get("trec_dl", {}).get("depth"),
+            folder="resources/datasets/trecdl",
+        log:
+            "logs/data/trec_dl_dataset.log",
+        script:
+            "../scripts/trec_dl_dataset.py"
+
+
+if "synthetic" not in config and "teacher" in config and hand_made_teacher_files():
 
     rule teacher_files:
         """Teacher files are obtained by hand (no rule can make them): when absent, say where from."""
         output:
-            teacher_files(),
+            hand_made_teacher_files(),
         params:
             source=config["teacher"].get("source", "the config's teacher section"),
         log:

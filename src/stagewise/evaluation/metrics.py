@@ -1,7 +1,8 @@
 """Per-query effectiveness with ranx, under a fixed evaluation contract:
 
-* ties in scores are broken by document id before evaluation (ranx, like trec_eval, would otherwise
-  order tied documents arbitrarily);
+* ties in scores are broken by document id before evaluation, the way trec_eval does (descending id, as
+  strings), so that our numbers equal trec_eval's, pytrec_eval's and ir-measures' on any run (ranx alone
+  orders tied documents differently);
 * binary metrics (MRR, MAP, recall, precision) count grades >= ``relevance_threshold`` as relevant
   (2 on TREC DL); nDCG uses the graded labels;
 * unjudged documents count as non-relevant; queries without judgments are not evaluated.
@@ -25,7 +26,7 @@ def ranx_metric(name: str, relevance_threshold: int) -> str:
 
 
 def _rank_scores(run: Run, depth: int | None) -> Run:
-    """Replace scores by strictly decreasing values in (score desc, docid asc) order: deterministic ties."""
+    """Replace scores by strictly decreasing values in trec_eval's order (score desc, docid desc)."""
     out = {}
     for qid, docs in run.items():
         ranking = sorted_ranking(docs)[:depth] if depth else sorted_ranking(docs)
