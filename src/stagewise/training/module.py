@@ -16,8 +16,16 @@ class CrossEncoderModule(L.LightningModule):
         self.temperature = temperature
 
     def scores(self, batch):
-        logits = self.model(**batch["encoded"]).logits.squeeze(-1)
-        return logits.view(-1, batch["group_size"]).float()
+        """(queries, group) scores: each length-sorted chunk of pairs is scored on its own and put back in place;
+        padding entries of ragged groups score 0 (the losses mask them)."""
+        positions, logits = [], []
+        for chunk_positions, encoded in batch["chunks"]:
+            positions += chunk_positions
+            logits.append(self.model(**encoded).logits.view(-1).float())
+        flat = torch.cat(logits)
+        index = torch.tensor(positions, device=flat.device)
+        scores = flat.new_zeros(batch["labels"].numel()).index_copy(0, index, flat)
+        return scores.view(-1, batch["group_size"])
 
     def compute_loss(self, batch):
         return compute_loss(self.loss_name, self.scores(batch), batch["labels"], batch["mask"], self.temperature)

