@@ -11,8 +11,6 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-import ir_datasets
-
 from ..errors import InputFormatError
 from ..io import read_qrels, read_queries
 
@@ -35,6 +33,7 @@ def local_docs_file(folder: Path) -> Path:
 
 
 def _register_local(spec: str):
+    import ir_datasets
     from ir_datasets.datasets.base import Dataset
     from ir_datasets.formats import TrecQrels, TrecScoredDocs, TsvDocs, TsvQueries
     from ir_datasets.util import LocalDownload
@@ -59,6 +58,8 @@ def _register_local(spec: str):
 @lru_cache(maxsize=None)
 def load(spec: str):
     """An ir_datasets dataset for an ir_datasets id or ``local:<folder>``."""
+    import ir_datasets  # imported here: the workflow's common.smk imports this module for its path helpers
+
     if is_local(spec):
         if spec not in ir_datasets.registry:
             _register_local(spec)
