@@ -5,9 +5,17 @@ import sys
 
 
 def to_file(path):
-    """Route stderr and the logging module to ``path``; returns the opened stream."""
+    """Route stderr and the logging module to ``path``; returns the opened stream.
+
+    Warnings and errors also go to the original stderr: Snakemake deletes a rule's log before each attempt,
+    so a retried job's earlier failure (a preempted training, say) stays visible in Snakemake's output and in
+    the cluster job's log."""
     stream = open(path, "w", buffering=1, encoding="utf-8")
     sys.stderr = stream
-    logging.basicConfig(stream=stream, level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
-                        force=True)
+    fmt = logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s")
+    to_log, to_console = logging.StreamHandler(stream), logging.StreamHandler(sys.__stderr__)
+    to_console.setLevel(logging.WARNING)
+    for handler in (to_log, to_console):
+        handler.setFormatter(fmt)
+    logging.basicConfig(level=logging.INFO, handlers=[to_log, to_console], force=True)
     return stream

@@ -1,5 +1,7 @@
 import json
 import math
+import os
+import signal
 
 import pandas as pd
 import pytest
@@ -10,7 +12,7 @@ from stagewise.backbones import build_backbone
 from stagewise.data import datasets
 from stagewise.training.module import CrossEncoderModule
 from stagewise.training.sampling import ContrastiveGroups, DistillationGroups, GroupCollator
-from stagewise.training.trainer import train_stage
+from stagewise.training.trainer import TrainingInterrupted, train_stage
 
 TINY = {"architecture": "electra", "vocab_size": 400, "hidden_size": 32, "num_hidden_layers": 1,
         "num_attention_heads": 2, "intermediate_size": 64, "max_length": 64}
@@ -110,6 +112,50 @@ def test_interrupted_training_resumes_and_ends_with_the_uninterrupted_weights(tm
     log = pd.read_csv(out / "training_log.csv")
     assert sorted(log["step"].dropna().astype(int).unique()) == list(range(12))  # both attempts, no gap
     assert json.loads((out / "hparams.json").read_text())["attempts"] == 2
+
+
+class _SignalAfter(torch.utils.data.Dataset):
+    """Wraps a dataset and sends this process ``signum`` once ``limit`` items were read, as SLURM would at
+    preemption (SIGTERM) or ahead of the time limit (``--signal``)."""
+
+    def __init__(self, inner, limit, signum):
+        self.inner, self.limit, self.signum, self.reads = inner, limit, signum, 0
+
+    def __len__(self):
+        return len(self.inner)
+
+    def __getitem__(self, key):
+        self.reads += 1
+        if self.reads == self.limit:
+            os.kill(os.getpid(), self.signum)
+        return self.inner[key]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR1])
+def test_a_stop_signal_saves_a_checkpoint_and_the_next_attempt_resumes_from_it(tmp_path, groups, caplog, signum):
+    queries, qrels, run, texts = groups
+    backbone = build_backbone({**TINY, "dropout": 0.1}, tmp_path / "backbone", texts.values(), seed=0)
+    data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
+    # checkpoints every 4 steps; the signal arrives while micro-batch 14 is read, which Lightning prefetches
+    # during micro-batch 13, the first half of step 7: the step finishes, then the checkpoint is saved
+    hp = {**HPARAMS, "steps": 12, "checkpoint_every": 4, "accumulate_grad_batches": 2}
+    reference = train_stage("C", backbone, data, tmp_path / "reference", tmp_path / "w0", hp, seed=1)
+    handler_before = signal.getsignal(signum)
+
+    with pytest.raises(TrainingInterrupted, match=f"stopped by {signum.name} after step 7 of 12"):
+        train_stage("C", backbone, _SignalAfter(data, 4 * 13 + 1, signum), tmp_path / "model", tmp_path / "work",
+                    hp, seed=1)
+    assert signal.getsignal(signum) is handler_before  # handlers restored
+    last = tmp_path / "work" / "checkpoints" / "last.ckpt"
+    assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == 7  # not the periodic 4
+    assert not (tmp_path / "model").exists() and not list(last.parent.glob(".*.tmp"))
+    with caplog.at_level("INFO"):
+        out = train_stage("C", backbone, data, tmp_path / "model", tmp_path / "work", hp, seed=1)
+    assert "at step 7 of 12 (attempt 2)" in caplog.text
+    resumed, uninterrupted = weights(out), weights(reference)
+    assert all(torch.equal(resumed[k], uninterrupted[k]) for k in uninterrupted)
+    log = pd.read_csv(out / "training_log.csv")
+    assert sorted(log["step"].dropna().astype(int).unique()) == list(range(12))
 
 
 def test_epochs_become_steps_and_validation_is_held_out_by_seed(tmp_path, groups):

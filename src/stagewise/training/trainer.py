@@ -5,18 +5,23 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import random
 import shutil
+import signal
+import threading
 from pathlib import Path
 
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.fabric.plugins.environments import SLURMEnvironment
+from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader
 
 from ..io import atomic_path
+from .faults import SlowSteps, fail_once
 from .losses import LOSSES
 from .module import CrossEncoderModule
 from .sampling import GroupCollator, StepBatchSampler, split_validation
@@ -44,6 +49,74 @@ class _RandomState(Callback):
             random.setstate(state["python"])
             if state["cuda"] is not None and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class TrainingInterrupted(RuntimeError):
+    """A stop signal arrived: the last checkpoint was saved; the job's next attempt resumes from it."""
+
+
+class _Checkpoints(Callback):
+    """Saves ``last.ckpt`` every ``every`` optimizer steps, and when SLURM says stop.
+
+    SLURM sends SIGTERM at preemption and at the time limit (SIGKILL follows after KillWait/GraceTime), and
+    ``--signal=<sig>@<seconds>`` sends a chosen signal before the limit. On SIGTERM or SIGUSR1 this callback
+    lets the current optimizer step finish, saves the checkpoint and stops with TrainingInterrupted, so the job
+    fails and Snakemake's ``--retries`` (or SLURM's requeue) starts an attempt that resumes from it. Checkpoints
+    are written under a temporary name and renamed: a kill while writing leaves the previous one intact.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+
+    def __init__(self, path: Path, every: int):
+        self.path, self.every = Path(path), every
+        self.received: int | None = None
+        self._saved_step, self._step_before = -1, 0
+        self._previous = {}
+
+    def install(self):
+        """Called before fit: remembers the handlers to restore afterwards."""
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._on_signal)
+
+    def on_train_start(self, trainer, pl_module):
+        # Lightning registers its own SIGTERM handler when fit starts; it stops after the current micro-batch
+        # without a checkpoint. Ours replaces it for the duration of training.
+        if self._previous:
+            for sig in self.SIGNALS:
+                signal.signal(sig, self._on_signal)
+
+    def uninstall(self):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
+
+    def _on_signal(self, signum, frame):
+        if self.received is None:
+            log.warning("received %s: saving a checkpoint after the current step, then stopping",
+                        signal.Signals(signum).name)
+        self.received = signum
+
+    def save(self, trainer):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        trainer.save_checkpoint(tmp)
+        os.replace(tmp, self.path)
+        self._saved_step = trainer.global_step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if self.received is not None and self._saved_step == trainer.global_step:
+            # stop here, before the next micro-batch: the previous step's metrics are logged by now
+            raise TrainingInterrupted(
+                f"stopped by {signal.Signals(self.received).name} after step {trainer.global_step} of "
+                f"{trainer.max_steps}; checkpoint saved to {self.path}: the next attempt resumes from it")
+        self._step_before = trainer.global_step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        stepped = trainer.global_step > self._step_before  # the last micro-batch of an optimizer step
+        if stepped and trainer.global_step != self._saved_step and (
+                trainer.global_step % self.every == 0 or self.received is not None):
+            self.save(trainer)
 
 
 def _numpy_state():
@@ -96,13 +169,16 @@ def _merged_training_log(work_dir: Path, out_path: Path):
     merged.to_csv(out_path, index=False)
 
 
-def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dict, seed: int, threads: int = 1) -> Path:
+def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dict, seed: int, threads: int = 1,
+                step_seconds: float = 0.0) -> Path:
     """Fine-tune the model folder ``init_model`` on ``dataset`` (groups for this stage) with a fresh optimizer.
 
     ``hparams``: steps or epochs, queries_per_batch, accumulate_grad_batches, loss, temperature, lr,
     weight_decay, warmup_steps, max_length, gradient_clip_val, checkpoint_every, freeze_position_embeddings,
     validation_fraction, precision. Checkpoints live in ``work_dir``; a rerun after an interruption resumes from
-    the last one and ends with the weights an uninterrupted run ends with (same machine). Writes a Hugging Face
+    the last one and ends with the weights an uninterrupted run ends with (same machine); SIGTERM or SIGUSR1
+    saves a checkpoint after the current step and stops with TrainingInterrupted. ``step_seconds`` (tests only)
+    sleeps after every micro-batch. Writes a Hugging Face
     folder plus hparams.json and training_log.csv (all attempts) to ``out_dir`` atomically.
     """
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -150,17 +226,28 @@ def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dic
                                 generator=torch.Generator().manual_seed(seed))
         validation = {"val_check_interval": hparams["checkpoint_every"] * accumulate, "check_val_every_n_epoch": None}
     gpu = torch.cuda.is_available()
+    checkpoints = _Checkpoints(last, hparams["checkpoint_every"])
+    # under SLURM, Lightning would handle SIGUSR1 itself (save an hpc_ckpt and `scontrol requeue`); ours works the
+    # same everywhere and leaves resubmission to Snakemake's retries or SLURM's --requeue
+    plugins = [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else None
     trainer = L.Trainer(
         max_steps=steps, accelerator="gpu" if gpu else "cpu", devices=1,
         precision=_precision(hparams.get("precision", "auto"), gpu),
         accumulate_grad_batches=accumulate, gradient_clip_val=hparams.get("gradient_clip_val", 10.0),
         logger=CSVLogger(work_dir, name="", version="log"), log_every_n_steps=1,
-        callbacks=[ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0,
-                                   every_n_train_steps=hparams["checkpoint_every"]), _RandomState()],
-        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+        callbacks=[checkpoints, _RandomState()] + ([SlowSteps(step_seconds)] if step_seconds else []),
+        enable_checkpointing=False, plugins=plugins,
+        default_root_dir=work_dir, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
         deterministic=True, **validation,
     )
-    trainer.fit(module, loader, val_loader, ckpt_path=str(last) if last.exists() else None)
+    checkpoints.install()
+    try:
+        trainer.fit(module, loader, val_loader, ckpt_path=str(last) if last.exists() else None)
+    except TrainingInterrupted as stop:
+        log.error("%s", stop)
+        raise
+    finally:
+        checkpoints.uninstall()
 
     with atomic_path(out_dir) as tmp:
         module.model.save_pretrained(tmp)
@@ -175,13 +262,16 @@ def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dic
 
 
 def train_from_files(stage: str, init_model, out_dir, work_dir, train_queries: str, corpus: str, hparams: dict,
-                     seed: int, run_path=None, teacher: dict | None = None, threads: int = 1) -> Path:
+                     seed: int, run_path=None, teacher: dict | None = None, threads: int = 1,
+                     testing: dict | None = None, cell: str = "") -> Path:
     """Build the stage's training groups from files and train: C takes hard negatives from the TREC run
-    at ``run_path``; D takes the teacher's rankings (``teacher``: the config's teacher section)."""
+    at ``run_path``; D takes the teacher's rankings (``teacher``: the config's teacher section).
+    ``testing``/``cell``: the config's test-only fault injection and this job's name in it."""
     from ..data import datasets
     from ..io import read_run
     from .sampling import ContrastiveGroups, DistillationGroups
 
+    fail_once(testing, cell, work_dir)
     queries = datasets.queries(train_queries)
     if stage == "C":
         qrels = datasets.qrels(train_queries)
@@ -205,7 +295,8 @@ def train_from_files(stage: str, init_model, out_dir, work_dir, train_queries: s
     else:
         raise ValueError(f"stage {stage!r} is not one of {sorted(DEFAULT_LOSS)}")
     log.info("stage %s: %d training groups", stage, len(dataset))
-    return train_stage(stage, init_model, dataset, out_dir, work_dir, hparams, seed, threads)
+    return train_stage(stage, init_model, dataset, out_dir, work_dir, hparams, seed, threads,
+                       step_seconds=(testing or {}).get("step_seconds", 0.0))
 
 
 def read_teacher_rankings(teacher: dict) -> dict[str, list[str]]:
