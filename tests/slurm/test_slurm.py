@@ -43,6 +43,15 @@ def cluster():
         localslurm.down()
 
 
+def test_the_local_cluster_comes_up_once_with_two_gpus(cluster):
+    pids = {p.name: p.read_text() for p in (localslurm.STATE / "pids").glob("*.pid")}
+    assert len(pids) == 5 and localslurm.running()
+    localslurm.up()  # idempotent: the running daemons are kept
+    assert {p.name: p.read_text() for p in (localslurm.STATE / "pids").glob("*.pid")} == pids
+    node = subprocess.run(["scontrol", "show", "node", "localhost"], env=cluster, capture_output=True, text=True)
+    assert "gres/gpu=2" in node.stdout
+
+
 def workflow_copy(dest: Path, config: dict) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("Snakefile", "workflow"):
@@ -151,6 +160,30 @@ def test_training_jobs_ran_with_one_gpu_each(slurm_and_local, cluster):
         assert [r[1] for r in rows if r[3] == job_comment(cell)] == ["FAILED", "COMPLETED"], out
     # CPU-only rules do not ask for a GPU
     assert all("gres/gpu" not in r[2] for r in rows if r[3].startswith("rule_bm25"))
+
+
+def test_cosmetic_changes_do_not_retrain(slurm_and_local, cluster):
+    """The profile's rerun triggers: a `git pull` (scripts newer than outputs), touched run/teacher/data files
+    and an edited report setting do not redo training or re-ranking."""
+    folder, _, _ = slurm_and_local
+    later = time.time() + 60
+    touched = [*(folder / "workflow" / "scripts").glob("*.py"), *(folder / "results" / "runs").rglob("*.run"),
+               *(folder / "resources" / "teacher").rglob("*"), *(folder / "resources" / "datasets").rglob("*.tsv")]
+    for path in touched:
+        os.utime(path, (later, later))
+    env = {**cluster, "PATH": f"{Path(sys.executable).parent}:{cluster['PATH']}"}
+
+    def dry_run(*args):
+        result = subprocess.run([SNAKEMAKE, "all", "--profile", "slurm", "-n", *args], cwd=folder, env=env,
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result.stdout
+
+    assert "Nothing to be done" in dry_run()
+    config = yaml.safe_load((folder / "config" / "config.yaml").read_text())
+    (folder / "digits.yaml").write_text(yaml.safe_dump({**config, "report": {"digits": 4}}))
+    jobs = dry_run("--configfile", "digits.yaml")
+    assert "main_table" in jobs and "rule train:" not in jobs and "rule rerank:" not in jobs, jobs[-3000:]
 
 
 def slurm_log(folder, cell, job="*") -> str:

@@ -30,7 +30,6 @@ rule train:
         train=config["train_queries"],
         corpus=config["corpus"],
         teacher=config.get("teacher"),
-        testing=config.get("testing"),
         work_dir="resources/checkpoints/{reranker}/{schedule}/seed{seed}",
     log:
         "logs/train/{reranker}/{schedule}/seed{seed}.log",
