@@ -194,3 +194,19 @@ def test_a_stage_trains_with_any_configured_loss(tmp_path, groups, loss):
     out = train_stage("C", backbone, data, tmp_path / "model", tmp_path / "work", hp, seed=1)
     assert loss_on(out, data, loss) < before
     assert json.loads((out / "hparams.json").read_text())["loss"] == loss
+
+
+def test_contrastive_training_from_a_run_file_whose_lines_are_not_in_score_order(tmp_path, tiny_dataset):
+    """Negatives come from each query's top by score; the texts loaded must be those, not the file's first lines."""
+    from stagewise.training.trainer import train_from_files
+
+    spec, corpus = f"local:{tiny_dataset / 'train'}", f"local:{tiny_dataset}"
+    docs = [d for d, _ in datasets.iter_docs(spec)]
+    # every query: 60 passages, scores rising with the line number, so the top-10 by score are the last lines
+    lines = [f"{q} Q0 {d} {r + 1} {r / 100:.2f} t" for q in datasets.queries(spec) for r, d in enumerate(docs[:60])]
+    (tmp_path / "train.run").write_text("\n".join(lines) + "\n")
+    backbone = build_backbone(TINY, tmp_path / "backbone", (t for _, t in datasets.iter_docs(spec)), seed=0)
+    hp = {**HPARAMS, "steps": 2, "negatives": 3, "negatives_depth": 10, "min_positive_grade": 1}
+    out = train_from_files("C", backbone, tmp_path / "model", tmp_path / "work", spec, corpus, hp, seed=1,
+                           run_path=tmp_path / "train.run")
+    assert json.loads((out / "hparams.json").read_text())["steps"] == 2

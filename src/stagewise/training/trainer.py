@@ -268,7 +268,7 @@ def train_from_files(stage: str, init_model, out_dir, work_dir, train_queries: s
     at ``run_path``; D takes the teacher's rankings (``teacher``: the config's teacher section).
     ``testing``/``cell``: the config's test-only fault injection and this job's name in it."""
     from ..data import datasets
-    from ..io import read_run
+    from ..io import read_run, sorted_ranking
     from .sampling import ContrastiveGroups, DistillationGroups
 
     fail_once(testing, cell, work_dir)
@@ -276,7 +276,8 @@ def train_from_files(stage: str, init_model, out_dir, work_dir, train_queries: s
     if stage == "C":
         qrels = datasets.qrels(train_queries)
         run = read_run(run_path)
-        needed = {d for q in run for d in list(run[q])[: hparams["negatives_depth"]]}
+        # the passages ContrastiveGroups can draw: each query's top by score (not by line order in the file)
+        needed = {d for q in run for d, _ in sorted_ranking(run[q])[: hparams["negatives_depth"]]}
         needed |= {d for q in qrels for d, g in qrels[q].items() if g >= hparams["min_positive_grade"]}
         texts = _texts(corpus, needed, hparams.get("random_negatives", 0))
         dataset = ContrastiveGroups(queries, qrels, run, texts, hparams["negatives"], hparams["negatives_depth"],
