@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from common import command, machine
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,9 +51,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     import numpy as np
-    import sentence_transformers
     import torch
-    import transformers
     from sentence_transformers import CrossEncoder
 
     from stagewise.backbones import build_backbone
@@ -95,10 +93,7 @@ def main(argv=None):
         "pairs_per_s": rates, "median_pairs_per_s": medians,
         "ratio": medians["stagewise"] / medians["sentence_transformers"],
         "max_abs_score_diff": float(np.max(np.abs(scores["stagewise"] - scores["sentence_transformers"]))),
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
-                    "torch": torch.__version__, "transformers": transformers.__version__,
-                    "sentence_transformers": sentence_transformers.__version__},
-        "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
+        "machine": machine(), "command": command(argv),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

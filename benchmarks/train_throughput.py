@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from common import command, machine
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,9 +42,7 @@ def main(argv=None):
     parser.add_argument("--out", default="benchmarks/results/train_throughput.json")
     args = parser.parse_args(argv)
 
-    import sentence_transformers
     import torch
-    import transformers
     from datasets import Dataset
     from sentence_transformers.cross_encoder import (CrossEncoder, CrossEncoderTrainer,
                                                      CrossEncoderTrainingArguments)
@@ -112,10 +110,7 @@ def main(argv=None):
         "training_groups": len(groups), "dl19_queries": data["sets"]["dl19"]["queries"],
         "steps_per_s": rates, "median_steps_per_s": medians,
         "ratio": medians["stagewise"] / medians["sentence_transformers"],
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
-                    "torch": torch.__version__, "transformers": transformers.__version__,
-                    "sentence_transformers": sentence_transformers.__version__},
-        "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
+        "machine": machine(), "command": command(argv),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
