@@ -9,7 +9,6 @@ workflow with an error instead of leaving it waiting.
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import pytest
 import yaml
 
 from ..conftest import ROOT
+from ..test_workflow import copy_workflow
 from . import localslurm
 
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
@@ -53,14 +53,10 @@ def test_the_local_cluster_comes_up_once_with_two_gpus(cluster):
 
 
 def workflow_copy(dest: Path, config: dict) -> Path:
+    """The end-to-end test's copy of the workflow, plus the ./slurm link that `--profile slurm` finds."""
     dest.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "workflow"):
-        src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
-    (dest / "slurm").symlink_to(os.readlink(ROOT / "slurm"))  # `--profile slurm` finds ./slurm
-    (dest / "config").mkdir()
-    shutil.copytree(ROOT / "config" / "schemas", dest / "config" / "schemas")
-    (dest / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    copy_workflow(dest, config)
+    (dest / "slurm").symlink_to(os.readlink(ROOT / "slurm"))
     return dest
 
 
