@@ -99,6 +99,31 @@ def test_models_are_hugging_face_folders_and_stage2_starts_from_stage1(finished_
     assert hparams["stage"] == "D" and hparams["init_model"].endswith("results/models/electra/C/seed1")
 
 
+def test_a_second_stage_setting_reaches_the_second_stage_optimizer_only(finished_workflow):
+    import json
+
+    models = finished_workflow / "results" / "models" / "electra"
+    for schedule, lr, steps in [("C", 1e-3, 6), ("D", 1e-3, 6), ("C-D", 2e-4, 4), ("D-C", 1e-3, 6)]:
+        log = pd.read_csv(models / schedule / "seed1" / "training_log.csv")
+        applied = log["lr"].dropna()
+        assert len(applied) == steps and (applied == pytest.approx(lr)).all(), (schedule, applied.tolist())
+        assert json.loads((models / schedule / "seed1" / "hparams.json").read_text())["steps"] == steps
+
+
+def test_per_test_set_thresholds_reach_the_evaluation(finished_workflow):
+    from stagewise.data import datasets
+    from stagewise.evaluation.metrics import per_query_metrics
+    from stagewise.io import read_run
+
+    metrics = pd.read_csv(finished_workflow / "results" / "metrics" / "first_stage" / "bm25.tsv", sep="\t")
+    run = read_run(finished_workflow / "results" / "runs" / "first_stage" / "bm25" / "test-b.run")
+    qrels = datasets.qrels(f"local:{finished_workflow}/resources/datasets/synthetic/test-b")
+    for threshold, expected in [(1, True), (2, False)]:
+        mrr = per_query_metrics(qrels, run, ["mrr@10"], threshold, depth=30)["value"].mean()
+        ours = metrics[(metrics.dataset == "test-b") & (metrics.metric == "mrr@10")]["value"].mean()
+        assert (ours == pytest.approx(mrr)) == expected, (threshold, ours, mrr)
+
+
 def test_second_invocation_has_nothing_to_do(finished_workflow):
     result = snakemake(finished_workflow, "-n")
     assert result.returncode == 0

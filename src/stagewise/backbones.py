@@ -3,6 +3,7 @@ tokenizer trained on the corpus. Either way the result is a Hugging Face folder 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -163,6 +164,29 @@ def pretrained_source(name: str) -> str:
     return name
 
 
+#: a backbone folder's record of its fresh weights (names of parameters no checkpoint supplied: the head)
+FRESH_WEIGHTS = "stagewise-fresh-weights.json"
+
+
+def fresh_weight_names(model_dir) -> list[str]:
+    """The parameters a training cell draws anew from its own seed: those a backbone folder records as fresh."""
+    path = Path(model_dir) / FRESH_WEIGHTS
+    return json.loads(path.read_text())["fresh"] if path.exists() else []
+
+
+def draw_fresh_weights(model, names: list[str], seed: int) -> int:
+    """Re-draw the modules holding ``names`` from ``seed``, with the model's own initializer (the way transformers
+    fills weights a checkpoint lacks). The global random state is left as it was. Returns the parameters drawn."""
+    import torch
+
+    modules = sorted({name.rsplit(".", 1)[0] for name in names})
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for name in modules:
+            model._init_weights(model.get_submodule(name))
+    return sum(p.numel() for n, p in model.named_parameters() if n in set(names))
+
+
 def build_backbone(spec: dict, out_dir, corpus_texts: Iterable[str] | None = None, seed: int = 0,
                    threads: int = 1) -> Path:
     """Write a Hugging Face model folder (model with one output logit, and tokenizer) to ``out_dir``.
@@ -178,7 +202,9 @@ def build_backbone(spec: dict, out_dir, corpus_texts: Iterable[str] | None = Non
             source = pretrained_source(spec["pretrained"])
             tokenizer = AutoTokenizer.from_pretrained(source)
             torch.manual_seed(seed)  # the new classification head (and a missing pooler) is drawn from it
-            model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=1)
+            model, info = AutoModelForSequenceClassification.from_pretrained(source, num_labels=1,
+                                                                             output_loading_info=True)
+            fresh = sorted(info["missing_keys"])
         else:
             architecture = spec["architecture"]
             if architecture not in ARCHITECTURES:
@@ -192,6 +218,10 @@ def build_backbone(spec: dict, out_dir, corpus_texts: Iterable[str] | None = Non
             _initialize(model, spec, seed)
             model = pretrain_matching(model, tokenizer, corpus_texts, spec.get("pretrain_steps", 0), seed,
                                       lr=spec.get("pretrain_lr", 5.0e-4), threads=threads)
+            # like a hub checkpoint's, the ranking head is new to every training cell
+            fresh = sorted(n for n, _ in model.named_parameters() if n.startswith("classifier."))
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        # every training cell that starts here draws these from its own seed (stagewise.training.trainer)
+        (tmp / FRESH_WEIGHTS).write_text(json.dumps({"fresh": fresh}, indent=1) + "\n")
     return Path(out_dir)

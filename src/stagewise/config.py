@@ -45,25 +45,59 @@ def _message(error) -> str:
 def load_schema(path=SCHEMA) -> dict:
     with open(path, encoding="utf-8") as f:
         # libyaml's loader when present: the pure-Python one takes most of a second on the schema
-        return yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        schema = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    # a second-stage override shares the stage keys but must not fill in their defaults: only given keys replace
+    override = schema["definitions"]["stage_override"]
+    override["properties"] = {k: {kk: vv for kk, vv in v.items() if kk != "default"}
+                              for k, v in override["properties"].items()}
+    return schema
 
 
 def validate_config(config: dict, schema_path=SCHEMA) -> dict:
     """Validate ``config`` in place, filling defaults; raise ConfigError naming the first bad key."""
     schema = load_schema(schema_path)
+    given_c_keys = set(((config.get("training") or {}).get("C") or {}) if isinstance(config, dict) else ())
     validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))))
     if errors:
         raise ConfigError(_message(errors[0]))
-    _check_references(config)
+    _check_references(config, given_c_keys)
     return config
 
 
-def _check_references(config: dict):
+def stage_settings(config: dict, schedule: str) -> dict:
+    """The hyperparameters of a schedule's last stage: its stage section (training.C or training.D), with the
+    schedule's ``training.second_stage`` entry replacing keys for a two-stage schedule (C-D, D-C)."""
+    stage = schedule.split("-")[-1]
+    settings = dict(config["training"][stage])
+    override = config["training"].get("second_stage", {}).get(schedule, {}) if "-" in schedule else {}
+    if "steps" in override:
+        settings.pop("epochs", None)
+    if "epochs" in override:
+        settings.pop("steps", None)
+    settings.update(override)
+    return settings
+
+
+def test_set_dataset(spec) -> str:
+    """A test set's dataset: the entry itself, or its ``dataset`` key."""
+    return spec["dataset"] if isinstance(spec, dict) else spec
+
+
+def relevance_thresholds(config: dict) -> dict[str, int]:
+    """Test set -> the lowest grade its binary metrics count as relevant."""
+    default = config["evaluation"]["relevance_threshold"]
+    return {name: spec.get("relevance_threshold", default) if isinstance(spec, dict) else default
+            for name, spec in config["test_sets"].items()}
+
+
+def _check_references(config: dict, given_c_keys: set):
     c = config["training"]["C"]
+    if "negatives_run" in c and "negatives_ranker" in given_c_keys:
+        raise ConfigError("config key 'training.C': give 'negatives_run' or 'negatives_ranker', not both")
     for name, ranker in config["rankers"].items():
         _check_ranker(name, ranker, config)
-    needs_train = {c["negatives_ranker"]: "training.C.negatives_ranker"}
+    needs_train = {} if "negatives_run" in c else {c["negatives_ranker"]: "training.C.negatives_ranker"}
     if config.get("synthetic") is not None:
         needs_train.setdefault(config["synthetic"]["teacher_ranker"], "synthetic.teacher_ranker")
     for ranker, key in needs_train.items():

@@ -49,26 +49,49 @@ def _open_lines(path):
                 yield lineno, line
 
 
-def read_run(path) -> Run:
-    """Read a TREC run file: ``qid Q0 docid rank score tag`` (whitespace-separated)."""
-    run: Run = {}
+def _run_lines(path):
+    """(line number, qid, docid, rank, score) of every line of a TREC run file, validated."""
     for lineno, line in _open_lines(path):
         parts = line.split()
         if len(parts) != 6:
             raise InputFormatError(path, f"expected 6 columns 'qid Q0 docid rank score tag', got {len(parts)}", lineno)
         qid, _, docid, rank, score, _tag = parts
         try:
-            int(rank)
+            rank_value = int(rank)
             value = float(score)
         except ValueError:
             raise InputFormatError(path, f"rank {rank!r} or score {score!r} is not a number", lineno) from None
         if not math.isfinite(value):
             raise InputFormatError(path, f"score {score!r} is not finite", lineno)
+        yield lineno, qid, docid, rank_value, value
+
+
+def read_run(path) -> Run:
+    """Read a TREC run file: ``qid Q0 docid rank score tag`` (whitespace-separated)."""
+    run: Run = {}
+    for lineno, qid, docid, _rank, value in _run_lines(path):
         docs = run.setdefault(qid, {})
         if docid in docs:
             raise InputFormatError(path, f"document {docid!r} appears twice for query {qid!r}", lineno)
         docs[docid] = value
     return run
+
+
+def read_run_by_rank(path, depth: int | None = None) -> dict[str, list[str]]:
+    """qid -> docids of a TREC run in the order of its rank column, cut at ``depth``.
+
+    For training pools (the released code cuts a training run by rank): a file whose scores tie heavily, as the
+    fp16-quantized ColBERTv2 training run of Rank-DistiLLM does, is cut where its rank column says. Equal ranks
+    fall back to descending score, then document id."""
+    entries: dict[str, list[tuple[int, float, str]]] = {}
+    seen: dict[str, set[str]] = {}
+    for lineno, qid, docid, rank, value in _run_lines(path):
+        docs = seen.setdefault(qid, set())
+        if docid in docs:
+            raise InputFormatError(path, f"document {docid!r} appears twice for query {qid!r}", lineno)
+        docs.add(docid)
+        entries.setdefault(qid, []).append((rank, -value, docid))
+    return {qid: [d for _, _, d in sorted(items)[:depth]] for qid, items in entries.items()}
 
 
 def sorted_ranking(docs: dict[str, float]) -> list[tuple[str, float]]:

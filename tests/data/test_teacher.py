@@ -1,3 +1,6 @@
+"""Teacher files in the layout RankGPT released them (marco-train-100k.jsonl + marco-train-100k-gpt3.5.json):
+made-up ids and texts, the real field names, the real separators and the real kinds of malformed strings."""
+
 import json
 
 import pytest
@@ -6,79 +9,138 @@ from stagewise.data.teacher import parse_permutation, read_teacher, simulated_te
 from stagewise.errors import InputFormatError
 
 
-def test_parse_permutation():
-    assert parse_permutation("[2] > [3] > [1]", 3) == [1, 2, 0]
-    with pytest.raises(ValueError):
-        parse_permutation("[2] > [2] > [1]", 3)
+def rankgpt_line(qid, n=20, ranks=None):
+    """One line of marco-train-100k.jsonl: query_id, query, positive_passages, retrieved_passages with text."""
+    ranks = ranks or list(range(1, n + 1))
+    return {
+        "query_id": qid,
+        "query": f"what is the meaning of query {qid}",
+        "positive_passages": [{"docid": f"{qid}00", "title": "", "text": "a relevant passage"}],
+        "retrieved_passages": [{"docid": f"{qid}{r:02d}", "title": "", "text": f"passage text {r}", "rank": r,
+                                "score": 20.5 - r} for r in ranks],
+    }
 
 
-def test_simulated_teacher_round_trip_and_quality(tmp_path):
+def write_rankgpt(folder, permutations, qids=None):
+    """The candidates file (one JSON object a line) and the permutations (one JSON list, as json.dump writes it)."""
+    qids = qids or [str(1000 + i) for i in range(len(permutations))]
+    (folder / "marco-train-100k.jsonl").write_text("".join(json.dumps(rankgpt_line(q)) + "\n" for q in qids))
+    (folder / "marco-train-100k-gpt3.5.json").write_text(json.dumps(permutations))
+    return folder / "marco-train-100k.jsonl", folder / "marco-train-100k-gpt3.5.json"
+
+
+def perm(ids):
+    return " > ".join(f"[{i}]" for i in ids)
+
+
+GOOD = perm([5, 18, 14, 1, 15, 3, 4, 13, 7, 6, 12, 9, 10, 11, 16, 2, 19, 20, 8, 17])  # the release's example
+
+
+def test_real_layout_maps_each_id_to_the_passage_of_that_rank(tmp_path):
+    # the candidates line lists its passages out of rank order: [i] is the passage whose rank is i
+    line = rankgpt_line("1185869", ranks=[3, 1, 2, *range(4, 21)])
+    (tmp_path / "c.jsonl").write_text(json.dumps(line) + "\n")
+    (tmp_path / "p.json").write_text(json.dumps([GOOD]))
+    teacher = read_teacher(tmp_path / "c.jsonl", tmp_path / "p.json", ranking_size=20)
+    ranking = teacher.rankings["1185869"]
+    assert ranking[:4] == ["118586905", "118586918", "118586914", "118586901"] and len(ranking) == 20
+    assert teacher.queries["1185869"] == "what is the meaning of query 1185869"
+
+
+def test_parse_permutation_follows_the_released_rule():
+    assert parse_permutation("[2] > [3] > [1]", 3) == [2, 3, 1]
+    assert parse_permutation("[2] > [2] > [1]", 3) == [2, 2, 1]  # repeats pass the rule
+    for bad, reason in [("[2] > [3] > [1].", "not_integer"), ("[2]>[3]>[1]", "not_integer"),
+                        ("[2] > [3]", "wrong_length"), ("I cannot rank these.", "not_integer")]:
+        with pytest.raises(ValueError) as e:
+            parse_permutation(bad, 3)
+        assert e.value.reason == reason
+
+
+def test_kept_dropped_and_repeated_are_counted_per_reason(tmp_path, caplog):
+    permutations = [
+        GOOD,
+        GOOD[:-1] + "].",                                  # "... > [17]." : not an integer
+        perm(range(1, 20)),                                 # 19 ids
+        perm([*range(1, 20), 21]),                          # names rank 21 of a 20-passage line
+        perm([1, 2, 1, *range(4, 21)]),                     # 20 ids, 1 repeated (3 left out)
+        "I cannot rank these passages without more context.",
+        perm(range(20, 0, -1)),
+    ]
+    c, p = write_rankgpt(tmp_path, permutations)
+    with caplog.at_level("INFO"):
+        teacher = read_teacher(c, p, ranking_size=20, malformed="drop", repeated="keep")
+    assert teacher.counts == {"permutations": 7, "kept": 3, "not_integer": 2, "wrong_length": 1, "out_of_range": 1,
+                              "repeated": 1, "duplicate_query": 0}
+    assert sorted(teacher.rankings) == ["1000", "1004", "1006"]
+    # the repeated id keeps its first place; the passage the string leaves out (rank 3) is not in the ranking
+    assert teacher.rankings["1004"][:3] == ["100401", "100402", "100404"] and len(teacher.rankings["1004"]) == 19
+    assert "3 of 7 permutations kept, 4 dropped (2 with a token that is not an integer, 1 without exactly 20 ids, " \
+           "1 naming a passage the candidates line lacks); 1 with a repeated id kept" in caplog.text
+    dropping = read_teacher(c, p, ranking_size=20, malformed="drop", repeated="drop")
+    assert sorted(dropping.rankings) == ["1000", "1006"] and dropping.counts["repeated"] == 1
+
+
+def test_malformed_error_names_file_line_and_entry(tmp_path):
+    c, p = write_rankgpt(tmp_path, [GOOD, perm(range(1, 20))])
+    p.write_text("[\n" + ",\n".join(json.dumps(x) for x in [GOOD, perm(range(1, 20))]) + "\n]\n")
+    with pytest.raises(InputFormatError, match=r"gpt3\.5\.json:3: entry 2 \(query 1001\): .* lists 19 ids, 20"):
+        read_teacher(c, p, ranking_size=20, malformed="error")
+
+
+def test_our_older_layout_with_qid_is_still_read(tmp_path):
+    line = {"qid": "q1", "query": "x", "retrieved_passages": [{"docid": "a", "rank": 1}, {"docid": "b", "rank": 2}]}
+    (tmp_path / "c.jsonl").write_text(json.dumps(line) + "\n")
+    (tmp_path / "p.json").write_text('["[2] > [1]"]')
+    assert read_teacher(tmp_path / "c.jsonl", tmp_path / "p.json", ranking_size=None).rankings == {"q1": ["b", "a"]}
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"query_id": "1", "retrieved_passages": [{"docid": "a"}]}', r"no 'rank' field"),
+    ('{"query": "x", "retrieved_passages": []}', r"no 'qid' field; expected query_id or qid"),
+    ('{"query_id": "1", "retrieved_passages": [{"docid": "a", "rank": 1}, {"docid": "b", "rank": 1}]}',
+     "rank 1 appears twice"),
+    ("{not json", "not a candidates entry"),
+])
+def test_malformed_candidates_line_is_named(tmp_path, line, message):
+    good = json.dumps(rankgpt_line("7"))
+    (tmp_path / "c.jsonl").write_text(good + "\n" + line + "\n")
+    (tmp_path / "p.json").write_text(json.dumps([GOOD, GOOD]))
+    with pytest.raises(InputFormatError, match=rf"c\.jsonl:2: .*{message}"):
+        read_teacher(tmp_path / "c.jsonl", tmp_path / "p.json")
+
+
+def test_permutations_must_align_with_the_candidates(tmp_path):
+    c, p = write_rankgpt(tmp_path, [GOOD, GOOD])
+    p.write_text(json.dumps([GOOD]))
+    with pytest.raises(InputFormatError, match=r"expected a JSON list of 2 permutation strings.*found 1 entries"):
+        read_teacher(c, p)
+
+
+def test_simulated_teacher_writes_the_real_layout_and_round_trips(tmp_path):
     run = {"q1": {f"d{i}": 10.0 - i for i in range(5)}}
     qrels = {"q1": {"d4": 3, "d3": 2}}
     candidates, permutations = simulated_teacher(run, qrels, {"q1": "some query"}, depth=5, noise=0.0, seed=0)
+    assert set(candidates[0]) == {"query_id", "query", "positive_passages", "retrieved_passages"}
     write_teacher(candidates, permutations, tmp_path / "c.jsonl", tmp_path / "p.json")
-    ranking = read_teacher(tmp_path / "c.jsonl", tmp_path / "p.json")["q1"]
+    ranking = read_teacher(tmp_path / "c.jsonl", tmp_path / "p.json", ranking_size=5).rankings["q1"]
     assert ranking[:2] == ["d4", "d3"]  # without noise the teacher puts the true grades first
     assert sorted(ranking) == [f"d{i}" for i in range(5)]
-
-
-def test_malformed_permutation_names_file_and_line(tmp_path):
-    cand = {"qid": "q1", "query": "x", "retrieved_passages": [{"docid": "a", "rank": 1}, {"docid": "b", "rank": 2}]}
-    (tmp_path / "c.jsonl").write_text(json.dumps(cand) + "\n" + json.dumps({**cand, "qid": "q2"}) + "\n")
-    (tmp_path / "p.json").write_text('[\n"[1] > [2]",\n"[1] > [1]"\n]\n')
-    with pytest.raises(InputFormatError, match=r"p\.json:3: entry 2 \(query q2\)"):
-        read_teacher(tmp_path / "c.jsonl", tmp_path / "p.json")
-
-
-def test_malformed_candidates_line_is_named(tmp_path):
-    (tmp_path / "c.jsonl").write_text('{"qid": "q1", "retrieved_passages": []}\n{not json\n')
-    (tmp_path / "p.json").write_text("[]")
-    with pytest.raises(InputFormatError, match=r"c\.jsonl:2: not a candidates entry"):
-        read_teacher(tmp_path / "c.jsonl", tmp_path / "p.json")
-
-
-def _rankgpt(tmp_path, permutations, n=20):
-    lines = []
-    for q in range(len(permutations)):
-        passages = [{"docid": f"q{q}d{i}", "rank": i + 1} for i in range(n)]
-        lines.append(json.dumps({"qid": f"q{q}", "query": "x", "retrieved_passages": passages}))
-    (tmp_path / "c.jsonl").write_text("\n".join(lines) + "\n")
-    (tmp_path / "p.json").write_text(json.dumps(permutations, indent=0))
-    return tmp_path / "c.jsonl", tmp_path / "p.json"
-
-
-@pytest.mark.parametrize("bad", [
-    " > ".join(f"[{i}]" for i in range(1, 20)),                  # 19 ids
-    " > ".join(f"[{i}]" for i in [1, *range(1, 20)]),            # 20 ids, one repeated
-    " > ".join(f"[{i}]" for i in range(2, 22)),                  # an id out of range
-    "I cannot rank these passages.",                             # no ids at all
-])
-def test_malformed_permutations_are_dropped_and_counted(tmp_path, caplog, bad):
-    good = " > ".join(f"[{i}]" for i in range(20, 0, -1))
-    candidates, permutations = _rankgpt(tmp_path, [good, bad, good])
-    with caplog.at_level("WARNING"):
-        rankings = read_teacher(candidates, permutations, ranking_size=20, malformed="drop")
-    assert sorted(rankings) == ["q0", "q2"]
-    assert rankings["q0"][0] == "q0d19" and len(rankings["q0"]) == 20
-    assert "dropped 1 of 3 permutations" in caplog.text
-    with pytest.raises(InputFormatError, match=r"p\.json:\d+: entry 2 \(query q1\)"):
-        read_teacher(candidates, permutations, ranking_size=20, malformed="error")
 
 
 def test_labels_from_a_20_passage_ranking_are_21_minus_rank(tmp_path):
     from stagewise.training.losses import teacher_ranking_to_labels
 
-    good = " > ".join(f"[{i}]" for i in [3, 1, 2, *range(4, 21)])
-    rankings = read_teacher(*_rankgpt(tmp_path, [good]), ranking_size=20, malformed="drop")
-    labels = teacher_ranking_to_labels(rankings["q0"], 20)
-    assert labels["q0d2"] == 20 and labels["q0d0"] == 19 and labels["q0d1"] == 18 and labels["q0d19"] == 1
+    c, p = write_rankgpt(tmp_path, [perm([3, 1, 2, *range(4, 21)])])
+    labels = teacher_ranking_to_labels(read_teacher(c, p, ranking_size=20).rankings["1000"], 20)
+    assert labels["100003"] == 20 and labels["100001"] == 19 and labels["100002"] == 18 and labels["100020"] == 1
 
 
 def test_a_teacher_run_ranks_by_score_and_keeps_its_top_k(tmp_path):
     from stagewise.data.teacher import read_teacher_run
 
     (tmp_path / "t.run").write_text("q1 Q0 a 1 1.0 t\nq1 Q0 b 2 3.0 t\nq1 Q0 c 3 2.0 t\n")
-    assert read_teacher_run(tmp_path / "t.run", depth=2) == {"q1": ["b", "c"]}
+    assert read_teacher_run(tmp_path / "t.run", depth=2).rankings == {"q1": ["b", "c"]}
 
 
 def test_md5_mismatch_names_the_file_and_both_sums(tmp_path):

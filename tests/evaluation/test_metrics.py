@@ -50,3 +50,37 @@ def test_two_run_files_differing_only_in_the_order_of_tied_documents_evaluate_th
     two = evaluate_runs([tmp_path / "two.run"], {"dl": qrels}, tmp_path / "two.tsv", {"ranker": "r"}, metrics)
     assert values(one) == values(two)
     assert (tmp_path / "one.tsv").read_text() == (tmp_path / "two.tsv").read_text()
+
+
+def _devsmall_like(tmp_path):
+    """MS MARCO dev/small's layout: qrels.dev.small.tsv is TAB-separated 'qid 0 docid 1', every grade 1."""
+    from stagewise.io import read_qrels, read_run
+
+    (tmp_path / "qrels.dev.small.tsv").write_text("1048585\t0\t7187158\t1\n2\t0\t4339068\t1\n2\t0\t4339071\t1\n")
+    (tmp_path / "bm25.run").write_text(
+        "1048585\tQ0\t7187155\t1\t19.5\tbm25\n1048585\tQ0\t7187158\t2\t19.0\tbm25\n"
+        "2\tQ0\t4339071\t1\t12.25\tbm25\n2\tQ0\t11\t2\t11.0\tbm25\n2\tQ0\t4339068\t3\t10.0\tbm25\n")
+    return read_qrels(tmp_path / "qrels.dev.small.tsv"), tmp_path / "bm25.run", read_run(tmp_path / "bm25.run")
+
+
+def test_binary_qrels_with_threshold_1_give_non_zero_binary_metrics(tmp_path):
+    from stagewise.evaluation.metrics import evaluate_cells
+
+    qrels, path, _ = _devsmall_like(tmp_path)
+    table = evaluate_cells([({"ranker": "bm25"}, [path])], {"devsmall": qrels}, tmp_path / "m.tsv",
+                           ["ndcg@10", "mrr@10", "map"], {"devsmall": 1})
+    means = table.groupby("metric")["value"].mean()
+    assert means["mrr@10"] == pytest.approx((1 / 2 + 1) / 2)
+    assert means["map"] == pytest.approx((1 / 2 + (1 + 2 / 3) / 2) / 2)
+
+
+def test_a_threshold_above_every_grade_stops_and_names_the_test_set(tmp_path):
+    from stagewise.evaluation.metrics import evaluate_cells
+
+    qrels, path, run = _devsmall_like(tmp_path)
+    with pytest.raises(ValueError, match=r"test set devsmall: relevance threshold 2 is above every grade .*highest: 1"):
+        evaluate_cells([({"ranker": "bm25"}, [path])], {"dl19": {"q": {"d": 3}}, "devsmall": qrels},
+                       tmp_path / "m.tsv", ["ndcg@10", "mrr@10"], {"dl19": 2, "devsmall": 2})
+    assert not (tmp_path / "m.tsv").exists()
+    # nDCG alone uses the grades as they are: no threshold involved, nothing to stop
+    assert len(per_query_metrics(qrels, run, ["ndcg@10"], relevance_threshold=2)) == 2

@@ -210,3 +210,129 @@ def test_contrastive_training_from_a_run_file_whose_lines_are_not_in_score_order
     out = train_from_files("C", backbone, tmp_path / "model", tmp_path / "work", spec, corpus, hp, seed=1,
                            run_path=tmp_path / "train.run")
     assert json.loads((out / "hparams.json").read_text())["steps"] == 2
+
+
+def test_two_seeds_draw_different_heads_before_the_first_step(tmp_path, groups):
+    from stagewise.backbones import fresh_weight_names
+    from stagewise.training.trainer import initial_model
+
+    texts = groups[3]
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    fresh = fresh_weight_names(backbone)
+    assert fresh and all(n.startswith("classifier.") for n in fresh)
+    one, again, two = (initial_model(backbone, s).state_dict() for s in (1, 1, 2))
+    saved = weights(backbone)
+    for name in saved:
+        if name in fresh:
+            assert torch.equal(one[name], again[name])  # the same seed draws the same head
+            if name.endswith("weight"):
+                assert not torch.equal(one[name], two[name]) and not torch.equal(one[name], saved[name])
+        else:
+            assert torch.equal(one[name], saved[name]) and torch.equal(two[name], saved[name])  # the encoder stays
+
+
+def test_a_trained_model_folder_has_no_fresh_weights_so_stage_two_keeps_its_head(tmp_path, groups):
+    from stagewise.backbones import fresh_weight_names
+    from stagewise.training.trainer import initial_model
+
+    queries, qrels, run, texts = groups
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
+    stage1 = train_stage("C", backbone, data, tmp_path / "m", tmp_path / "w", {**HPARAMS, "steps": 2}, seed=1)
+    assert fresh_weight_names(stage1) == []
+    assert all(torch.equal(a, b) for a, b in zip(initial_model(stage1, 5).state_dict().values(),
+                                                  weights(stage1).values()))
+
+
+@pytest.mark.parametrize("decay_all, exempt", [(False, 1), (True, 0)])
+def test_weight_decay_all_decays_biases_and_layernorm_too(tmp_path, groups, decay_all, exempt):
+    backbone = build_backbone(TINY, tmp_path / "backbone", groups[3].values(), seed=0)
+    model = AutoModelForSequenceClassification.from_pretrained(backbone)
+    module = CrossEncoderModule(model, "lce", 1e-3, 0.01, 0, weight_decay_all=decay_all)
+    groups_ = module.configure_optimizers()["optimizer"].param_groups
+    assert [g["weight_decay"] for g in groups_] == [0.01] + [0.0] * exempt
+    decayed = {id(p) for p in groups_[0]["params"]}
+    bias = dict(model.named_parameters())["classifier.dense.bias"]
+    assert (id(bias) in decayed) == decay_all
+
+
+def test_a_fixed_validation_seed_holds_out_the_same_queries_for_every_training_seed(tmp_path, groups):
+    from stagewise.training.sampling import split_validation
+
+    queries, qrels, run, texts = groups
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
+    held = {}
+    for seed in (1, 2):
+        for validation_seed in (None, 42):
+            hp = {**HPARAMS, "steps": 1, "validation_fraction": 0.25, "validation_seed": validation_seed}
+            out = train_stage("C", backbone, data, tmp_path / f"m{seed}{validation_seed}",
+                              tmp_path / f"w{seed}{validation_seed}", hp, seed=seed)
+            held[seed, validation_seed] = json.loads((out / "hparams.json").read_text())["validation_split_seed"]
+    assert held == {(1, None): 1, (2, None): 2, (1, 42): 42, (2, 42): 42}
+    assert split_validation(len(data), 0.25, 1)[1] != split_validation(len(data), 0.25, 2)[1]
+
+
+def _colbert_train_run(path, queries, docs):
+    """Rank-DistiLLM's __colbert__msmarco-passage-train-judged.run: TAB-separated 'qid 0 docid rank score ColBERT',
+    fp16-quantized scores that tie heavily (here ranks 4-60 all score 19.0)."""
+    lines = [f"{q}\t0\t{d}\t{r}\t{22.0 - r if r <= 3 else 19.0}\tColBERT"
+             for q in queries for r, d in enumerate(docs, start=1)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_contrastive_pools_follow_the_rank_column_of_a_tab_separated_run_with_ties(tmp_path, tiny_dataset):
+    from stagewise.io import read_run, read_run_by_rank, sorted_ranking
+    from stagewise.training.trainer import train_from_files
+
+    spec, corpus = f"local:{tiny_dataset / 'train'}", f"local:{tiny_dataset}"
+    docs = [d for d, _ in datasets.iter_docs(spec)][:60]
+    run = _colbert_train_run(tmp_path / "__colbert__msmarco-passage-train-judged.run", datasets.queries(spec), docs)
+    pools = read_run_by_rank(run, depth=10)
+    q = next(iter(pools))
+    assert pools[q] == docs[:10]
+    # by score with trec_eval's tie order the cut would be another set of passages
+    assert {d for d, _ in sorted_ranking(read_run(run)[q])[:10]} != set(docs[:10])
+    qrels = datasets.qrels(spec)
+    texts = dict(datasets.iter_docs(spec))
+    data = ContrastiveGroups(datasets.queries(spec), qrels, pools, texts, n_negatives=3, depth=10,
+                             min_positive_grade=1, seed=0)
+    pool_texts = {texts[d] for d in docs[:10]}
+    assert all(set(data[i].passages[1:]) <= pool_texts for i in range(len(data)))
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    hp = {**HPARAMS, "steps": 2, "negatives": 3, "negatives_depth": 10, "min_positive_grade": 1}
+    out = train_from_files("C", backbone, tmp_path / "model", tmp_path / "work", spec, corpus, hp, seed=1,
+                           run_path=run)
+    assert json.loads((out / "hparams.json").read_text())["steps"] == 2
+
+
+def test_distillation_trains_from_rankgpt_layout_files(tmp_path, tiny_dataset, caplog):
+    from stagewise.training.trainer import train_from_files
+
+    spec, corpus = f"local:{tiny_dataset / 'train'}", f"local:{tiny_dataset}"
+    texts = dict(datasets.iter_docs(spec))
+    docs = list(texts)
+    queries = datasets.queries(spec)
+    qids = sorted(queries)[:6] + ["9000001"]  # the last query is not among the training queries: its text is the file's
+    lines, permutations = [], []
+    for n, qid in enumerate(qids):
+        passages = [{"docid": docs[(n * 20 + r) % len(docs)], "title": "", "text": "...", "rank": r + 1,
+                     "score": 30.0 - r} for r in range(20)]
+        lines.append(json.dumps({"query_id": qid, "query": queries.get(qid, "a query only the teacher saw"),
+                                 "positive_passages": [{"docid": passages[0]["docid"], "title": "", "text": "..."}],
+                                 "retrieved_passages": passages}))
+        permutations.append(" > ".join(f"[{i}]" for i in range(20, 0, -1)))
+    permutations[1] = permutations[1][:-1] + "]."  # a trailing period: dropped
+    (tmp_path / "marco-train-100k.jsonl").write_text("\n".join(lines) + "\n")
+    (tmp_path / "marco-train-100k-gpt3.5.json").write_text(json.dumps(permutations))
+    teacher = {"candidates": str(tmp_path / "marco-train-100k.jsonl"),
+               "permutations": str(tmp_path / "marco-train-100k-gpt3.5.json"),
+               "ranking_size": 20, "malformed": "drop", "repeated": "keep"}
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    hp = {**HPARAMS, "steps": 2, "group_size": 20}
+    with caplog.at_level("INFO"):
+        out = train_from_files("D", backbone, tmp_path / "model", tmp_path / "work", spec, corpus, hp, seed=1,
+                               teacher=teacher)
+    assert json.loads((out / "hparams.json").read_text())["training_groups"] == 6
+    assert "6 of 7 permutations kept, 1 dropped (1 with a token that is not an integer" in caplog.text

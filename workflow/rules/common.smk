@@ -2,7 +2,7 @@
 import re
 from pathlib import Path
 
-from stagewise.config import validate_config
+from stagewise.config import relevance_thresholds, stage_settings, test_set_dataset, validate_config
 from stagewise.data import trec_dl
 from stagewise.data.datasets import is_local, local_folder
 
@@ -16,8 +16,13 @@ RERANKERS = list(config["rerankers"])
 SCHEDULES = config["schedules"]
 SEEDS = config["seeds"]
 TEST_SETS = list(config["test_sets"])
+# test set -> its dataset (an entry is a dataset or {dataset, relevance_threshold}), and its relevance threshold
+TEST_SET_DATASETS = {name: test_set_dataset(spec) for name, spec in config["test_sets"].items()}
+RELEVANCE_THRESHOLDS = relevance_thresholds(config)
 # queries a first-stage ranker retrieves for: every test set and the training queries
-QUERY_SETS = {**config["test_sets"], "train": config["train_queries"]}
+QUERY_SETS = {**TEST_SET_DATASETS, "train": config["train_queries"]}
+# the training run that supplies C's hard negatives: an existing file, or a ranker's retrieval
+NEGATIVES_RUN = config["training"]["C"].get("negatives_run")
 
 
 wildcard_constraints:
@@ -52,8 +57,9 @@ def names_of(names):
 
 
 def train_rankers():
-    """Rankers whose training-query run something reads: the hard-negative source and the simulated teacher."""
-    rankers = {config["training"]["C"]["negatives_ranker"]}
+    """Rankers whose training-query run something reads: the hard-negative source (unless an existing run
+    supplies the negatives) and the simulated teacher."""
+    rankers = set() if NEGATIVES_RUN else {config["training"]["C"]["negatives_ranker"]}
     if "synthetic" in config:
         rankers.add(config["synthetic"]["teacher_ranker"])
     return sorted(rankers)
@@ -93,7 +99,7 @@ def training_inputs(wildcards):
     inputs = {"init": init_model(wildcards), "queries": dataset_files(config["train_queries"])}
     if stage_of(wildcards.schedule) == "C":
         ranker = config["training"]["C"]["negatives_ranker"]
-        inputs["run"] = f"results/runs/first_stage/{ranker}/train.run"
+        inputs["run"] = NEGATIVES_RUN["path"] if NEGATIVES_RUN else f"results/runs/first_stage/{ranker}/train.run"
     else:
         inputs["teacher"] = teacher_files()
     return inputs
@@ -128,9 +134,17 @@ def trec_dl_source_files():
     return [str(p) for p in trec_dl.source_files(config["trec_dl"]["source"])] if "trec_dl" in config else []
 
 
-def hand_made_teacher_files():
-    """Teacher files no rule makes: the teacher_files rule says where to get them when absent."""
-    return [f for f in teacher_files() if not ("trec_dl" in config and f.startswith("resources/datasets/trecdl/"))]
+def external_files():
+    """Input files no rule makes, path -> where to obtain them: the teacher's files (unless the synthetic or
+    TREC DL rules make them) and an existing training run for C. The external_files rule names them when absent."""
+    files = {}
+    if "teacher" in config and "synthetic" not in config:
+        source = config["teacher"].get("source", "the config's teacher section")
+        files.update({f: source for f in teacher_files()
+                      if not ("trec_dl" in config and f.startswith("resources/datasets/trecdl/"))})
+    if NEGATIVES_RUN:
+        files[NEGATIVES_RUN["path"]] = NEGATIVES_RUN.get("source", "the config's training.C.negatives_run section")
+    return files
 
 
 def first_stage_metrics():

@@ -58,15 +58,18 @@ if "trec_dl" in config:
             "../scripts/trec_dl_dataset.py"
 
 
-if "synthetic" not in config and "teacher" in config and hand_made_teacher_files():
+if external_files():
 
-    rule teacher_files:
-        """Teacher files are obtained by hand (no rule can make them): when absent, say where from."""
+    rule external_file:
+        """An input obtained by hand (no rule can make it): when it is absent, say where to get it. One job per file,
+        so that a present file is never an output of a job (Snakemake deletes the outputs of a failed job)."""
         output:
-            hand_made_teacher_files(),
+            "{external}",
+        wildcard_constraints:
+            external=names_of(list(external_files())),
         params:
-            source=config["teacher"].get("source", "the config's teacher section"),
+            source=lambda wildcards: external_files()[wildcards.external],
         log:
-            "logs/data/teacher_files.log",
+            "logs/data/external/{external}.log",
         script:
-            "../scripts/missing_teacher.py"
+            "../scripts/missing_input.py"

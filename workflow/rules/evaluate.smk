@@ -2,13 +2,15 @@ rule evaluate_first_stage:
     """Per-query metrics of a first-stage ranker on every test set."""
     input:
         runs=expand("results/runs/first_stage/{{ranker}}/{dataset}.run", dataset=TEST_SETS),
-        qrels=[f for t in TEST_SETS for f in dataset_files(config["test_sets"][t], with_docs=False)],
+        qrels=[f for t in TEST_SETS for f in dataset_files(TEST_SET_DATASETS[t], with_docs=False)],
     output:
         "results/metrics/first_stage/{ranker}.tsv",
     params:
-        datasets=config["test_sets"],
-        settings=config["evaluation"],
-        depth=config["rerank"]["depth"],
+        datasets=TEST_SET_DATASETS,
+        thresholds=RELEVANCE_THRESHOLDS,
+        metrics=config["evaluation"]["metrics"],
+        # the re-ranking depth (first stage and re-rankers rank the same candidates) or the run's full depth
+        depth=config["rerank"]["depth"] if config["evaluation"]["first_stage_depth"] == "rerank" else None,
     log:
         "logs/evaluate/first_stage/{ranker}.log",
     script:
@@ -20,13 +22,14 @@ rule evaluate_rerank:
     seconds, job start-up more)."""
     input:
         runs=rerank_runs,
-        qrels=[f for t in TEST_SETS for f in dataset_files(config["test_sets"][t], with_docs=False)],
+        qrels=[f for t in TEST_SETS for f in dataset_files(TEST_SET_DATASETS[t], with_docs=False)],
     output:
         "results/metrics/rerank/{ranker}.tsv",
     params:
         cells=GRID_CELLS,
-        datasets=config["test_sets"],
-        settings=config["evaluation"],
+        datasets=TEST_SET_DATASETS,
+        thresholds=RELEVANCE_THRESHOLDS,
+        metrics=config["evaluation"]["metrics"],
         depth=config["rerank"]["depth"],
     log:
         "logs/evaluate/rerank/{ranker}.log",

@@ -3,13 +3,13 @@ rule rerank:
     input:
         model="results/models/{reranker}/{schedule}/seed{seed}",
         run="results/runs/first_stage/{ranker}/{dataset}.run",
-        queries=lambda wildcards: dataset_files(config["test_sets"][wildcards.dataset]),
+        queries=lambda wildcards: dataset_files(TEST_SET_DATASETS[wildcards.dataset]),
     output:
         "results/runs/rerank/{ranker}/{reranker}/{schedule}/seed{seed}/{dataset}.run",
     wildcard_constraints:
         dataset=names_of(TEST_SETS),
     params:
-        queries=lambda wildcards: config["test_sets"][wildcards.dataset],
+        queries=lambda wildcards: TEST_SET_DATASETS[wildcards.dataset],
         corpus=config["corpus"],
         settings=config["rerank"],
     log:

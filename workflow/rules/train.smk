@@ -26,10 +26,12 @@ rule train:
     priority: 5  # the longest path of the demo: start training before the ColBERT index
     params:
         stage=lambda wildcards: stage_of(wildcards.schedule),
-        hparams=lambda wildcards: config["training"][stage_of(wildcards.schedule)],
+        # the last stage's section, with training.second_stage's entry for a two-stage schedule
+        hparams=lambda wildcards: stage_settings(config, wildcards.schedule),
         train=config["train_queries"],
         corpus=config["corpus"],
-        teacher=config.get("teacher"),
+        # only a D stage reads the teacher: a change there must not retrain C
+        teacher=lambda wildcards: config.get("teacher") if stage_of(wildcards.schedule) == "D" else None,
         work_dir="resources/checkpoints/{reranker}/{schedule}/seed{seed}",
     log:
         "logs/train/{reranker}/{schedule}/seed{seed}.log",

@@ -3,9 +3,9 @@ from stagewise.evaluation.metrics import evaluate_cells
 from stagewise.logs import to_file
 
 to_file(snakemake.log[0])
-p, s = snakemake.params, snakemake.params.settings
+p = snakemake.params
 n = len(p.datasets)
 cells = [({"ranker": snakemake.wildcards.ranker, "reranker": r, "schedule": sch, "seed": seed},
           snakemake.input.runs[i * n:(i + 1) * n]) for i, (r, sch, seed) in enumerate(p.cells)]
 qrels = {name: datasets.qrels(spec) for name, spec in p.datasets.items()}
-evaluate_cells(cells, qrels, snakemake.output[0], s["metrics"], s["relevance_threshold"], p.depth)
+evaluate_cells(cells, qrels, snakemake.output[0], p.metrics, dict(p.thresholds), p.depth)

@@ -4,7 +4,8 @@
   strings), so that our numbers equal trec_eval's, pytrec_eval's and ir-measures' on any run (ranx alone
   orders tied documents differently);
 * binary metrics (MRR, MAP, recall, precision) count grades >= ``relevance_threshold`` as relevant
-  (2 on TREC DL); nDCG uses the graded labels;
+  (2 on TREC DL, 1 on the binary MS MARCO dev qrels; set per test set); nDCG uses the graded labels; a threshold
+  above every grade of a set's qrels is an error (every binary metric would be 0 for every system);
 * unjudged documents count as non-relevant; queries without judgments are not evaluated.
 """
 
@@ -34,8 +35,20 @@ def _rank_scores(run: Run, depth: int | None) -> Run:
     return out
 
 
-def per_query_metrics(qrels: Qrels, run: Run, metrics, relevance_threshold: int = 2, depth: int | None = None):
-    """DataFrame with columns qid, metric, value for every judged query."""
+def check_relevance_threshold(qrels: Qrels, relevance_threshold: int, metrics, name: str = "the qrels"):
+    """Stop when binary metrics are asked for and no grade of ``qrels`` reaches the threshold."""
+    binary = [m for m in metrics if m.split("@")[0] not in GRADED]
+    top = max((g for docs in qrels.values() for g in docs.values()), default=None)
+    if binary and (top is None or top < relevance_threshold):
+        raise ValueError(f"test set {name}: relevance threshold {relevance_threshold} is above every grade of its "
+                         f"qrels (highest: {top}), so {', '.join(binary)} would be 0 for every system; set "
+                         f"test_sets.{name}.relevance_threshold (1 for binary qrels such as MS MARCO dev)")
+
+
+def per_query_metrics(qrels: Qrels, run: Run, metrics, relevance_threshold: int = 2, depth: int | None = None,
+                      name: str = "the qrels"):
+    """DataFrame with columns qid, metric, value for every judged query (``name``: the test set, for errors)."""
+    check_relevance_threshold(qrels, relevance_threshold, metrics, name)
     os.environ.setdefault("NUMBA_CACHE_DIR", str(Path("resources/cache/numba").resolve()))
     from ranx import Qrels as RQrels
     from ranx import Run as RRun
@@ -55,20 +68,25 @@ def per_query_metrics(qrels: Qrels, run: Run, metrics, relevance_threshold: int 
 
 
 def evaluate_runs(run_paths, qrels_by_dataset: dict[str, Qrels], out_path, keys: dict, metrics,
-                  relevance_threshold: int = 2, depth: int | None = None):
+                  relevance_threshold: int | dict[str, int] = 2, depth: int | None = None):
     """Evaluate one run per dataset (same order as ``qrels_by_dataset``) into a tidy TSV with the grid
     ``keys`` (ranker, reranker, schedule, seed) as columns."""
     return evaluate_cells([(keys, run_paths)], qrels_by_dataset, out_path, metrics, relevance_threshold, depth)
 
 
-def evaluate_cells(cells, qrels_by_dataset: dict[str, Qrels], out_path, metrics, relevance_threshold: int = 2,
-                   depth: int | None = None):
+def evaluate_cells(cells, qrels_by_dataset: dict[str, Qrels], out_path, metrics,
+                   relevance_threshold: int | dict[str, int] = 2, depth: int | None = None):
     """Evaluate many grid cells in one pass: ``cells`` holds (keys, run paths in the order of
-    ``qrels_by_dataset``) pairs; one tidy TSV with the keys as leading columns."""
+    ``qrels_by_dataset``) pairs; one tidy TSV with the keys as leading columns. ``relevance_threshold``: one for
+    every dataset, or dataset -> threshold."""
+    thresholds = (relevance_threshold if isinstance(relevance_threshold, dict)
+                  else dict.fromkeys(qrels_by_dataset, relevance_threshold))
+    for dataset, qrels in qrels_by_dataset.items():  # before any run is read
+        check_relevance_threshold(qrels, thresholds[dataset], metrics, dataset)
     frames = []
     for keys, run_paths in cells:
         for path, (dataset, qrels) in zip(run_paths, qrels_by_dataset.items(), strict=True):
-            frame = per_query_metrics(qrels, read_run(path), metrics, relevance_threshold, depth)
+            frame = per_query_metrics(qrels, read_run(path), metrics, thresholds[dataset], depth, dataset)
             frame.insert(0, "dataset", dataset)
             for i, (key, value) in enumerate(keys.items()):
                 frame.insert(i, key, value)

@@ -9,11 +9,12 @@ from .losses import compute_loss
 
 
 class CrossEncoderModule(L.LightningModule):
-    def __init__(self, model, loss: str, lr: float, weight_decay: float, warmup_steps: int, temperature: float = 1.0):
+    def __init__(self, model, loss: str, lr: float, weight_decay: float, warmup_steps: int, temperature: float = 1.0,
+                 weight_decay_all: bool = False):
         super().__init__()
         self.model = model
         self.loss_name, self.lr, self.weight_decay, self.warmup_steps = loss, lr, weight_decay, warmup_steps
-        self.temperature = temperature
+        self.temperature, self.weight_decay_all = temperature, weight_decay_all
 
     def scores(self, batch):
         """(queries, group) scores: each length-sorted chunk of pairs is scored on its own and put back in place;
@@ -33,6 +34,9 @@ class CrossEncoderModule(L.LightningModule):
     def training_step(self, batch, batch_idx):
         loss = self.compute_loss(batch)
         self.log("train_loss", loss, on_step=True, prog_bar=False, batch_size=batch["labels"].shape[0])
+        # the learning rate the optimizer applies at this step (read back by tests and by readers of the log)
+        self.log("lr", self.optimizers().optimizer.param_groups[0]["lr"], on_step=True, prog_bar=False,
+                 batch_size=batch["labels"].shape[0])
         return loss
 
     def validation_step(self, batch, batch_idx):
@@ -42,10 +46,12 @@ class CrossEncoderModule(L.LightningModule):
 
     def configure_optimizers(self):
         trainable = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
-        decay = [p for n, p in trainable if not ("bias" in n or "LayerNorm" in n)]
-        no_decay = [p for n, p in trainable if "bias" in n or "LayerNorm" in n]
-        optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": self.weight_decay},
-                                       {"params": no_decay, "weight_decay": 0.0}], lr=self.lr)
+        # the released code decays every parameter (AdamW's default); the usual practice spares biases and LayerNorm
+        exempt = (lambda n: False) if self.weight_decay_all else (lambda n: "bias" in n or "LayerNorm" in n)
+        decay = [p for n, p in trainable if not exempt(n)]
+        no_decay = [p for n, p in trainable if exempt(n)]
+        groups = [{"params": decay, "weight_decay": self.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=self.lr)
         warmup = max(1, self.warmup_steps)
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

@@ -57,7 +57,8 @@ class ContrastiveGroups(Dataset):
                 continue
             judged = qrels.get(qid, {})
             positives = sorted(d for d, g in judged.items() if g >= min_positive_grade and d in texts)
-            ranking = [d for d, _ in sorted_ranking(run[qid])]
+            # a ranking (list, e.g. by the run's rank column) or scores (dict, ordered by score)
+            ranking = list(run[qid]) if isinstance(run[qid], list) else [d for d, _ in sorted_ranking(run[qid])]
             if not positives:
                 self.policy_counts["no_positive"] += 1
                 continue
@@ -110,6 +111,7 @@ class DistillationGroups(Dataset):
     def __init__(self, queries, rankings, texts, group_size, seed, ranking_size=None):
         self.texts, self.group_size, self.seed, self.ranking_size = texts, group_size, seed, ranking_size
         self.items = [(queries[qid], rankings[qid]) for qid in sorted(rankings) if qid in queries]
+        self.without_query = len(rankings) - len(self.items)
 
     def __len__(self):
         return len(self.items)

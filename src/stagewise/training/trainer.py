@@ -169,6 +169,21 @@ def _merged_training_log(work_dir: Path, out_path: Path):
     merged.to_csv(out_path, index=False)
 
 
+def initial_model(init_model, seed: int):
+    """The model a training cell starts from: the folder's weights, with the weights its backbone records as fresh
+    (the ranking head) drawn from this cell's seed, so that seeds differ in their heads, not only in data order."""
+    from transformers import AutoModelForSequenceClassification
+
+    from ..backbones import draw_fresh_weights, fresh_weight_names
+
+    model = AutoModelForSequenceClassification.from_pretrained(init_model, num_labels=1)
+    fresh = fresh_weight_names(init_model)
+    if fresh:
+        log.info("drew %d fresh parameters (%s) from seed %d", draw_fresh_weights(model, fresh, seed),
+                 ", ".join(fresh), seed)
+    return model
+
+
 def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dict, seed: int, threads: int = 1,
                 step_seconds: float = 0.0) -> Path:
     """Fine-tune the model folder ``init_model`` on ``dataset`` (groups for this stage) with a fresh optimizer.
@@ -181,7 +196,7 @@ def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dic
     sleeps after every micro-batch. Writes a Hugging Face
     folder plus hparams.json and training_log.csv (all attempts) to ``out_dir`` atomically.
     """
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
 
     if stage not in DEFAULT_LOSS:
         raise ValueError(f"stage {stage!r} is not one of {sorted(DEFAULT_LOSS)}")
@@ -191,17 +206,20 @@ def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dic
     if loss not in LOSSES:
         raise ValueError(f"loss {loss!r} is not one of {LOSSES}")
     accumulate = hparams.get("accumulate_grad_batches", 1)
-    train_idx, val_idx = split_validation(len(dataset), hparams.get("validation_fraction", 0.0), seed)
+    validation_seed = hparams.get("validation_seed")
+    train_idx, val_idx = split_validation(len(dataset), hparams.get("validation_fraction", 0.0),
+                                          seed if validation_seed is None else validation_seed)
     steps = resolve_steps(hparams, len(train_idx))
     torch.set_num_threads(max(1, threads))
     L.seed_everything(seed, workers=True, verbose=False)
     tokenizer = AutoTokenizer.from_pretrained(init_model)
-    model = AutoModelForSequenceClassification.from_pretrained(init_model, num_labels=1)
+    model = initial_model(init_model, seed)
     model.train()  # from_pretrained returns eval mode; dropout belongs to training
     if hparams.get("freeze_position_embeddings"):
         log.info("position embeddings frozen (%d parameters)", _freeze_position_embeddings(model))
     module = CrossEncoderModule(model, loss, hparams["lr"], hparams.get("weight_decay", 0.01),
-                                hparams.get("warmup_steps", 0), hparams.get("temperature", 1.0))
+                                hparams.get("warmup_steps", 0), hparams.get("temperature", 1.0),
+                                weight_decay_all=hparams.get("weight_decay_all", False))
 
     work_dir = Path(work_dir)
     ckpt_dir = work_dir / "checkpoints"
@@ -254,6 +272,7 @@ def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dic
         tokenizer.save_pretrained(tmp)
         resolved = {**hparams, "stage": stage, "loss": loss, "init_model": str(init_model), "seed": seed,
                     "steps": steps, "training_groups": len(train_idx), "validation_groups": len(val_idx),
+                    "validation_split_seed": seed if validation_seed is None else validation_seed,
                     "attempts": attempt, "positive_policy_counts": getattr(dataset, "policy_counts", None)}
         (tmp / "hparams.json").write_text(json.dumps(resolved, indent=2, sort_keys=True) + "\n")
         _merged_training_log(work_dir, tmp / "training_log.csv")
@@ -268,19 +287,20 @@ def train_from_files(stage: str, init_model, out_dir, work_dir, train_queries: s
     at ``run_path``; D takes the teacher's rankings (``teacher``: the config's teacher section).
     ``testing``/``cell``: the config's test-only fault injection and this job's name in it."""
     from ..data import datasets
-    from ..io import read_run, sorted_ranking
+    from ..io import read_run_by_rank
     from .sampling import ContrastiveGroups, DistillationGroups
 
     fail_once(testing, cell, work_dir)
     queries = datasets.queries(train_queries)
     if stage == "C":
         qrels = datasets.qrels(train_queries)
-        run = read_run(run_path)
-        # the passages ContrastiveGroups can draw: each query's top by score (not by line order in the file)
-        needed = {d for q in run for d, _ in sorted_ranking(run[q])[: hparams["negatives_depth"]]}
+        # each query's top-negatives_depth by the file's rank column (not its line order; ties in score do not
+        # move the cut), as the released code cuts its ColBERTv2 training run
+        pools = read_run_by_rank(run_path, hparams["negatives_depth"])
+        needed = {d for pool in pools.values() for d in pool}
         needed |= {d for q in qrels for d, g in qrels[q].items() if g >= hparams["min_positive_grade"]}
         texts = _texts(corpus, needed, hparams.get("random_negatives", 0))
-        dataset = ContrastiveGroups(queries, qrels, run, texts, hparams["negatives"], hparams["negatives_depth"],
+        dataset = ContrastiveGroups(queries, qrels, pools, texts, hparams["negatives"], hparams["negatives_depth"],
                                     hparams["min_positive_grade"], seed, hparams.get("random_negatives", 0),
                                     hparams.get("positive_policy", "add"))
         counts = dataset.policy_counts
@@ -289,10 +309,15 @@ def train_from_files(stage: str, init_model, out_dir, work_dir, train_queries: s
                  hparams.get("positive_policy", "add"), counts["retrieved"], hparams["negatives_depth"],
                  counts["added"], counts["dropped"], counts["kept"], counts["no_positive"])
     elif stage == "D":
-        rankings = read_teacher_rankings(teacher)
-        texts = datasets.doc_texts(corpus, {d for r in rankings.values() for d in r})
-        dataset = DistillationGroups(queries, rankings, texts, hparams["group_size"], seed,
+        ranked = read_teacher_rankings(teacher)
+        # the query text the teacher ranked for (RankGPT's candidates carry it), else the training queries'
+        queries = {**queries, **ranked.queries}
+        texts = datasets.doc_texts(corpus, {d for r in ranked.rankings.values() for d in r})
+        dataset = DistillationGroups(queries, ranked.rankings, texts, hparams["group_size"], seed,
                                      ranking_size=teacher.get("ranking_size") if "run" not in teacher else None)
+        if dataset.without_query:
+            log.warning("teacher: %d of %d rankings skipped: their query is neither in the teacher's candidates nor "
+                        "in %s", dataset.without_query, len(ranked.rankings), train_queries)
     else:
         raise ValueError(f"stage {stage!r} is not one of {sorted(DEFAULT_LOSS)}")
     log.info("stage %s: %d training groups", stage, len(dataset))
@@ -300,8 +325,9 @@ def train_from_files(stage: str, init_model, out_dir, work_dir, train_queries: s
                        step_seconds=(testing or {}).get("step_seconds", 0.0))
 
 
-def read_teacher_rankings(teacher: dict) -> dict[str, list[str]]:
-    """The teacher section of a config: a TREC run, or RankGPT candidates + permutations (md5-checked)."""
+def read_teacher_rankings(teacher: dict):
+    """The teacher section of a config: a TREC run, or RankGPT candidates + permutations (md5-checked);
+    a ``stagewise.data.teacher.Teacher``."""
     from ..data.teacher import check_md5, read_teacher, read_teacher_run
 
     md5 = teacher.get("md5") or {}
@@ -310,8 +336,8 @@ def read_teacher_rankings(teacher: dict) -> dict[str, list[str]]:
         return read_teacher_run(teacher["run"], teacher.get("depth", 20))
     check_md5(teacher["candidates"], md5.get("candidates"))
     check_md5(teacher["permutations"], md5.get("permutations"))
-    return read_teacher(teacher["candidates"], teacher["permutations"], teacher.get("ranking_size"),
-                        teacher.get("malformed", "error"))
+    return read_teacher(teacher["candidates"], teacher["permutations"], teacher["ranking_size"],
+                        teacher["malformed"], teacher["repeated"])
 
 
 def _texts(corpus, needed, random_negatives):
