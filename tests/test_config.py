@@ -97,3 +97,49 @@ def test_report_metrics_must_be_evaluated():
 def test_a_teacher_is_a_run_or_rankgpt_files():
     with pytest.raises(ConfigError, match=r"'teacher': give 'run', or both 'candidates' and 'permutations'"):
         validate_config(config(teacher__permutations=KeyError))
+
+
+def test_a_second_stage_entry_replaces_only_the_keys_it_gives():
+    from stagewise.config import stage_settings
+
+    c = validate_config(config(training__second_stage={"C-D": {"lr": 6.0e-12, "epochs": 2}}))
+    assert c["training"]["second_stage"]["C-D"] == {"lr": 6.0e-12, "epochs": 2}  # no defaults filled in
+    d = c["training"]["D"]
+    assert stage_settings(c, "C-D") == {**{k: v for k, v in d.items() if k != "steps"}, "lr": 6.0e-12, "epochs": 2}
+    assert stage_settings(c, "D-C") == c["training"]["C"] and stage_settings(c, "D") == d
+    with pytest.raises(ConfigError, match=r"unknown config key 'training\.second_stage\.C-D\.lrr'"):
+        validate_config(config(training__second_stage={"C-D": {"lrr": 1.0e-5}}))
+
+
+def test_test_sets_take_their_own_relevance_threshold_and_cannot_be_named_train():
+    from stagewise.config import relevance_thresholds, test_set_dataset
+
+    c = validate_config(config(test_sets={"dl": "local:x", "dev": {"dataset": "local:y", "relevance_threshold": 1}}))
+    assert relevance_thresholds(c) == {"dl": 2, "dev": 1}
+    assert [test_set_dataset(s) for s in c["test_sets"].values()] == ["local:x", "local:y"]
+    with pytest.raises(ConfigError, match=r"'test_sets'"):
+        validate_config(config(test_sets={"train": "local:x"}))
+
+
+def test_an_existing_training_run_replaces_the_negatives_ranker():
+    run = {"path": "resources/train.run", "source": "somewhere"}
+    validate_config(config(training__C__negatives_run=run, training__C__negatives_ranker=KeyError))
+    with pytest.raises(ConfigError, match=r"give 'negatives_run' or 'negatives_ranker', not both"):
+        validate_config(config(training__C__negatives_run=run))
+
+
+def test_a_reference_section_needs_cells_or_a_file():
+    with pytest.raises(ConfigError, match=r"'reference': give 'cells', a 'file', or both"):
+        validate_config(config(reference={"name": "x"}))
+
+
+def test_first_stage_metrics_at_the_reranking_depth_or_over_the_whole_run(tmp_path):
+    from stagewise.config import first_stage_depth
+    from stagewise.evaluation.metrics import per_query_metrics
+
+    assert first_stage_depth(validate_config(config())) == 100
+    assert first_stage_depth(validate_config(config(evaluation__first_stage_depth="full"))) is None
+    qrels = {"q": {"d1": 2, "d150": 2}}
+    run = {"q": {f"d{i}": 1000.0 - i for i in range(1, 201)}}
+    at = {d: per_query_metrics(qrels, run, ["map"], 2, depth=d)["value"].item() for d in (100, None)}
+    assert at[100] == pytest.approx(0.5) and at[None] == pytest.approx((1 + 2 / 150) / 2)

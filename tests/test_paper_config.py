@@ -1,39 +1,94 @@
-"""The paper's grid (config/paper.yaml) plans on a machine without its data or checkpoints."""
+"""The paper's grid (config/paper.yaml) plans on a machine without its data or checkpoints, and reproduces the
+released code's settings."""
 
+import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
-from stagewise.config import validate_config
+from stagewise.config import relevance_thresholds, stage_settings, validate_config
 
 from .conftest import ROOT
 
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
-def test_paper_config_is_valid_and_reproduces_the_released_details():
-    config = validate_config(yaml.safe_load((ROOT / "config" / "paper.yaml").read_text()))
-    c, d = config["training"]["C"], config["training"]["D"]
-    assert (c["negatives"], c["negatives_depth"], c["negatives_ranker"], c["positive_policy"]) == (99, 200, "colbertv2", "add")
+@pytest.fixture(scope="module")
+def paper():
+    return validate_config(yaml.safe_load((ROOT / "config" / "paper.yaml").read_text()))
+
+
+def test_paper_config_reproduces_the_released_details(paper):
+    c, d = paper["training"]["C"], paper["training"]["D"]
+    assert (c["negatives"], c["negatives_depth"], c["positive_policy"]) == (99, 200, "keep")
+    assert c["negatives_run"]["path"].endswith("__colbert__msmarco-passage-train-judged.run")
+    assert "10952882" in c["negatives_run"]["source"]
     assert (c["queries_per_batch"], c["accumulate_grad_batches"], d["queries_per_batch"], d["accumulate_grad_batches"]) == (4, 4, 16, 2)
     for stage in (c, d):
         assert (stage["lr"], stage["weight_decay"], stage["warmup_steps"], stage["gradient_clip_val"]) == (1e-5, 0.01, 0, 10.0)
         assert stage["max_length"] == 256 and stage["freeze_position_embeddings"] and stage["validation_fraction"] == 0.01
-    assert (c["loss"], d["loss"], config["teacher"]["ranking_size"], config["teacher"]["malformed"]) == ("lce", "ranknet", 20, "drop")
+        assert stage["weight_decay_all"] and stage["validation_seed"] == 42
+    assert (c["loss"], d["loss"], d["epochs"]) == ("lce", "ranknet", 15)
+    teacher = paper["teacher"]
+    assert (teacher["ranking_size"], teacher["malformed"], teacher["repeated"]) == (20, "drop", "keep")
+    # the second stage: the stage's own section with the release's optimizer_s2.yaml learning rate
+    assert stage_settings(paper, "C-D") == {**d, "lr": 6.0e-12}
+    assert stage_settings(paper, "D-C") == {**c, "lr": 6.0e-12}
+    assert stage_settings(paper, "D") == d
+    assert relevance_thresholds(paper) == {"dl19": 2, "dl20": 2, "dlhard": 2, "devsmall": 1}
+    assert paper["evaluation"]["first_stage_depth"] == "full"
+    assert {r: s["depth"] for r, s in paper["rankers"].items()} == {"bm25": 500, "colbertv2": 500}
 
 
-def test_paper_grid_dry_run_lists_40_trainings_and_320_rerankings(tmp_path):
+def test_every_reference_cell_names_a_cell_of_the_paper_grid(paper, monkeypatch):
+    from stagewise.reporting.reference import reference_cells
+
+    monkeypatch.chdir(ROOT)
+    cells = reference_cells(paper["reference"])
+    assert len(cells) == 648 - 216  # the release's contriever rows aside
+    models = {(r, s) for r in paper["rerankers"] for s in paper["schedules"]}
+    for cell in cells:
+        assert cell["ranker"] in paper["rankers"], cell
+        assert (cell["reranker"], cell["schedule"]) in models | {("-", "-")}, cell
+        assert cell["dataset"] in paper["test_sets"] and cell["metric"] in paper["evaluation"]["metrics"], cell
+    assert {c["metric"] for c in cells} == set(paper["evaluation"]["metrics"])
+
+
+def test_paper_grid_dry_run_lists_40_trainings_320_rerankings_and_no_training_retrieval(tmp_path):
     for name in ("Snakefile", "workflow", "config"):  # a clean checkout: no results, no teacher files
         (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, tmp_path / name)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     result = subprocess.run([SNAKEMAKE, "-n", "--configfile", "config/paper.yaml"], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=120)
+                            text=True, timeout=120, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
     assert counts["train"] == "40" and counts["rerank"] == "320"
-    assert counts["teacher_files"] == "1"  # absent teacher files: a job that says where to get them
+    # the two teacher files and the ColBERTv2 training run: one job each that says where to get it
+    assert counts["external_file"] == "3"
+    assert counts["colbert_retrieve"] == counts["bm25_retrieve"] == "4"  # the four test sets, not the training queries
+    assert "dataset=train" not in result.stdout
     stage2 = re.findall(r"wildcards: reranker=\w+, schedule=(C-D|D-C), seed=\d", result.stdout)
     assert len(stage2) == 20
+    assert counts["vs_reference"] == "1"
+
+
+def test_an_absent_external_file_stops_saying_where_to_get_it_and_a_present_one_is_left_alone(tmp_path):
+    for name in ("Snakefile", "workflow", "config"):
+        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, tmp_path / name)
+    candidates = tmp_path / "resources" / "teacher" / "rankgpt" / "marco-train-100k.jsonl"
+    candidates.parent.mkdir(parents=True)
+    candidates.write_text('{"query_id": "1", "query": "q", "retrieved_passages": []}\n')
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    run = "resources/training/colbertv2/__colbert__msmarco-passage-train-judged.run"
+    result = subprocess.run([SNAKEMAKE, run, str(candidates.relative_to(tmp_path)), "--cores", "1",
+                             "--configfile", "config/paper.yaml"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300, env=env)
+    assert result.returncode != 0
+    log = (tmp_path / "logs" / "data" / "external" / f"{run}.log").read_text()
+    assert f"input file not found: {run}. Obtain it from Zenodo record 10952882" in log
+    assert candidates.exists()  # a present file is no job's output, so nothing deletes it

@@ -91,6 +91,11 @@ def relevance_thresholds(config: dict) -> dict[str, int]:
             for name, spec in config["test_sets"].items()}
 
 
+def first_stage_depth(config: dict) -> int | None:
+    """Where first-stage runs are cut for evaluation: the re-ranking depth, or None (the whole run, as released)."""
+    return config["rerank"]["depth"] if config["evaluation"]["first_stage_depth"] == "rerank" else None
+
+
 def _check_references(config: dict, given_c_keys: set):
     c = config["training"]["C"]
     if "negatives_run" in c and "negatives_ranker" in given_c_keys:
@@ -119,6 +124,9 @@ def _check_references(config: dict, given_c_keys: set):
     unknown = [m for m in config["report"]["metrics"] if m not in config["evaluation"]["metrics"]]
     if unknown:
         raise ConfigError(f"config key 'report.metrics': {unknown} are not in evaluation.metrics")
+    reference = config.get("reference")
+    if reference is not None and not (reference.get("cells") or reference.get("file")):
+        raise ConfigError("config key 'reference': give 'cells', a 'file', or both")
     synthetic = config.get("synthetic")
     if synthetic is not None and "train" not in synthetic["splits"]:
         raise ConfigError("config key 'synthetic.splits' must include a 'train' split")

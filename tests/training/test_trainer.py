@@ -336,3 +336,49 @@ def test_distillation_trains_from_rankgpt_layout_files(tmp_path, tiny_dataset, c
                                teacher=teacher)
     assert json.loads((out / "hparams.json").read_text())["training_groups"] == 6
     assert "6 of 7 permutations kept, 1 dropped (1 with a token that is not an integer" in caplog.text
+
+
+def test_a_checkpoint_of_another_training_is_not_resumed_and_the_changed_run_equals_a_fresh_one(tmp_path, groups,
+                                                                                                 caplog):
+    queries, qrels, run, texts = groups
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
+    hp = {**HPARAMS, "steps": 8, "checkpoint_every": 2}
+    with pytest.raises(RuntimeError, match="job killed"):  # killed in step 6, with a checkpoint at step 4
+        train_stage("C", backbone, _FailingAfter(data, 4 * 5), tmp_path / "model", tmp_path / "work", hp, seed=1)
+    assert (tmp_path / "work" / "checkpoints" / "last.ckpt").exists()
+    changed = {**hp, "lr": 5.0e-4}
+    fresh = train_stage("C", backbone, data, tmp_path / "fresh", tmp_path / "w-fresh", changed, seed=1)
+    with caplog.at_level("INFO"):
+        out = train_stage("C", backbone, data, tmp_path / "model", tmp_path / "work", changed, seed=1)
+    assert "not resuming from" in caplog.text and "(different: hparams.lr); starting over" in caplog.text
+    assert "resuming from" not in caplog.text.replace("not resuming from", "")
+    assert all(torch.equal(a, b) for a, b in zip(weights(out).values(), weights(fresh).values()))
+    assert json.loads((out / "hparams.json").read_text())["attempts"] == 1
+
+
+def test_a_changed_data_file_or_initial_model_starts_over_and_a_cosmetic_key_resumes(tmp_path, groups, caplog):
+    queries, qrels, run, texts = groups
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    other = build_backbone(TINY, tmp_path / "other", texts.values(), seed=5)
+    data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
+    hp = {**HPARAMS, "steps": 6, "checkpoint_every": 2}
+    (tmp_path / "train.run").write_text("q Q0 d 1 1.0 t\n")
+
+    def interrupted():
+        with pytest.raises(RuntimeError, match="job killed"):
+            train_stage("C", backbone, _FailingAfter(data, 4 * 3), tmp_path / "m", tmp_path / "w", hp, seed=1,
+                        data_files=[tmp_path / "train.run"])
+
+    for change, expected in [("data", "(different: data)"), ("init", "(different: init_model)"),
+                             ("cosmetic", "resuming from")]:
+        interrupted()
+        caplog.clear()
+        if change == "data":
+            (tmp_path / "train.run").write_text("q Q0 d 1 2.0 t\n")
+        kwargs = {"init_model": other if change == "init" else backbone,
+                  "hparams": {**hp, "checkpoint_every": 3} if change == "cosmetic" else hp}
+        with caplog.at_level("INFO"):
+            train_stage("C", kwargs["init_model"], data, tmp_path / f"m-{change}", tmp_path / "w", kwargs["hparams"],
+                        seed=1, data_files=[tmp_path / "train.run"])
+        assert expected in caplog.text, change

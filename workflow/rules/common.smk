@@ -2,7 +2,7 @@
 import re
 from pathlib import Path
 
-from stagewise.config import relevance_thresholds, stage_settings, test_set_dataset, validate_config
+from stagewise.config import first_stage_depth, relevance_thresholds, stage_settings, test_set_dataset, validate_config
 from stagewise.data import trec_dl
 from stagewise.data.datasets import is_local, local_folder
 

@@ -10,7 +10,7 @@ rule evaluate_first_stage:
         thresholds=RELEVANCE_THRESHOLDS,
         metrics=config["evaluation"]["metrics"],
         # the re-ranking depth (first stage and re-rankers rank the same candidates) or the run's full depth
-        depth=config["rerank"]["depth"] if config["evaluation"]["first_stage_depth"] == "rerank" else None,
+        depth=first_stage_depth(config),
     log:
         "logs/evaluate/first_stage/{ranker}.log",
     script:

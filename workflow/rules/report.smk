@@ -94,7 +94,8 @@ rule seed_spread:
 rule vs_reference:
     """Our numbers next to reference numbers given in the config (for example a paper's table)."""
     input:
-        "results/tables/main.csv",
+        table="results/tables/main.csv",
+        file=[config["reference"]["file"]] if config.get("reference", {}).get("file") else [],
     output:
         report(
             "results/tables/vs_reference.csv",
@@ -102,7 +103,7 @@ rule vs_reference:
             labels={"table": "vs reference", "content": config.get("reference", {}).get("name", "reference")},
         ),
     params:
-        cells=config.get("reference", {}).get("cells", []),
+        reference=config.get("reference", {}),
     log:
         "logs/report/vs_reference.log",
     script:

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 
 from ..io import atomic_path
 from .faults import SlowSteps, fail_once
+from .fingerprint import differences, training_fingerprint
 from .losses import LOSSES
 from .module import CrossEncoderModule
 from .sampling import GroupCollator, StepBatchSampler, split_validation
@@ -33,9 +34,14 @@ DEFAULT_LOSS = {"C": "lce", "D": "ranknet"}
 
 class _RandomState(Callback):
     """Checkpoints carry the random number generators' states, so that a resumed run draws the same dropout
-    masks as an uninterrupted one (the batches themselves are a function of the step, see StepBatchSampler)."""
+    masks as an uninterrupted one (the batches themselves are a function of the step, see StepBatchSampler),
+    and the fingerprint of the training that wrote them (see fingerprint.py)."""
+
+    def __init__(self, fingerprint: dict | None = None):
+        self.fingerprint = fingerprint
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint):
+        checkpoint["stagewise_fingerprint"] = self.fingerprint
         checkpoint["stagewise_rng"] = {
             "torch": torch.get_rng_state(), "numpy": _numpy_state(), "python": random.getstate(),
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
@@ -185,13 +191,15 @@ def initial_model(init_model, seed: int):
 
 
 def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dict, seed: int, threads: int = 1,
-                step_seconds: float = 0.0) -> Path:
+                step_seconds: float = 0.0, data_files=()) -> Path:
     """Fine-tune the model folder ``init_model`` on ``dataset`` (groups for this stage) with a fresh optimizer.
 
     ``hparams``: steps or epochs, queries_per_batch, accumulate_grad_batches, loss, temperature, lr,
     weight_decay, warmup_steps, max_length, gradient_clip_val, checkpoint_every, freeze_position_embeddings,
     validation_fraction, precision. Checkpoints live in ``work_dir``; a rerun after an interruption resumes from
-    the last one and ends with the weights an uninterrupted run ends with (same machine); SIGTERM or SIGUSR1
+    the last one and ends with the weights an uninterrupted run ends with (same machine), but only when the checkpoint
+    was written by the same training (hyperparameters, initial model, ``data_files``; otherwise it starts over and
+    logs why); SIGTERM or SIGUSR1
     saves a checkpoint after the current step and stops with TrainingInterrupted. ``step_seconds`` (tests only)
     sleeps after every micro-batch. Writes a Hugging Face
     folder plus hparams.json and training_log.csv (all attempts) to ``out_dir`` atomically.
@@ -224,9 +232,17 @@ def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dic
     work_dir = Path(work_dir)
     ckpt_dir = work_dir / "checkpoints"
     last = ckpt_dir / "last.ckpt"
+    fingerprint = training_fingerprint(stage, loss, hparams, seed, init_model, data_files)
+    if last.exists():
+        saved = torch.load(last, map_location="cpu", weights_only=False)
+        changed = differences(saved.get("stagewise_fingerprint"), fingerprint)
+        if changed:
+            log.warning("not resuming from %s: it was written by another training (different: %s); starting over",
+                        last, ", ".join(changed))
+            shutil.rmtree(work_dir)
     start, attempt = 0, len(_attempt_logs(work_dir)) + 1
     if last.exists():
-        done = torch.load(last, map_location="cpu", weights_only=False)["global_step"]
+        done = saved["global_step"]
         start = done * accumulate
         log.info("resuming from %s at step %d of %d (attempt %d)", last, done, steps, attempt)
         for previous in _attempt_logs(work_dir):
@@ -253,7 +269,7 @@ def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dic
         precision=_precision(hparams.get("precision", "auto"), gpu),
         accumulate_grad_batches=accumulate, gradient_clip_val=hparams.get("gradient_clip_val", 10.0),
         logger=CSVLogger(work_dir, name="", version="log"), log_every_n_steps=1,
-        callbacks=[checkpoints, _RandomState()] + ([SlowSteps(step_seconds)] if step_seconds else []),
+        callbacks=[checkpoints, _RandomState(fingerprint)] + ([SlowSteps(step_seconds)] if step_seconds else []),
         enable_checkpointing=False, plugins=plugins,
         default_root_dir=work_dir, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
         deterministic=True, **validation,
@@ -322,7 +338,24 @@ def train_from_files(stage: str, init_model, out_dir, work_dir, train_queries: s
         raise ValueError(f"stage {stage!r} is not one of {sorted(DEFAULT_LOSS)}")
     log.info("stage %s: %d training groups", stage, len(dataset))
     return train_stage(stage, init_model, dataset, out_dir, work_dir, hparams, seed, threads,
-                       step_seconds=(testing or {}).get("step_seconds", 0.0))
+                       step_seconds=(testing or {}).get("step_seconds", 0.0),
+                       data_files=_data_files(stage, train_queries, corpus, run_path, teacher))
+
+
+def _data_files(stage, train_queries, corpus, run_path, teacher) -> list:
+    """The files a stage's training groups come from (local datasets, the run, the teacher's files)."""
+    from ..data import datasets
+
+    files = []
+    for spec in (train_queries, corpus):
+        if datasets.is_local(spec):
+            folder = datasets.local_folder(spec)
+            files += [p for p in (folder / "queries.tsv", folder / "qrels.txt", folder / "docs.tsv") if p.exists()]
+    if stage == "C":
+        files.append(run_path)
+    else:
+        files += [teacher[k] for k in ("run", "candidates", "permutations") if teacher.get(k)]
+    return files
 
 
 def read_teacher_rankings(teacher: dict):
