@@ -111,14 +111,12 @@ def test_a_second_stage_entry_replaces_only_the_keys_it_gives():
         validate_config(config(training__second_stage={"C-D": {"lrr": 1.0e-5}}))
 
 
-def test_test_sets_take_their_own_relevance_threshold_and_cannot_be_named_train():
+def test_test_sets_take_their_own_relevance_threshold():
     from stagewise.config import relevance_thresholds, test_set_dataset
 
     c = validate_config(config(test_sets={"dl": "local:x", "dev": {"dataset": "local:y", "relevance_threshold": 1}}))
     assert relevance_thresholds(c) == {"dl": 2, "dev": 1}
     assert [test_set_dataset(s) for s in c["test_sets"].values()] == ["local:x", "local:y"]
-    with pytest.raises(ConfigError, match=r"'test_sets'"):
-        validate_config(config(test_sets={"train": "local:x"}))
 
 
 def test_an_existing_training_run_replaces_the_negatives_ranker():
@@ -143,3 +141,34 @@ def test_first_stage_metrics_at_the_reranking_depth_or_over_the_whole_run(tmp_pa
     run = {"q": {f"d{i}": 1000.0 - i for i in range(1, 201)}}
     at = {d: per_query_metrics(qrels, run, ["map"], 2, depth=d)["value"].item() for d in (100, None)}
     assert at[100] == pytest.approx(0.5) and at[None] == pytest.approx((1 + 2 / 150) / 2)
+
+
+def test_seeds_must_be_integers_not_floats():
+    with pytest.raises(ConfigError, match=r"'seeds\.0': 1\.0 is not of type 'integer'"):
+        validate_config(config(seeds=[1.0]))
+
+
+def test_a_test_set_named_train_is_refused():
+    with pytest.raises(ConfigError, match=r"'test_sets\.train': 'train' is the name of the training queries"):
+        validate_config(config(test_sets={"train": "local:x"}))
+
+
+def test_a_pretrained_path_that_does_not_exist_is_named(tmp_path):
+    missing = str(tmp_path / "models" / "electra-base")
+    with pytest.raises(ConfigError, match=rf"'rerankers\.electra\.pretrained': the folder '{missing}' does not exist"):
+        validate_config(config(rerankers={"electra": {"pretrained": missing}}))
+    validate_config(config(rerankers={"electra": {"pretrained": "google/electra-base-discriminator"}}))
+    (tmp_path / "models" / "electra-base").mkdir(parents=True)
+    validate_config(config(rerankers={"electra": {"pretrained": missing}}))
+
+
+def test_a_key_given_twice_in_a_config_file_is_refused_with_file_and_line(tmp_path):
+    from stagewise.config import check_config_files
+
+    text = (ROOT / "config" / "config.yaml").read_text()
+    check_config_files([ROOT / "config" / "config.yaml", ROOT / "config" / "paper.yaml"])  # anchors and merges pass
+    path = tmp_path / "my.yaml"
+    path.write_text(text.replace("  relevance_threshold: 2\n", "  relevance_threshold: 2\n  relevance_threshold: 1\n"))
+    line = path.read_text().splitlines().index("  relevance_threshold: 1") + 1
+    with pytest.raises(ConfigError, match=rf"my\.yaml:{line}: config key 'relevance_threshold' is given twice"):
+        check_config_files([path])

@@ -171,3 +171,12 @@ def test_bad_config_stops_before_any_job_naming_the_key(tmp_path):
     result = snakemake(tmp_path, "-n")
     assert result.returncode != 0
     assert "'training.C.lr': '1e-3' is not of type 'number'" in result.stdout + result.stderr
+
+
+def test_a_config_file_with_a_key_given_twice_stops_the_dry_run(tmp_path):
+    copy_workflow(tmp_path, yaml.safe_load((ROOT / "tests" / "data" / "tiny_config.yaml").read_text()))
+    text = (ROOT / "tests" / "data" / "tiny_config.yaml").read_text()
+    (tmp_path / "config" / "mine.yaml").write_text(text.replace("seeds: [1, 2]\n", "seeds: [1, 2]\nseeds: [3]\n"))
+    result = snakemake(tmp_path, "-n", "--configfile", "config/mine.yaml")
+    assert result.returncode != 0
+    assert "mine.yaml" in result.stdout + result.stderr and "config key 'seeds' is given twice" in result.stdout + result.stderr

@@ -12,6 +12,13 @@ from .errors import ConfigError
 SCHEMA = Path(__file__).resolve().parents[2] / "config" / "schemas" / "config.schema.yaml"
 
 
+def _strict_integers(validator_class):
+    """JSON Schema counts 1.0 as an integer; a seed of 1.0 would then become the path seed1.0. Only ints are."""
+    checker = validator_class.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, instance: isinstance(instance, int) and not isinstance(instance, bool))
+    return jsonschema.validators.extend(validator_class, type_checker=checker)
+
+
 def _with_defaults(validator_class):
     validate_properties = validator_class.VALIDATORS["properties"]
 
@@ -57,12 +64,44 @@ def validate_config(config: dict, schema_path=SCHEMA) -> dict:
     """Validate ``config`` in place, filling defaults; raise ConfigError naming the first bad key."""
     schema = load_schema(schema_path)
     given_c_keys = set(((config.get("training") or {}).get("C") or {}) if isinstance(config, dict) else ())
-    validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
+    validator = _with_defaults(_strict_integers(jsonschema.Draft202012Validator))(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))))
     if errors:
         raise ConfigError(_message(errors[0]))
     _check_references(config, given_c_keys)
     return config
+
+
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """A YAML loader that rejects a key given twice in one mapping (PyYAML keeps the last one silently)."""
+
+
+def _mapping_without_duplicates(loader, node, deep=False):
+    seen = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor` merges; its keys may be overridden
+            continue
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise ConfigError(f"{node.start_mark.name}:{key_node.start_mark.line + 1}: config key {key!r} is given "
+                              f"twice in one section (also on line {seen[key]}); YAML would keep the last silently")
+        seen[key] = key_node.start_mark.line + 1
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
+def check_config_files(paths):
+    """Stop on a config file that gives a key twice in one mapping, naming the file, line and key."""
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            yaml.load(f, Loader=_UniqueKeyLoader)
+
+
+def looks_like_path(name: str) -> bool:
+    """A local folder rather than a hub id (``org/name``): absolute, relative with ./ or ../, or deeper than one /."""
+    return name.startswith(("/", "./", "../", "~")) or name.count("/") > 1
 
 
 def stage_settings(config: dict, schedule: str) -> dict:
@@ -98,6 +137,9 @@ def first_stage_depth(config: dict) -> int | None:
 
 def _check_references(config: dict, given_c_keys: set):
     c = config["training"]["C"]
+    if "train" in config["test_sets"]:
+        raise ConfigError("config key 'test_sets.train': 'train' is the name of the training queries' runs; "
+                          "rename the test set")
     if "negatives_run" in c and "negatives_ranker" in given_c_keys:
         raise ConfigError("config key 'training.C': give 'negatives_run' or 'negatives_ranker', not both")
     for name, ranker in config["rankers"].items():
@@ -121,6 +163,10 @@ def _check_references(config: dict, given_c_keys: set):
     for name, spec in config["rerankers"].items():
         if not spec.get("pretrained") and not spec.get("architecture"):
             raise ConfigError(f"config key 'rerankers.{name}': give either 'pretrained' or 'architecture'")
+        pretrained = spec.get("pretrained")
+        if pretrained and looks_like_path(pretrained) and not Path(pretrained).expanduser().is_dir():
+            raise ConfigError(f"config key 'rerankers.{name}.pretrained': the folder {pretrained!r} does not exist "
+                              "(a hub id has the form org/name)")
     unknown = [m for m in config["report"]["metrics"] if m not in config["evaluation"]["metrics"]]
     if unknown:
         raise ConfigError(f"config key 'report.metrics': {unknown} are not in evaluation.metrics")

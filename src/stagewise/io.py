@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import shutil
@@ -10,6 +11,8 @@ import tempfile
 from pathlib import Path
 
 from .errors import InputFormatError
+
+log = logging.getLogger(__name__)
 
 # qid -> docid -> score
 Run = dict[str, dict[str, float]]
@@ -114,17 +117,32 @@ def write_run(run: Run, path, tag="stagewise", depth=None):
 
 
 def read_qrels(path) -> Qrels:
-    """Read TREC qrels: ``qid iteration docid grade``."""
+    """Read TREC qrels: ``qid iteration docid grade``. A (qid, docid) judged twice with different grades is an
+    error naming both lines; a repeated identical line is allowed and counted in the log."""
     qrels: Qrels = {}
+    first_line: dict[tuple[str, str], int] = {}
+    repeated = 0
     for lineno, line in _open_lines(path):
+        if lineno == 1 and line.startswith(BOM):
+            raise InputFormatError(path, _BOM_MESSAGE, 1)
         parts = line.split()
         if len(parts) != 4:
             raise InputFormatError(path, f"expected 4 columns 'qid iteration docid grade', got {len(parts)}", lineno)
         qid, _, docid, grade = parts
         try:
-            qrels.setdefault(qid, {})[docid] = int(grade)
+            value = int(grade)
         except ValueError:
             raise InputFormatError(path, f"relevance grade {grade!r} is not an integer", lineno) from None
+        docs = qrels.setdefault(qid, {})
+        if docid in docs:
+            if docs[docid] != value:
+                raise InputFormatError(path, f"query {qid!r}, document {docid!r} is judged {docs[docid]} on line "
+                                             f"{first_line[qid, docid]} and {value} here", lineno)
+            repeated += 1
+        first_line.setdefault((qid, docid), lineno)
+        docs[docid] = value
+    if repeated:
+        log.warning("%s: %d repeated identical judgments (counted once)", path, repeated)
     return qrels
 
 
@@ -135,15 +153,52 @@ def write_qrels(qrels: Qrels, path):
                 f.write(f"{qid} 0 {docid} {qrels[qid][docid]}\n")
 
 
+BOM = "\ufeff"
+_BOM_MESSAGE = ("starts with a UTF-8 byte-order mark, which would become part of the first id; remove it "
+                "(sed -i '1s/^\\xEF\\xBB\\xBF//' FILE)")
+
+
+def _strict_tsv(path, id_name: str, text_name: str):
+    """(line, id, text) of a two-column TSV file that ir_datasets reads too: UTF-8 without a byte-order mark, no
+    blank lines, exactly one tab per line, a non-empty id, each id once, at least one line."""
+    path = Path(path)
+    if not path.exists():
+        raise InputFormatError(path, "file not found")
+    seen: dict[str, int] = {}
+    lineno = 0
+    with open(path, encoding="utf-8") as f:
+        try:
+            for lineno, line in enumerate(f, start=1):
+                line = line.rstrip("\n")
+                if lineno == 1 and line.startswith(BOM):
+                    raise InputFormatError(path, _BOM_MESSAGE, 1)
+                if not line.strip():
+                    raise InputFormatError(path, "blank line (ir_datasets cannot read it); remove it", lineno)
+                parts = line.split("\t")
+                if len(parts) != 2:
+                    raise InputFormatError(path, f"expected 2 tab-separated columns '{id_name}<TAB>{text_name}', "
+                                                 f"got {len(parts)}", lineno)
+                key = parts[0]
+                if not key.strip():
+                    raise InputFormatError(path, f"empty {id_name}", lineno)
+                if key in seen:
+                    raise InputFormatError(path, f"{id_name} {key!r} appears twice (line {seen[key]} and here)", lineno)
+                seen[key] = lineno
+                yield lineno, key, parts[1]
+        except UnicodeDecodeError as e:
+            raise InputFormatError(path, f"not UTF-8 ({e.reason})", lineno + 1) from None
+    if not seen:
+        raise InputFormatError(path, f"no {id_name}<TAB>{text_name} lines: the file is empty")
+
+
 def read_queries(path) -> dict[str, str]:
-    """Read TSV queries: ``qid<TAB>text``."""
-    queries = {}
-    for lineno, line in _open_lines(path):
-        parts = line.split("\t")
-        if len(parts) != 2:
-            raise InputFormatError(path, f"expected 2 tab-separated columns 'qid<TAB>text', got {len(parts)}", lineno)
-        queries[parts[0]] = parts[1]
-    return queries
+    """Read TSV queries: ``qid<TAB>text`` (strict, see ``_strict_tsv``)."""
+    return {qid: text for _, qid, text in _strict_tsv(path, "qid", "text")}
+
+
+def validate_docs(path) -> int:
+    """Check a ``docid<TAB>text`` corpus file as strictly as queries (each docid once); the number of documents."""
+    return sum(1 for _ in _strict_tsv(path, "docid", "text"))
 
 
 def write_tsv(rows: dict[str, str], path):

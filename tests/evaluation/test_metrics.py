@@ -84,3 +84,11 @@ def test_a_threshold_above_every_grade_stops_and_names_the_test_set(tmp_path):
     assert not (tmp_path / "m.tsv").exists()
     # nDCG alone uses the grades as they are: no threshold involved, nothing to stop
     assert len(per_query_metrics(qrels, run, ["ndcg@10"], relevance_threshold=2)) == 2
+
+
+def test_a_test_set_without_judgments_stops_naming_it(tmp_path):
+    from stagewise.evaluation.metrics import evaluate_cells
+
+    (tmp_path / "r.run").write_text("q1 Q0 d1 1 1.0 t\n")
+    with pytest.raises(ValueError, match=r"test set dl19: its qrels hold no judgments"):
+        evaluate_cells([({"ranker": "bm25"}, [tmp_path / "r.run"])], {"dl19": {}}, tmp_path / "m.tsv", ["ndcg@10"])

@@ -1,3 +1,5 @@
+import pytest
+
 from stagewise.first_stage import bm25
 
 
@@ -18,3 +20,29 @@ def test_index_corpus_and_retrieve_write_a_trec_run(tiny_dataset, tmp_path):
     bm25.retrieve(index, f"local:{tiny_dataset / 'test'}", tmp_path / "test.run", depth=10)
     run = read_run(tmp_path / "test.run")
     assert len(run) == 8 and all(len(d) == 10 for d in run.values())
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A real 512 KiB file system (tmpfs, needs root): writes beyond it fail with 'No space left on device'."""
+    import os
+    import subprocess
+
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("needs root and tmpfs mounts to fill a real disk")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_an_index_the_disk_could_not_hold_fails_the_build_and_leaves_no_index(full_disk):
+    import random
+
+    rng = random.Random(0)
+    words = [f"w{i}" for i in range(5000)]
+    docs = [(f"d{i}", " ".join(rng.choices(words, k=200))) for i in range(3000)]  # about 6 MB of text
+    with pytest.raises(RuntimeError, match=r"Lucene index at .* (does not open|holds \d+ documents, the corpus 3000)"):
+        bm25.build_index(docs, full_disk / "index")
+    assert not (full_disk / "index").exists()

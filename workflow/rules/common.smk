@@ -2,10 +2,18 @@
 import re
 from pathlib import Path
 
-from stagewise.config import first_stage_depth, relevance_thresholds, stage_settings, test_set_dataset, validate_config
+from stagewise.config import (
+    check_config_files,
+    first_stage_depth,
+    relevance_thresholds,
+    stage_settings,
+    test_set_dataset,
+    validate_config,
+)
 from stagewise.data import trec_dl
 from stagewise.data.datasets import is_local, local_folder
 
+check_config_files(workflow.configfiles)  # a key given twice: YAML would keep the last one silently
 validate_config(config)
 
 RANKERS = list(config["rankers"])

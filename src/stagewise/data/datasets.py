@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..errors import InputFormatError
-from ..io import read_qrels, read_queries
+from ..io import read_qrels, read_queries, validate_docs
 
 LOCAL_PREFIX = "local:"
 
@@ -43,7 +43,9 @@ def _register_local(spec: str):
         raise InputFormatError(folder, "dataset folder not found")
     parts = []
     if (folder / "docs.tsv").exists() or (folder.parent / "docs.tsv").exists():
-        parts.append(TsvDocs(LocalDownload(local_docs_file(folder), mkdir=False)))
+        docs = local_docs_file(folder)
+        _validated_docs(str(docs.resolve()), docs.stat().st_size, docs.stat().st_mtime_ns)
+        parts.append(TsvDocs(LocalDownload(docs, mkdir=False)))
     if (folder / "queries.tsv").exists():
         read_queries(folder / "queries.tsv")  # validate: names file and line on error
         parts.append(TsvQueries(LocalDownload(folder / "queries.tsv", mkdir=False)))
@@ -53,6 +55,12 @@ def _register_local(spec: str):
     if (folder / "scoreddocs.run").exists():
         parts.append(TrecScoredDocs(LocalDownload(folder / "scoreddocs.run", mkdir=False)))
     ir_datasets.registry.register(spec, Dataset(*parts))
+
+
+@lru_cache(maxsize=None)
+def _validated_docs(path: str, size: int, mtime_ns: int) -> int:
+    """A corpus file is checked once per process and version (test sets and training share one docs.tsv)."""
+    return validate_docs(path)
 
 
 @lru_cache(maxsize=None)

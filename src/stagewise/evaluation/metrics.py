@@ -39,6 +39,8 @@ def check_relevance_threshold(qrels: Qrels, relevance_threshold: int, metrics, n
     """Stop when binary metrics are asked for and no grade of ``qrels`` reaches the threshold."""
     binary = [m for m in metrics if m.split("@")[0] not in GRADED]
     top = max((g for docs in qrels.values() for g in docs.values()), default=None)
+    if top is None:
+        raise ValueError(f"test set {name}: its qrels hold no judgments, so every metric would be 0 for every system")
     if binary and (top is None or top < relevance_threshold):
         raise ValueError(f"test set {name}: relevance threshold {relevance_threshold} is above every grade of its "
                          f"qrels (highest: {top}), so {', '.join(binary)} would be 0 for every system; set "

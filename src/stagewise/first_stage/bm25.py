@@ -30,8 +30,24 @@ def build_index(docs: Iterable[tuple[str, str]], index_dir, threads: int = 1) ->
             indexer.add_batch_raw(batch)
             n += len(batch)
         indexer.close()
+        check_index(tmp, n)
         log.info("indexed %d documents into %s", n, index_dir)
     return index_dir
+
+
+def check_index(index_dir, expected: int):
+    """Open a freshly built index and compare its document count with the corpus's: pyserini logs a failed
+    write (a full disk, say) and returns normally, leaving an index that every later search would trust."""
+    from pyserini.index.lucene import LuceneIndexReader
+
+    try:
+        documents = LuceneIndexReader(str(index_dir)).stats()["documents"]
+    except Exception as e:  # a JVM exception: no segments, a truncated file
+        raise RuntimeError(f"the Lucene index at {index_dir} does not open ({type(e).__name__}: {e}); was the disk "
+                           "full? (pyserini's log above says)") from None
+    if documents != expected:
+        raise RuntimeError(f"the Lucene index at {index_dir} holds {documents} documents, the corpus {expected}; was "
+                           "the disk full? (pyserini's log above says)")
 
 
 def search(index_dir, queries: dict[str, str], k: int = 100, k1: float = 0.9, b: float = 0.4, threads: int = 1):
