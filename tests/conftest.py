@@ -22,3 +22,18 @@ def tiny_dataset(tmp_path):
     spec = SyntheticSpec(seed=3, n_passages=600, n_topics=4, concepts_per_topic=10,
                          splits={"train": 40, "test": 8})
     return write_dataset(spec, tmp_path / "synthetic")
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A real 512 KiB file system (tmpfs, needs root): writes beyond it fail with 'No space left on device'."""
+    import os
+    import subprocess
+
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("needs root and tmpfs mounts to fill a real disk")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)

@@ -68,3 +68,20 @@ def test_minilm_package_backbone_loads_offline_with_a_seeded_head(tmp_path):
         assert model.config.num_hidden_layers == 6 and model.config.num_labels == 1
         heads.append(model.classifier.weight.detach().clone())
     assert torch.equal(heads[0], heads[1]) and not torch.equal(heads[0], heads[2])
+
+
+def test_a_model_folder_that_does_not_load_back_is_not_trusted(tmp_path):
+    import pytest
+    from transformers import AutoModelForSequenceClassification
+
+    from stagewise.backbones import build_backbone, check_saved_model
+
+    spec = {"architecture": "electra", "vocab_size": 300, "hidden_size": 16, "num_hidden_layers": 1,
+            "num_attention_heads": 2, "intermediate_size": 32, "max_length": 32}
+    folder = build_backbone(spec, tmp_path / "b", ["a few words of text", "more words here"] * 20, seed=0)
+    model = AutoModelForSequenceClassification.from_pretrained(folder)
+    check_saved_model(folder, model)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # a write the disk cut short
+    with pytest.raises(RuntimeError, match=r"does not load back .*was the disk full"):
+        check_saved_model(folder, model)

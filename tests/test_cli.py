@@ -19,3 +19,23 @@ def test_command_line_runs_data_bm25_and_evaluation(tmp_path):
     metrics = json.loads(run("evaluate", "bm25.run", "local:data/test-a", cwd=tmp_path).strip().splitlines()[-1])
     assert set(metrics) == {"ndcg@10", "mrr@10", "map", "recall@100"}
     assert 0.0 < metrics["ndcg@10"] <= 1.0
+
+
+def test_user_errors_end_in_one_line_naming_the_argument_and_exit_2(tmp_path):
+    run("synthetic", "data", "--seed", "2", "--passages", "400", cwd=tmp_path)
+    (tmp_path / "r.run").write_text("0 Q0 d1 1 1.0 t\n")
+    cases = [
+        (["evaluate", "r.run", "local:data/test-a", "--metrics", "ndcg@11"], "invalid choice: 'ndcg@11'"),
+        (["evaluate", "r.run", "msmarco-passage/trec-dl-2042"], "msmarco-passage/trec-dl-2042: not an ir_datasets id"),
+        (["evaluate", "missing.run", "local:data/test-a"], "missing.run: file not found"),
+        (["retrieve", "no-index", "local:data/test-a", "out.run"], "no-index: index folder (argument index) not found"),
+        (["index", "local:nowhere", "index"], "nowhere: dataset folder not found"),
+        (["rerank", "no-model", "r.run", "local:data/test-a", "local:data", "o.run"], "no-model: model folder"),
+        (["train", "C", "no-model", "out", "--config", "none.yaml"], "none.yaml: config file (--config) not found"),
+    ]
+    for args, message in cases:
+        result = subprocess.run([STAGEWISE, *args], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 2, (args, result.stderr[-2000:])
+        errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
+        assert len(errors) == 1 and message in errors[0], (args, result.stderr[-2000:])
+        assert "Traceback" not in result.stderr, args

@@ -1,7 +1,9 @@
 """End-to-end: the real workflow on a tiny config, in a temporary folder, through Snakemake."""
 
+import copy
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -123,6 +125,25 @@ def test_per_test_set_thresholds_reach_the_evaluation(finished_workflow):
         mrr = per_query_metrics(qrels, run, ["mrr@10"], threshold, depth=30)["value"].mean()
         ours = metrics[(metrics.dataset == "test-b") & (metrics.metric == "mrr@10")]["value"].mean()
         assert (ours == pytest.approx(mrr)) == expected, (threshold, ours, mrr)
+
+
+def test_only_real_changes_rerun_training(finished_workflow):
+    """Each training job's params hold what its own stage reads: a teacher change retrains the D stages only;
+    where a file comes from and how often checkpoints are written retrain nothing."""
+    config = yaml.safe_load((finished_workflow / "config" / "config.yaml").read_text())
+
+    def planned(change):
+        changed = copy.deepcopy(config)
+        change(changed)
+        (finished_workflow / "config" / "changed.yaml").write_text(yaml.safe_dump(changed))
+        result = snakemake(finished_workflow, "-n", "models", "--configfile", "config/changed.yaml")
+        assert result.returncode == 0, result.stderr[-2000:]
+        return sorted(set(re.findall(r"schedule=([CD-]+), seed=", result.stdout)))
+
+    assert planned(lambda c: c["teacher"].update(source="a mirror")) == []
+    assert planned(lambda c: c["training"]["C"].update(checkpoint_every=2)) == []
+    assert planned(lambda c: c["teacher"].update(ranking_size=None)) == ["C-D", "D", "D-C"]  # C-D's D stage, not C
+    assert planned(lambda c: c["training"]["second_stage"]["C-D"].update(lr=1.0e-4)) == ["C-D"]
 
 
 def test_second_invocation_has_nothing_to_do(finished_workflow):

@@ -174,6 +174,24 @@ def fresh_weight_names(model_dir) -> list[str]:
     return json.loads(path.read_text())["fresh"] if path.exists() else []
 
 
+def check_saved_model(folder, model):
+    """A model folder is trusted only once it loads back with the weights just saved (a full disk can leave a
+    truncated safetensors file behind a save that raised nothing) and its tokenizer loads."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    try:
+        loaded = AutoModelForSequenceClassification.from_pretrained(folder).state_dict()
+        AutoTokenizer.from_pretrained(folder)
+    except Exception as e:  # safetensors, JSON or tokenizer errors of a damaged folder
+        raise RuntimeError(f"the model folder {folder} does not load back ({type(e).__name__}: {e}); was the disk "
+                           "full?") from None
+    saved = model.state_dict()
+    differing = [k for k in saved if k not in loaded or not torch.equal(saved[k].cpu(), loaded[k])]
+    if differing:
+        raise RuntimeError(f"the model folder {folder} does not hold the weights just saved ({differing[:3]} differ)")
+
+
 def draw_fresh_weights(model, names: list[str], seed: int) -> int:
     """Re-draw the modules holding ``names`` from ``seed``, with the model's own initializer (the way transformers
     fills weights a checkpoint lacks). The global random state is left as it was. Returns the parameters drawn."""
@@ -222,6 +240,7 @@ def build_backbone(spec: dict, out_dir, corpus_texts: Iterable[str] | None = Non
             fresh = sorted(n for n, _ in model.named_parameters() if n.startswith("classifier."))
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        check_saved_model(tmp, model)
         # every training cell that starts here draws these from its own seed (stagewise.training.trainer)
         (tmp / FRESH_WEIGHTS).write_text(json.dumps({"fresh": fresh}, indent=1) + "\n")
     return Path(out_dir)

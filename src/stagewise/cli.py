@@ -5,6 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+
+
+def _need(path, what: str):
+    """An input path named on the command line must exist (a clear one-line error instead of a Java or hub one)."""
+    from pathlib import Path
+
+    from .errors import InputFormatError
+
+    if path is not None and not Path(path).exists():
+        raise InputFormatError(path, f"{what} not found")
 
 
 def _synthetic(a):
@@ -29,6 +40,7 @@ def _index(a):
 def _retrieve(a):
     from .first_stage.bm25 import retrieve
 
+    _need(a.index, "index folder (argument index)")
     retrieve(a.index, a.queries, a.out, a.k1, a.b, a.depth, threads=a.threads)
 
 
@@ -38,6 +50,8 @@ def _train(a):
 
     import yaml
 
+    _need(a.config, "config file (--config)"), _need(a.init, "initial model folder (argument init)")
+    _need(a.run, "first-stage run (--run)")
     config = validate_config(yaml.safe_load(open(a.config, encoding="utf-8")))
     train_from_files(a.stage, a.init, a.out, a.work_dir, config["train_queries"], config["corpus"],
                      config["training"][a.stage], a.seed, run_path=a.run, teacher=config.get("teacher"),
@@ -47,6 +61,7 @@ def _train(a):
 def _rerank(a):
     from .rerank import rerank_files
 
+    _need(a.model, "model folder (argument model)"), _need(a.run, "run file (argument run)")
     rerank_files(a.model, [a.run], [a.queries], a.corpus, [a.out], a.depth, a.batch_size, a.max_length, a.threads)
 
 
@@ -68,6 +83,9 @@ def _table(a):
     table = main_table(per_query, significance)
     write_csv(table, a.out)
     print(markdown_table(table, list(dict.fromkeys(table["metric"]))))
+
+
+from .evaluation.metrics import METRICS  # noqa: E402  (a constant; the module imports ranx only when evaluating)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_rerank)
     p = sub.add_parser("evaluate", help="mean metrics of a run (ties by docid, binary metrics at the threshold)")
     p.add_argument("run"), p.add_argument("qrels", help="dataset with qrels (ir_datasets id or local:<folder>)")
-    p.add_argument("--metrics", nargs="+", default=["ndcg@10", "mrr@10", "map", "recall@100"])
+    p.add_argument("--metrics", nargs="+", default=["ndcg@10", "mrr@10", "map", "recall@100"], choices=METRICS,
+                   metavar="METRIC", help=f"any of {', '.join(METRICS)}")
     p.add_argument("--relevance-threshold", type=int, default=2)
     p.set_defaults(func=_evaluate)
     p = sub.add_parser("table", help="main table (seed statistics, significance markers) from per-query metric files")
@@ -113,9 +132,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    from .errors import StagewiseError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    args.func(args)
+    try:
+        args.func(args)
+    except (StagewiseError, FileNotFoundError) as e:
+        if os.environ.get("STAGEWISE_DEBUG"):
+            raise
+        # a user's error: one line naming the file, line, key or argument, like argparse's own errors
+        parser.exit(2, f"stagewise {args.command}: error: {e}\n")
 
 
 if __name__ == "__main__":

@@ -118,6 +118,25 @@ def stage_settings(config: dict, schedule: str) -> dict:
     return settings
 
 
+#: keys that change no weight: where a file comes from, how often a checkpoint is written
+COSMETIC_KEYS = frozenset({"checkpoint_every", "source"})
+
+
+def _without_cosmetic(value):
+    if isinstance(value, dict):
+        return {k: _without_cosmetic(v) for k, v in value.items() if k not in COSMETIC_KEYS}
+    return value
+
+
+def training_determinants(config: dict, schedule: str) -> dict:
+    """What a training job's weights depend on in the config: its last stage's settings and, for a D stage, the
+    teacher section, without cosmetic keys. The train rule's params, so that only these changes retrain a model
+    (a changed teacher does not retrain C; a changed checkpoint_every or source retrains nothing)."""
+    stage = schedule.split("-")[-1]
+    teacher = config.get("teacher") if stage == "D" else None
+    return _without_cosmetic({"hparams": stage_settings(config, schedule), "teacher": teacher})
+
+
 def test_set_dataset(spec) -> str:
     """A test set's dataset: the entry itself, or its ``dataset`` key."""
     return spec["dataset"] if isinstance(spec, dict) else spec

@@ -17,3 +17,7 @@ class InputFormatError(StagewiseError, ValueError):
 
 class ConfigError(StagewiseError, ValueError):
     """An invalid configuration; the message names the key."""
+
+
+class EvaluationError(StagewiseError, ValueError):
+    """Qrels and settings that cannot give a meaningful number (no judgments, a threshold above every grade)."""

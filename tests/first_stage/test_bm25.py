@@ -22,21 +22,6 @@ def test_index_corpus_and_retrieve_write_a_trec_run(tiny_dataset, tmp_path):
     assert len(run) == 8 and all(len(d) == 10 for d in run.values())
 
 
-@pytest.fixture
-def full_disk(tmp_path):
-    """A real 512 KiB file system (tmpfs, needs root): writes beyond it fail with 'No space left on device'."""
-    import os
-    import subprocess
-
-    mount = tmp_path / "small"
-    mount.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)],
-                                           capture_output=True).returncode != 0:
-        pytest.skip("needs root and tmpfs mounts to fill a real disk")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
 def test_an_index_the_disk_could_not_hold_fails_the_build_and_leaves_no_index(full_disk):
     import random
 

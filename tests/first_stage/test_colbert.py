@@ -125,3 +125,19 @@ def test_an_encoder_base_that_is_not_a_bert_folder_is_named(tmp_path):
 
     with pytest.raises(ConfigError, match="no-such-encoder"):
         colbert.freeze_checkpoint(tmp_path / "ck", base=str(tmp_path / "no-such-encoder"))
+
+
+def test_a_plaid_index_missing_passages_or_files_is_not_trusted(index, corpus, tmp_path):
+    import shutil
+
+    colbert.check_plaid_index(index / "plaid", len(corpus))  # the built one holds every passage
+    with pytest.raises(RuntimeError, match=r"holds 1500 passages, the corpus 1501"):
+        colbert.check_plaid_index(index / "plaid", len(corpus) + 1)
+    broken = tmp_path / "plaid"
+    shutil.copytree(index / "plaid", broken)
+    (broken / "ivf.pid.pt").unlink()
+    with pytest.raises(RuntimeError, match=r"lacks \['ivf\.pid\.pt'\]; was the disk full"):
+        colbert.check_plaid_index(broken, len(corpus))
+    next(broken.glob("doclens.*.json")).write_text("[1, 2")  # a truncated write
+    with pytest.raises(RuntimeError, match=r"unreadable doclens file|lacks"):
+        colbert.check_plaid_index(broken, len(corpus))

@@ -6,8 +6,8 @@ from stagewise.config import (
     check_config_files,
     first_stage_depth,
     relevance_thresholds,
-    stage_settings,
     test_set_dataset,
+    training_determinants,
     validate_config,
 )
 from stagewise.data import trec_dl

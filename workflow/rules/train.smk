@@ -26,12 +26,11 @@ rule train:
     priority: 5  # the longest path of the demo: start training before the ColBERT index
     params:
         stage=lambda wildcards: stage_of(wildcards.schedule),
-        # the last stage's section, with training.second_stage's entry for a two-stage schedule
-        hparams=lambda wildcards: stage_settings(config, wildcards.schedule),
+        # what the weights depend on (the rerun trigger): the last stage's settings with training.second_stage's
+        # entry, and the teacher for a D stage only; the script reads the full settings from the config
+        determinants=lambda wildcards: training_determinants(config, wildcards.schedule),
         train=config["train_queries"],
         corpus=config["corpus"],
-        # only a D stage reads the teacher: a change there must not retrain C
-        teacher=lambda wildcards: config.get("teacher") if stage_of(wildcards.schedule) == "D" else None,
         work_dir="resources/checkpoints/{reranker}/{schedule}/seed{seed}",
     log:
         "logs/train/{reranker}/{schedule}/seed{seed}.log",

@@ -71,6 +71,9 @@ def load(spec: str):
     if is_local(spec):
         if spec not in ir_datasets.registry:
             _register_local(spec)
+    elif spec not in ir_datasets.registry:
+        raise InputFormatError(spec, "not an ir_datasets id (see https://ir-datasets.com); a local dataset folder is "
+                                     "written local:<folder>")
     return ir_datasets.load(spec)
 
 

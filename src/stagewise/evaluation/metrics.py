@@ -16,9 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..errors import EvaluationError
 from ..io import Qrels, Run, atomic_path, read_run, sorted_ranking
 
 GRADED = {"ndcg"}
+#: the metrics evaluation knows (the config schema's evaluation.metrics enum lists the same)
+METRICS = ("ndcg@1", "ndcg@5", "ndcg@10", "ndcg@20", "mrr@10", "map", "recall@100", "recall@1000", "precision@10")
 
 
 def ranx_metric(name: str, relevance_threshold: int) -> str:
@@ -40,9 +43,9 @@ def check_relevance_threshold(qrels: Qrels, relevance_threshold: int, metrics, n
     binary = [m for m in metrics if m.split("@")[0] not in GRADED]
     top = max((g for docs in qrels.values() for g in docs.values()), default=None)
     if top is None:
-        raise ValueError(f"test set {name}: its qrels hold no judgments, so every metric would be 0 for every system")
+        raise EvaluationError(f"test set {name}: its qrels hold no judgments, so every metric would be 0 for every system")
     if binary and (top is None or top < relevance_threshold):
-        raise ValueError(f"test set {name}: relevance threshold {relevance_threshold} is above every grade of its "
+        raise EvaluationError(f"test set {name}: relevance threshold {relevance_threshold} is above every grade of its "
                          f"qrels (highest: {top}), so {', '.join(binary)} would be 0 for every system; set "
                          f"test_sets.{name}.relevance_threshold (1 for binary qrels such as MS MARCO dev)")
 

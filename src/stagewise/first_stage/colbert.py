@@ -177,10 +177,28 @@ def build_index(docs, checkpoint: str, index_dir, nbits: int = 2, doc_maxlen: in
                                    index_bsize=index_batch_size, index_path=str((tmp / "plaid").resolve()))
             indexer = Indexer(checkpoint=str(checkpoint), config=config, verbose=1)
             indexer.index(name="plaid", collection=str(collection), overwrite=True)
+        check_plaid_index(tmp / "plaid", len(docs))
         meta = {"fingerprint": fingerprint, "checkpoint": str(checkpoint), "passages": len(docs), **settings}
         (tmp / INDEX_META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
     log.info("ColBERT index written to %s", index_dir)
     return index_dir
+
+
+def check_plaid_index(plaid_dir, expected: int):
+    """A PLAID index must hold every passage before it is trusted: its metadata, centroids, inverted lists and one
+    document length per passage (colbert-ai writes doclens.<chunk>.json per chunk)."""
+    plaid_dir = Path(plaid_dir)
+    missing = [name for name in ("metadata.json", "plan.json", "centroids.pt") if not (plaid_dir / name).exists()]
+    if not any((plaid_dir / name).exists() for name in ("ivf.pid.pt", "ivf.pt")):
+        missing.append("ivf.pid.pt")
+    if missing:
+        raise RuntimeError(f"the ColBERT index at {plaid_dir} lacks {missing}; was the disk full? (see the log above)")
+    try:
+        passages = sum(len(json.loads(p.read_text())) for p in plaid_dir.glob("doclens.*.json"))
+    except (OSError, ValueError) as e:
+        raise RuntimeError(f"the ColBERT index at {plaid_dir} has an unreadable doclens file ({e})") from None
+    if passages != expected:
+        raise RuntimeError(f"the ColBERT index at {plaid_dir} holds {passages} passages, the corpus {expected}")
 
 
 def search(index_dir, checkpoint: str, queries: dict[str, str], k: int = 500, query_maxlen: int = 32,

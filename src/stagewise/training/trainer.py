@@ -20,6 +20,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader
 
+from ..backbones import check_saved_model
 from ..io import atomic_path
 from .faults import SlowSteps, fail_once
 from .fingerprint import differences, training_fingerprint
@@ -286,6 +287,7 @@ def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dic
     with atomic_path(out_dir) as tmp:
         module.model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        check_saved_model(tmp, module.model)
         resolved = {**hparams, "stage": stage, "loss": loss, "init_model": str(init_model), "seed": seed,
                     "steps": steps, "training_groups": len(train_idx), "validation_groups": len(val_idx),
                     "validation_split_seed": seed if validation_seed is None else validation_seed,
