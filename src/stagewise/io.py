@@ -52,7 +52,7 @@ def _open_lines(path):
                 yield lineno, line
 
 
-def _run_lines(path):
+def run_lines(path):
     """(line number, qid, docid, rank, score) of every line of a TREC run file, validated."""
     for lineno, line in _open_lines(path):
         parts = line.split()
@@ -72,7 +72,7 @@ def _run_lines(path):
 def read_run(path) -> Run:
     """Read a TREC run file: ``qid Q0 docid rank score tag`` (whitespace-separated)."""
     run: Run = {}
-    for lineno, qid, docid, _rank, value in _run_lines(path):
+    for lineno, qid, docid, _rank, value in run_lines(path):
         docs = run.setdefault(qid, {})
         if docid in docs:
             raise InputFormatError(path, f"document {docid!r} appears twice for query {qid!r}", lineno)
@@ -88,7 +88,7 @@ def read_run_by_rank(path, depth: int | None = None) -> dict[str, list[str]]:
     fall back to descending score, then document id."""
     entries: dict[str, list[tuple[int, float, str]]] = {}
     seen: dict[str, set[str]] = {}
-    for lineno, qid, docid, rank, value in _run_lines(path):
+    for lineno, qid, docid, rank, value in run_lines(path):
         docs = seen.setdefault(qid, set())
         if docid in docs:
             raise InputFormatError(path, f"document {docid!r} appears twice for query {qid!r}", lineno)

@@ -106,11 +106,16 @@ def init_model(wildcards):
 def training_inputs(wildcards):
     inputs = {"init": init_model(wildcards), "queries": dataset_files(config["train_queries"])}
     if stage_of(wildcards.schedule) == "C":
-        ranker = config["training"]["C"]["negatives_ranker"]
-        inputs["run"] = NEGATIVES_RUN["path"] if NEGATIVES_RUN else f"results/runs/first_stage/{ranker}/train.run"
+        inputs["candidates"] = "resources/training/candidates"
     else:
         inputs["teacher"] = teacher_files()
     return inputs
+
+
+def negatives_run_file():
+    """The training run C's pools come from: an existing file (training.C.negatives_run) or a ranker's retrieval."""
+    ranker = config["training"]["C"]["negatives_ranker"]
+    return NEGATIVES_RUN["path"] if NEGATIVES_RUN else f"results/runs/first_stage/{ranker}/train.run"
 
 
 def teacher_files():

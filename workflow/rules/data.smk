@@ -16,6 +16,31 @@ rule synthetic_dataset:
         "../scripts/synthetic_dataset.py"
 
 
+rule training_candidates:
+    """C's training pools, prepared once: each training query's top-negatives_depth of the training run (by its rank
+    column) and its qrels positives, as arrays every C job memory-maps (the 251M-line MS MARCO run is read once)."""
+    input:
+        run=negatives_run_file(),
+        queries=dataset_files(config["train_queries"], with_docs=False),
+    output:
+        directory("resources/training/candidates"),
+    params:
+        train=config["train_queries"],
+        depth=config["training"]["C"]["negatives_depth"],
+    log:
+        "logs/data/training_candidates.log",
+    benchmark:
+        "benchmarks/data/training_candidates.tsv"
+    threads: 1
+    resources:
+        # estimate at MS MARCO size (502,939 queries x 500 lines, top 200 kept): docid vocabulary and 100M pool
+        # entries, about 3 GB; reading 251M lines at the measured 1 s per million lines, about 5 min
+        mem_mb=6000,
+        runtime=120,
+    script:
+        "../scripts/training_candidates.py"
+
+
 rule simulated_teacher:
     """The demo teacher: the training queries' first-stage top-k ranked by true grade plus seeded noise."""
     input:

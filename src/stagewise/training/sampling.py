@@ -35,35 +35,42 @@ POSITIVE_POLICIES = ("add", "drop", "keep")
 class ContrastiveGroups(Dataset):
     """One positive + ``n_negatives`` negatives per training query.
 
-    The positive is drawn among the query's qrels positives (grade >= ``min_positive_grade``) found in the
-    ranker's top-``depth``, as in the paper. For a query with none there, ``positive_policy`` decides:
-    'add' draws among all its qrels positives, 'drop' skips the query, 'keep' (the released code) makes an
-    arbitrary retrieved passage the target. Negatives: hard ones from the top-``depth`` (passages judged
-    relevant are skipped, unjudged count as negative) and ``random_negatives`` of them from the whole corpus.
+    ``run``: a ``Candidates`` store (each query's pool and judgments, memory-mapped), or in-memory rankings
+    (qid -> docids best first, or qid -> {docid: score}) with ``qrels``. The positive is drawn among the query's
+    qrels positives (grade >= ``min_positive_grade``) found in the pool's top-``depth``, as in the paper. For a query
+    with none there, ``positive_policy`` decides: 'add' draws among all its qrels positives, 'drop' skips the query,
+    'keep' (the released code) makes an arbitrary retrieved passage the target. Negatives: hard ones from the
+    top-``depth`` (passages judged relevant are skipped, unjudged count as negative) and ``random_negatives`` of them
+    from the whole corpus. ``texts`` maps docids to texts (a dict, or a store read when a group is drawn).
     ``policy_counts`` says how many queries each case touched.
     """
 
     def __init__(self, queries, qrels, run, texts, n_negatives, depth, min_positive_grade, seed, random_negatives=0,
                  positive_policy="add"):
+        from ..data.candidates import Candidates
+
         if positive_policy not in POSITIVE_POLICIES:
             raise ValueError(f"positive_policy must be one of {POSITIVE_POLICIES}, not {positive_policy!r}")
+        if not isinstance(run, Candidates):
+            # a ranking (list, e.g. by the run's rank column) or scores (dict, ordered by score)
+            run = Candidates.from_rankings({q: list(r) if isinstance(r, list) else [d for d, _ in sorted_ranking(r)]
+                                            for q, r in run.items()}, qrels)
+        self.candidates, self.queries = run, queries
         self.texts, self.n_negatives, self.depth, self.seed = texts, n_negatives, depth, seed
         self.random_negatives, self.positive_policy = random_negatives, positive_policy
         self.all_docids = sorted(texts) if random_negatives else []
         self.items = []
         self.policy_counts = {"retrieved": 0, "added": 0, "dropped": 0, "kept": 0, "no_positive": 0}
-        for qid in sorted(run):
+        for i, qid in enumerate(run.qids.tolist()):
             if qid not in queries:
                 continue
-            judged = qrels.get(qid, {})
+            judged = run.judged(i)
             positives = sorted(d for d, g in judged.items() if g >= min_positive_grade and d in texts)
-            # a ranking (list, e.g. by the run's rank column) or scores (dict, ordered by score)
-            ranking = list(run[qid]) if isinstance(run[qid], list) else [d for d, _ in sorted_ranking(run[qid])]
             if not positives:
                 self.policy_counts["no_positive"] += 1
                 continue
-            top = set(ranking[:depth])
-            retrieved = [d for d in positives if d in top]
+            top = run.pool(i)[:depth]
+            retrieved = [d for d in positives if d in set(top)]
             if retrieved:
                 self.policy_counts["retrieved"] += 1
                 candidates, arbitrary = retrieved, False
@@ -76,16 +83,18 @@ class ContrastiveGroups(Dataset):
             else:
                 self.policy_counts["kept"] += 1
                 candidates, arbitrary = [], True
-            if not any(judged.get(d, 0) <= 0 for d in ranking[:depth]):
+            if not any(judged.get(d, 0) <= 0 for d in top):
                 continue  # nothing to contrast with
-            self.items.append((queries[qid], candidates, ranking, judged, arbitrary))
+            self.items.append((i, candidates, arbitrary))
 
     def __len__(self):
         return len(self.items)
 
     def __getitem__(self, key):
         epoch, idx = key if isinstance(key, tuple) else (0, key)
-        query, positives, ranking, judged, arbitrary = self.items[idx]
+        i, positives, arbitrary = self.items[idx]
+        ranking, judged = self.candidates.pool(i), self.candidates.judged(i)
+        query = self.queries[self.candidates.qids[i]]
         rng = np.random.default_rng([self.seed, epoch, idx])
         n_hard = self.n_negatives - self.random_negatives
         if arbitrary:

@@ -300,25 +300,33 @@ def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dic
 
 def train_from_files(stage: str, init_model, out_dir, work_dir, train_queries: str, corpus: str, hparams: dict,
                      seed: int, run_path=None, teacher: dict | None = None, threads: int = 1,
-                     testing: dict | None = None, cell: str = "") -> Path:
-    """Build the stage's training groups from files and train: C takes hard negatives from the TREC run
-    at ``run_path``; D takes the teacher's rankings (``teacher``: the config's teacher section).
+                     testing: dict | None = None, cell: str = "", candidates=None) -> Path:
+    """Build the stage's training groups from files and train: C takes hard negatives from a candidates store
+    (``candidates``, see stagewise.data.candidates) or the TREC run at ``run_path``; D takes the teacher's rankings
+    (``teacher``: the config's teacher section).
     ``testing``/``cell``: the config's test-only fault injection and this job's name in it."""
     from ..data import datasets
+    from ..data.candidates import Candidates
     from ..io import read_run_by_rank
     from .sampling import ContrastiveGroups, DistillationGroups
 
     fail_once(testing, cell, work_dir)
     queries = datasets.queries(train_queries)
     if stage == "C":
-        qrels = datasets.qrels(train_queries)
-        # each query's top-negatives_depth by the file's rank column (not its line order; ties in score do not
-        # move the cut), as the released code cuts its ColBERTv2 training run
-        pools = read_run_by_rank(run_path, hparams["negatives_depth"])
-        needed = {d for pool in pools.values() for d in pool}
-        needed |= {d for q in qrels for d, g in qrels[q].items() if g >= hparams["min_positive_grade"]}
+        # each query's top-negatives_depth by the run's rank column (not its line order; ties in score do not move
+        # the cut), as the released code cuts its ColBERTv2 training run: from the store the training_candidates
+        # rule built (memory-mapped), or read here from a run file
+        if candidates is not None:
+            pools = Candidates.open(candidates)
+            if pools.meta.get("depth", 0) < hparams["negatives_depth"]:
+                raise ValueError(f"the candidates store {candidates} holds the top {pools.meta.get('depth')}, "
+                                 f"training.C.negatives_depth asks for {hparams['negatives_depth']}")
+        else:
+            pools = Candidates.from_rankings(read_run_by_rank(run_path, hparams["negatives_depth"]),
+                                             datasets.qrels(train_queries))
+        needed = set(pools.docids.tolist())
         texts = _texts(corpus, needed, hparams.get("random_negatives", 0))
-        dataset = ContrastiveGroups(queries, qrels, pools, texts, hparams["negatives"], hparams["negatives_depth"],
+        dataset = ContrastiveGroups(queries, {}, pools, texts, hparams["negatives"], hparams["negatives_depth"],
                                     hparams["min_positive_grade"], seed, hparams.get("random_negatives", 0),
                                     hparams.get("positive_policy", "add"))
         counts = dataset.policy_counts
@@ -341,7 +349,7 @@ def train_from_files(stage: str, init_model, out_dir, work_dir, train_queries: s
     log.info("stage %s: %d training groups", stage, len(dataset))
     return train_stage(stage, init_model, dataset, out_dir, work_dir, hparams, seed, threads,
                        step_seconds=(testing or {}).get("step_seconds", 0.0),
-                       data_files=_data_files(stage, train_queries, corpus, run_path, teacher))
+                       data_files=_data_files(stage, train_queries, corpus, run_path or candidates, teacher))
 
 
 def _data_files(stage, train_queries, corpus, run_path, teacher) -> list:
@@ -354,7 +362,8 @@ def _data_files(stage, train_queries, corpus, run_path, teacher) -> list:
             folder = datasets.local_folder(spec)
             files += [p for p in (folder / "queries.tsv", folder / "qrels.txt", folder / "docs.tsv") if p.exists()]
     if stage == "C":
-        files.append(run_path)
+        path = Path(run_path)
+        files += sorted(path.iterdir()) if path.is_dir() else [path]
     else:
         files += [teacher[k] for k in ("run", "candidates", "permutations") if teacher.get(k)]
     return files
