@@ -77,8 +77,10 @@ def rerank(model, tokenizer, run: Run, queries: dict[str, str], texts: dict[str,
 
 
 def rerank_files(model_dir, run_paths, dataset_specs, corpus: str, out_paths, depth: int = 100,
-                 batch_size: int = 64, max_length: int = 256, threads: int = 1, tag: str = "stagewise"):
-    """Re-rank each first-stage run (one per dataset spec) and write TREC runs to ``out_paths``."""
+                 batch_size: int = 64, max_length: int = 256, threads: int = 1, tag: str = "stagewise",
+                 doc_store=None):
+    """Re-rank each first-stage run (one per dataset spec) and write TREC runs to ``out_paths``; texts come from
+    ``doc_store`` (a local corpus's offset index) when given."""
     from .data import datasets
     from .io import read_run, write_run
 
@@ -86,7 +88,7 @@ def rerank_files(model_dir, run_paths, dataset_specs, corpus: str, out_paths, de
     model, tokenizer = load_cross_encoder(model_dir)
     runs = [read_run(p) for p in run_paths]
     needed = {d for run in runs for q in run for d, _ in sorted_ranking(run[q])[:depth]}
-    texts = datasets.doc_texts(corpus, needed)
+    texts = datasets.doc_texts(corpus, needed, doc_store)
     for run, spec, out in zip(runs, dataset_specs, out_paths):
         queries = datasets.queries(spec)
         scored = rerank(model, tokenizer, run, queries, texts, depth, batch_size, max_length)

@@ -382,3 +382,26 @@ def test_a_changed_data_file_or_initial_model_starts_over_and_a_cosmetic_key_res
             train_stage("C", kwargs["init_model"], data, tmp_path / f"m-{change}", tmp_path / "w", kwargs["hparams"],
                         seed=1, data_files=[tmp_path / "train.run"])
         assert expected in caplog.text, change
+
+
+@pytest.mark.parametrize("stage", ["C", "D"])
+def test_training_reads_texts_from_the_document_store_with_the_same_result(tmp_path, tiny_dataset, stage):
+    from stagewise.data.candidates import build_candidates
+    from stagewise.data.docstore import build_offset_index
+    from stagewise.training.trainer import train_from_files
+
+    spec, corpus = f"local:{tiny_dataset / 'train'}", f"local:{tiny_dataset}"
+    docs = [d for d, _ in datasets.iter_docs(spec)][:40]
+    run = _colbert_train_run(tmp_path / "train.run", datasets.queries(spec), docs)
+    build_candidates(run, datasets.qrels(spec), tmp_path / "candidates", depth=10)
+    build_offset_index(tiny_dataset / "docs.tsv", tmp_path / "docstore")
+    backbone = build_backbone(TINY, tmp_path / "backbone", (t for _, t in datasets.iter_docs(spec)), seed=0)
+    hp = {**HPARAMS, "steps": 3, "negatives": 3, "negatives_depth": 10, "min_positive_grade": 1, "group_size": 5}
+    teacher = {"run": str(run), "depth": 5}
+    kwargs = {"C": {"run_path": run}, "D": {"teacher": teacher}}[stage]
+    plain = train_from_files(stage, backbone, tmp_path / "plain", tmp_path / "w1", spec, corpus, hp, seed=1, **kwargs)
+    if stage == "C":
+        kwargs = {"candidates": tmp_path / "candidates"}
+    stored = train_from_files(stage, backbone, tmp_path / "stored", tmp_path / "w2", spec, corpus, hp, seed=1,
+                              doc_store=tmp_path / "docstore", **kwargs)
+    assert all(torch.equal(a, b) for a, b in zip(weights(plain).values(), weights(stored).values()))

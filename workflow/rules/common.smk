@@ -46,6 +46,11 @@ def corpus_files():
     return [str(local_folder(config["corpus"]) / "docs.tsv")] if is_local(config["corpus"]) else []
 
 
+def doc_store_files():
+    """The offset index of a local corpus (the doc_store rule builds it); an ir_datasets corpus has its own."""
+    return {"doc_store": "resources/docstore"} if is_local(config["corpus"]) else {}
+
+
 def dataset_files(spec, with_docs=True):
     """Files a query set reads: a local folder's queries and qrels (made by a rule or given), none for ir_datasets."""
     files = []
@@ -104,7 +109,7 @@ def init_model(wildcards):
 
 
 def training_inputs(wildcards):
-    inputs = {"init": init_model(wildcards), "queries": dataset_files(config["train_queries"])}
+    inputs = {"init": init_model(wildcards), "queries": dataset_files(config["train_queries"]), **doc_store_files()}
     if stage_of(wildcards.schedule) == "C":
         inputs["candidates"] = "resources/training/candidates"
     else:

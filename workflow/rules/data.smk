@@ -16,6 +16,25 @@ rule synthetic_dataset:
         "../scripts/synthetic_dataset.py"
 
 
+rule doc_store:
+    """The offset index of a local corpus: training groups and re-ranking read passage texts by id through it."""
+    input:
+        corpus_files(),
+    output:
+        directory("resources/docstore"),
+    log:
+        "logs/data/doc_store.log",
+    benchmark:
+        "benchmarks/data/doc_store.tsv"
+    threads: 1
+    resources:
+        # estimate at MS MARCO size (8.8M passages, 3 GB): docids and offsets, about 2 GB while sorting; one pass
+        mem_mb=4000,
+        runtime=60,
+    script:
+        "../scripts/doc_store.py"
+
+
 rule training_candidates:
     """C's training pools, prepared once: each training query's top-negatives_depth of the training run (by its rank
     column) and its qrels positives, as arrays every C job memory-maps (the 251M-line MS MARCO run is read once)."""

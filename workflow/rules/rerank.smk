@@ -4,6 +4,7 @@ rule rerank:
         model="results/models/{reranker}/{schedule}/seed{seed}",
         run="results/runs/first_stage/{ranker}/{dataset}.run",
         queries=lambda wildcards: dataset_files(TEST_SET_DATASETS[wildcards.dataset]),
+        **doc_store_files(),
     output:
         "results/runs/rerank/{ranker}/{reranker}/{schedule}/seed{seed}/{dataset}.run",
     wildcard_constraints:

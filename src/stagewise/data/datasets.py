@@ -94,10 +94,16 @@ def iter_docs(spec: str):
         yield doc.doc_id, doc.default_text()
 
 
-def doc_texts(spec: str, docids) -> dict[str, str]:
-    """Texts of the given documents. Local corpora are streamed (no docstore is built next to them)."""
+def doc_texts(spec: str, docids, store_dir=None) -> dict[str, str]:
+    """Texts of the given documents: through a local corpus's offset index (``store_dir``, built by the doc_store
+    rule) or ir_datasets' docstore; a local corpus without an index is streamed (small data, the command line)."""
     wanted = set(docids)
-    if is_local(spec):
+    if store_dir is not None:
+        from .docstore import OffsetDocStore
+
+        store = OffsetDocStore(store_dir)
+        found = {d: store[d] for d in wanted if d in store}
+    elif is_local(spec):
         found = {}
         path = local_docs_file(local_folder(spec))
         with open(path, encoding="utf-8") as f:

@@ -58,10 +58,14 @@ class ContrastiveGroups(Dataset):
         self.candidates, self.queries = run, queries
         self.texts, self.n_negatives, self.depth, self.seed = texts, n_negatives, depth, seed
         self.random_negatives, self.positive_policy = random_negatives, positive_policy
-        self.all_docids = sorted(texts) if random_negatives else []
+        # every docid (a store's sorted id array as it is: no list of the corpus)
+        self.all_docids = (getattr(texts, "docids", None) if hasattr(texts, "docids") else sorted(texts)) \
+            if random_negatives else []
         self.items = []
         self.policy_counts = {"retrieved": 0, "added": 0, "dropped": 0, "kept": 0, "no_positive": 0}
-        for i, qid in enumerate(run.qids.tolist()):
+        qids = run.qids.tolist()
+        for i in sorted(range(len(qids)), key=qids.__getitem__):  # by query id, whatever the run's order
+            qid = qids[i]
             if qid not in queries:
                 continue
             judged = run.judged(i)

@@ -300,10 +300,11 @@ def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dic
 
 def train_from_files(stage: str, init_model, out_dir, work_dir, train_queries: str, corpus: str, hparams: dict,
                      seed: int, run_path=None, teacher: dict | None = None, threads: int = 1,
-                     testing: dict | None = None, cell: str = "", candidates=None) -> Path:
+                     testing: dict | None = None, cell: str = "", candidates=None, doc_store=None) -> Path:
     """Build the stage's training groups from files and train: C takes hard negatives from a candidates store
     (``candidates``, see stagewise.data.candidates) or the TREC run at ``run_path``; D takes the teacher's rankings
-    (``teacher``: the config's teacher section).
+    (``teacher``: the config's teacher section). Texts are read when a group is drawn, from ``doc_store`` (a local
+    corpus's offset index) or ir_datasets' docstore; a local corpus without an index is read into memory.
     ``testing``/``cell``: the config's test-only fault injection and this job's name in it."""
     from ..data import datasets
     from ..data.candidates import Candidates
@@ -325,7 +326,7 @@ def train_from_files(stage: str, init_model, out_dir, work_dir, train_queries: s
             pools = Candidates.from_rankings(read_run_by_rank(run_path, hparams["negatives_depth"]),
                                              datasets.qrels(train_queries))
         needed = set(pools.docids.tolist())
-        texts = _texts(corpus, needed, hparams.get("random_negatives", 0))
+        texts = _texts(corpus, needed, hparams.get("random_negatives", 0), doc_store)
         dataset = ContrastiveGroups(queries, {}, pools, texts, hparams["negatives"], hparams["negatives_depth"],
                                     hparams["min_positive_grade"], seed, hparams.get("random_negatives", 0),
                                     hparams.get("positive_policy", "add"))
@@ -338,7 +339,7 @@ def train_from_files(stage: str, init_model, out_dir, work_dir, train_queries: s
         ranked = read_teacher_rankings(teacher)
         # the query text the teacher ranked for (RankGPT's candidates carry it), else the training queries'
         queries = {**queries, **ranked.queries}
-        texts = datasets.doc_texts(corpus, {d for r in ranked.rankings.values() for d in r})
+        texts = _texts(corpus, {d for r in ranked.rankings.values() for d in r}, 0, doc_store)
         dataset = DistillationGroups(queries, ranked.rankings, texts, hparams["group_size"], seed,
                                      ranking_size=teacher.get("ranking_size") if "run" not in teacher else None)
         if dataset.without_query:
@@ -384,9 +385,18 @@ def read_teacher_rankings(teacher: dict):
                         teacher["malformed"], teacher["repeated"])
 
 
-def _texts(corpus, needed, random_negatives):
+def _texts(corpus, needed, random_negatives, doc_store=None):
+    """A docid -> text mapping for the training groups: a store read on demand where there is one."""
     from ..data import datasets
+    from ..data.docstore import open_doc_store
 
+    if doc_store is not None or (not datasets.is_local(corpus) and not random_negatives):
+        store = open_doc_store(corpus, doc_store)
+        # an offset index answers membership in microseconds; ir_datasets' docstore is the corpus the runs came from
+        missing = [d for d in needed if d not in store] if doc_store is not None else []
+        if missing:
+            raise ValueError(f"{len(missing)} training passages are not in the corpus {corpus}, e.g. {missing[:3]}")
+        return store
     if random_negatives:
         # random negatives come from the whole corpus
         return dict(datasets.iter_docs(corpus))

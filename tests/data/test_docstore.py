@@ -1,0 +1,37 @@
+"""Passage texts by id from a store: the offset index of a local docs.tsv, and ir_datasets' docstore."""
+
+import pytest
+
+from stagewise.data import datasets
+from stagewise.data.docstore import IrDatasetsDocStore, OffsetDocStore, build_offset_index
+from stagewise.errors import InputFormatError
+
+
+def test_the_offset_index_returns_every_text_of_the_file(tiny_dataset, tmp_path):
+    docs = tiny_dataset / "docs.tsv"
+    meta = build_offset_index(docs, tmp_path / "store")
+    store = OffsetDocStore(tmp_path / "store")
+    expected = dict(datasets.iter_docs(f"local:{tiny_dataset}"))
+    assert meta["documents"] == len(store) == len(expected) == 600
+    assert all(store[d] == text for d, text in expected.items())
+    assert "d7" in store and "nope" not in store
+    with pytest.raises(KeyError):
+        store["nope"]
+    assert datasets.doc_texts(f"local:{tiny_dataset}", ["d3", "d599"], tmp_path / "store") == \
+        {"d3": expected["d3"], "d599": expected["d599"]}
+
+
+def test_a_corpus_changed_after_its_index_was_built_is_refused(tiny_dataset, tmp_path):
+    docs = tiny_dataset / "docs.tsv"
+    build_offset_index(docs, tmp_path / "store")
+    docs.write_text(docs.read_text().replace("\t", "\tchanged ", 1))
+    with pytest.raises(InputFormatError, match=r"docs\.tsv: changed since its document store .* was built"):
+        OffsetDocStore(tmp_path / "store")
+
+
+def test_ir_datasets_docstore_serves_the_same_texts(tiny_dataset, tmp_path, monkeypatch):
+    monkeypatch.setenv("IR_DATASETS_HOME", str(tmp_path / "ird"))
+    store = IrDatasetsDocStore(f"local:{tiny_dataset}")
+    expected = dict(datasets.iter_docs(f"local:{tiny_dataset}"))
+    assert store["d5"] == expected["d5"] and "d5" in store
+    assert store.get_many(["d1", "d2"]) == {"d1": expected["d1"], "d2": expected["d2"]}
