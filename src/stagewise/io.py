@@ -107,13 +107,34 @@ def sorted_ranking(docs: dict[str, float]) -> list[tuple[str, float]]:
 
 def write_run(run: Run, path, tag="stagewise", depth=None):
     """Write a TREC run atomically, ranks from scores with ties in trec_eval's order (see ``sorted_ranking``)."""
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+    with RunWriter(path, tag, depth) as writer:
+        writer.write(run)
+
+
+class RunWriter:
+    """Write a TREC run query batch by query batch, atomically (renamed into place when the block succeeds); each
+    query's ranking as ``write_run`` orders it. A query written twice is an error."""
+
+    def __init__(self, path, tag="stagewise", depth=None):
+        self.path, self.tag, self.depth, self.written = Path(path), tag, depth, set()
+
+    def __enter__(self):
+        self._atomic = atomic_path(self.path)
+        self._file = open(self._atomic.__enter__(), "w", encoding="utf-8")
+        return self
+
+    def write(self, run: Run):
         for qid in sorted(run):
-            ranking = sorted_ranking(run[qid])
-            if depth is not None:
-                ranking = ranking[:depth]
+            if qid in self.written:
+                raise ValueError(f"query {qid!r} written twice to {self.path}")
+            self.written.add(qid)
+            ranking = sorted_ranking(run[qid])[: self.depth] if self.depth is not None else sorted_ranking(run[qid])
             for rank, (docid, score) in enumerate(ranking, start=1):
-                f.write(f"{qid} Q0 {docid} {rank} {score:.6f} {tag}\n")
+                self._file.write(f"{qid} Q0 {docid} {rank} {score:.6f} {self.tag}\n")
+
+    def __exit__(self, *exc):
+        self._file.close()
+        return self._atomic.__exit__(*exc)
 
 
 def read_qrels(path) -> Qrels:

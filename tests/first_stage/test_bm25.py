@@ -31,3 +31,27 @@ def test_an_index_the_disk_could_not_hold_fails_the_build_and_leaves_no_index(fu
     with pytest.raises(RuntimeError, match=r"Lucene index at .* (does not open|holds \d+ documents, the corpus 3000)"):
         bm25.build_index(docs, full_disk / "index")
     assert not (full_disk / "index").exists()
+
+
+def test_retrieval_in_query_batches_writes_the_run_one_search_would(tiny_dataset, tmp_path):
+    from stagewise.io import read_run
+
+    index = bm25.index_corpus(f"local:{tiny_dataset}", tmp_path / "index")
+    spec = f"local:{tiny_dataset / 'train'}"
+    assert bm25.retrieve(index, spec, tmp_path / "batched.run", depth=50, batch=7) == 40
+    bm25.retrieve(index, spec, tmp_path / "one.run", depth=50, batch=1000)
+    assert (tmp_path / "batched.run").read_text() == (tmp_path / "one.run").read_text()
+    assert len(read_run(tmp_path / "batched.run")) == 40
+
+
+def test_the_jvm_heap_follows_the_jobs_memory():
+    import os
+    import subprocess
+    import sys
+
+    code = ("import stagewise.first_stage.bm25\nfrom pyserini.search.lucene import LuceneSearcher\n"
+            "from jnius import autoclass\nprint(autoclass('java.lang.Runtime').getRuntime().maxMemory() // 2**20)")
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "STAGEWISE_JVM_HEAP_MB": "700"},
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert 600 <= int(out.stdout.split()[-1]) <= 700

