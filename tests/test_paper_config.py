@@ -75,6 +75,11 @@ def test_paper_grid_dry_run_lists_40_trainings_320_rerankings_and_no_training_re
     stage2 = re.findall(r"wildcards: reranker=\w+, schedule=(C-D|D-C), seed=\d", result.stdout)
     assert len(stage2) == 20
     assert counts["vs_reference"] == "1"
+    # prepared once on the submitting host: six ir_datasets ids (corpus, training queries, four test sets) and three
+    # hub checkpoints; every other job reads them offline from resources/
+    assert (counts["prepare_dataset"], counts["download_checkpoint"]) == ("6", "3")
+    assert "resources/hub/google/electra-base-discriminator" in result.stdout
+    assert "resources/ir_datasets/prepared/msmarco-passage/dev/small.json" in result.stdout
 
 
 def test_an_absent_external_file_stops_saying_where_to_get_it_and_a_present_one_is_left_alone(tmp_path):

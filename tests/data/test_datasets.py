@@ -67,3 +67,11 @@ def test_repeated_identical_judgments_are_counted_not_fatal(tiny_dataset, caplog
     with caplog.at_level("WARNING"):
         datasets.load(f"local:{folder}")
     assert "2 repeated identical judgments" in caplog.text
+
+
+def test_an_unprepared_ir_datasets_id_stops_at_once_naming_the_rule_that_prepares_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("STAGEWISE_PREPARED_DATASETS", str(tmp_path / "prepared"))
+    monkeypatch.setenv("IR_DATASETS_HOME", str(tmp_path / "home"))
+    with pytest.raises(InputFormatError, match=r"msmarco-passage/dev/small: not prepared .*the prepare_dataset rule"):
+        datasets.queries("msmarco-passage/dev/small")
+    assert not [p for p in (tmp_path / "home").rglob("*") if p.is_file()]  # nothing was downloaded

@@ -405,3 +405,18 @@ def test_training_reads_texts_from_the_document_store_with_the_same_result(tmp_p
     stored = train_from_files(stage, backbone, tmp_path / "stored", tmp_path / "w2", spec, corpus, hp, seed=1,
                               doc_store=tmp_path / "docstore", **kwargs)
     assert all(torch.equal(a, b) for a, b in zip(weights(plain).values(), weights(stored).values()))
+
+
+@pytest.mark.parametrize("chunk_size, passes", [(None, 1), (16, 2), (5, 6)])
+def test_chunk_size_sets_the_forward_passes_of_a_micro_batch_and_not_the_scores(tmp_path, groups, chunk_size, passes):
+    queries, qrels, run, texts = groups
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=6, depth=30, min_positive_grade=2, seed=0)
+    tokenizer = AutoTokenizer.from_pretrained(backbone)
+    items = [data[i] for i in range(4)]  # 4 groups x 7 pairs = 28 pairs
+    batch = GroupCollator(tokenizer, 64, chunk_size)(items)
+    assert len(batch["chunks"]) == passes
+    module = CrossEncoderModule(AutoModelForSequenceClassification.from_pretrained(backbone).eval(), "lce", 1e-3, 0, 0)
+    with torch.no_grad():
+        reference = module.scores(GroupCollator(tokenizer, 64, 1)(items))
+        assert torch.allclose(module.scores(batch), reference, atol=1e-5)

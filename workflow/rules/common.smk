@@ -1,4 +1,5 @@
 # Helpers and global wildcard constraints. Other .smk files hold rules only.
+import os
 import re
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from stagewise.config import (
 )
 from stagewise.data import trec_dl
 from stagewise.data.datasets import is_local, local_folder
+from stagewise.data.prepare import PREPARED_ENV, is_hub_id
 
 check_config_files(workflow.configfiles)  # a key given twice: YAML would keep the last one silently
 validate_config(config)
@@ -31,6 +33,17 @@ RELEVANCE_THRESHOLDS = relevance_thresholds(config)
 QUERY_SETS = {**TEST_SET_DATASETS, "train": config["train_queries"]}
 # the training run that supplies C's hard negatives: an existing file, or a ranker's retrieval
 NEGATIVES_RUN = config["training"]["C"].get("negatives_run")
+# ir_datasets ids the grid reads, and hub checkpoints it loads: prepared on the submitting host by local rules
+IR_DATASETS = sorted({s for s in [config["corpus"], *QUERY_SETS.values()] if not is_local(s)})
+HUB_IDS = sorted({s["pretrained"] for s in config["rerankers"].values() if is_hub_id(s.get("pretrained", "/"))}
+                 | {s["checkpoint"] for s in config["rankers"].values() if is_hub_id(s.get("checkpoint", "/"))})
+if IR_DATASETS:
+    # ir_datasets' home on the shared file system (unless you keep one already), and jobs that stop at once when a
+    # dataset was not prepared instead of downloading it
+    os.environ.setdefault("IR_DATASETS_HOME", str(Path("resources/ir_datasets").resolve()))
+    os.environ[PREPARED_ENV] = str(Path("resources/ir_datasets/prepared").resolve())
+# jobs read checkpoints from resources/hub; the download_checkpoint rule alone goes online
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 wildcard_constraints:
@@ -41,9 +54,14 @@ wildcard_constraints:
     seed=r"\d+",
 
 
+def prepared(spec):
+    """The marker the prepare_dataset rule writes for an ir_datasets id (downloaded, docstore built)."""
+    return f"resources/ir_datasets/prepared/{spec}.json"
+
+
 def corpus_files():
-    """A local corpus is the docs.tsv of its folder; an ir_datasets corpus has no file inputs."""
-    return [str(local_folder(config["corpus"]) / "docs.tsv")] if is_local(config["corpus"]) else []
+    """A local corpus is the docs.tsv of its folder; an ir_datasets corpus is its prepared marker."""
+    return [str(local_folder(config["corpus"]) / "docs.tsv")] if is_local(config["corpus"]) else [prepared(config["corpus"])]
 
 
 def doc_store_files():
@@ -53,10 +71,11 @@ def doc_store_files():
 
 def dataset_files(spec, with_docs=True):
     """Files a query set reads: a local folder's queries and qrels (made by a rule or given), none for ir_datasets."""
-    files = []
     if is_local(spec):
         folder = local_folder(spec)
         files = [str(folder / "queries.tsv"), str(folder / "qrels.txt")]
+    else:
+        files = [prepared(spec)]
     return files + (corpus_files() if with_docs else [])
 
 
@@ -83,16 +102,38 @@ def first_stage_runs():
     return runs + expand("results/runs/first_stage/{ranker}/train.run", ranker=train_rankers())
 
 
+def hub_folder(name):
+    """A hub checkpoint's local copy (the download_checkpoint rule); a local folder or package name as it is."""
+    return f"resources/hub/{name}" if name in HUB_IDS else name
+
+
 def colbert_checkpoint(ranker):
-    """The checkpoint a ColBERT ranker names, or the one frozen for it under resources/encoders."""
+    """The checkpoint a ColBERT ranker names (its local copy for a hub id), or the one frozen for it."""
     settings = config["rankers"][ranker]
-    return settings.get("checkpoint") or f"resources/encoders/{ranker}"
+    return hub_folder(settings["checkpoint"]) if settings.get("checkpoint") else f"resources/encoders/{ranker}"
 
 
 def colbert_checkpoint_files(wildcards):
-    """A rule input when the checkpoint is a local folder (frozen here or given); a hub id is not a file."""
+    """A rule input when the checkpoint is a folder (frozen here, downloaded here, or given)."""
     path = colbert_checkpoint(wildcards.ranker)
-    return [path] if "encoder" in config["rankers"][wildcards.ranker] or Path(path).is_dir() else []
+    settings = config["rankers"][wildcards.ranker]
+    return [path] if "encoder" in settings or path.startswith("resources/hub/") or Path(path).is_dir() else []
+
+
+def backbone_spec(wildcards):
+    """A reranker's settings, a hub checkpoint replaced by its local copy."""
+    spec = dict(config["rerankers"][wildcards.reranker])
+    if spec.get("pretrained"):
+        spec["pretrained"] = hub_folder(spec["pretrained"])
+    return spec
+
+
+def backbone_inputs(wildcards):
+    """A backbone built from config trains its tokenizer on the corpus; a hub checkpoint needs its local copy."""
+    pretrained = config["rerankers"][wildcards.reranker].get("pretrained")
+    if pretrained:
+        return [hub_folder(pretrained)] if pretrained in HUB_IDS else []
+    return corpus_files()
 
 
 def stage_of(schedule):

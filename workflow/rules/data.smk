@@ -1,3 +1,34 @@
+# run on the submitting host (the one with the network), not as cluster jobs
+localrules:
+    prepare_dataset,
+    download_checkpoint,
+    external_file,
+
+
+rule prepare_dataset:
+    """An ir_datasets id downloaded and its docstore built, once, into ir_datasets' home under resources/."""
+    output:
+        "resources/ir_datasets/prepared/{ir_dataset}.json",
+    wildcard_constraints:
+        ir_dataset=names_of(IR_DATASETS),
+    log:
+        "logs/data/prepare/{ir_dataset}.log",
+    script:
+        "../scripts/prepare_dataset.py"
+
+
+rule download_checkpoint:
+    """A hub checkpoint (a reranker's backbone, a ColBERT model) into resources/hub/, for jobs that run offline."""
+    output:
+        directory("resources/hub/{hub_id}"),
+    wildcard_constraints:
+        hub_id=names_of(HUB_IDS),
+    log:
+        "logs/data/hub/{hub_id}.log",
+    script:
+        "../scripts/download_checkpoint.py"
+
+
 rule synthetic_dataset:
     """The embedded synthetic collection (only when the config has a 'synthetic' section)."""
     output:

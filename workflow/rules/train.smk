@@ -1,11 +1,11 @@
 rule backbone:
     """A Hugging Face model folder to fine-tune: a hub checkpoint, or a small model built from config."""
     input:
-        corpus_files(),
+        backbone_inputs,
     output:
         directory("resources/backbones/{reranker}"),
     params:
-        spec=lambda wildcards: config["rerankers"][wildcards.reranker],
+        spec=backbone_spec,
         corpus=config["corpus"],
     log:
         "logs/train/backbone/{reranker}.log",

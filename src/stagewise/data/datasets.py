@@ -74,7 +74,23 @@ def load(spec: str):
     elif spec not in ir_datasets.registry:
         raise InputFormatError(spec, "not an ir_datasets id (see https://ir-datasets.com); a local dataset folder is "
                                      "written local:<folder>")
+    else:
+        _check_prepared(spec)
     return ir_datasets.load(spec)
+
+
+def _check_prepared(spec: str):
+    """In a workflow job, an ir_datasets id must have been prepared on the submitting host: fail fast instead of
+    starting a download (every job at once, often on a node without the network)."""
+    import os
+
+    from .prepare import PREPARED_ENV, marker_path
+
+    root = os.environ.get(PREPARED_ENV)
+    if root and not marker_path(root, spec).exists():
+        raise InputFormatError(spec, f"not prepared ({marker_path(root, spec)} is absent): the prepare_dataset rule "
+                                     "downloads it and builds its docstore on the submitting host; run "
+                                     f"`snakemake {marker_path('resources/ir_datasets/prepared', spec)}` there")
 
 
 def queries(spec: str) -> dict[str, str]:

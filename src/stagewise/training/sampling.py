@@ -179,7 +179,8 @@ class GroupCollator:
     batch's longest: on MS MARCO passages at 256 tokens that computes about twice the real tokens. Padding
     entries of ragged groups are not scored (their mask is False)."""
 
-    def __init__(self, tokenizer, max_length, chunk_size: int = 16):
+    def __init__(self, tokenizer, max_length, chunk_size: int | None = 16):
+        # None: the whole micro-batch in one forward pass (a GPU's choice)
         self.tokenizer, self.max_length, self.chunk_size = tokenizer, max_length, chunk_size
 
     def __call__(self, groups: list[Group]):
@@ -194,6 +195,7 @@ class GroupCollator:
             labels.append(g.labels + [0.0] * pad)
             mask.append([True] * len(g.passages) + [False] * pad)
         chunks = [([positions[i] for i in idx], encoded)
-                  for idx, encoded in token_length_batches(self.tokenizer, pairs, self.chunk_size, self.max_length,
+                  for idx, encoded in token_length_batches(self.tokenizer, pairs, self.chunk_size or len(pairs),
+                                                           self.max_length,
                                                            chunk_size=max(1, len(pairs)))]
         return {"chunks": chunks, "labels": torch.tensor(labels), "mask": torch.tensor(mask), "group_size": size}
