@@ -75,3 +75,20 @@ def test_an_unprepared_ir_datasets_id_stops_at_once_naming_the_rule_that_prepare
     with pytest.raises(InputFormatError, match=r"msmarco-passage/dev/small: not prepared .*the prepare_dataset rule"):
         datasets.queries("msmarco-passage/dev/small")
     assert not [p for p in (tmp_path / "home").rglob("*") if p.is_file()]  # nothing was downloaded
+
+
+def test_a_corpus_is_checked_once_per_version(tiny_dataset, monkeypatch):
+    docs = tiny_dataset / "docs.tsv"
+    datasets.load(f"local:{tiny_dataset / 'test'}")  # checked and remembered
+    datasets._validated_docs.cache_clear()
+
+    def must_not_run(path):
+        raise AssertionError("checked again")
+
+    monkeypatch.setattr(datasets, "validate_docs", must_not_run)
+    stat = docs.stat()
+    assert datasets._validated_docs(str(docs.resolve()), stat.st_size, stat.st_mtime_ns) == 600
+    docs.write_text(docs.read_text() + "d600\tone more passage\n")  # a new version is checked again
+    stat = docs.stat()
+    with pytest.raises(AssertionError, match="checked again"):
+        datasets._validated_docs(str(docs.resolve()), stat.st_size, stat.st_mtime_ns)
