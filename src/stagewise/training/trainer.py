@@ -398,7 +398,9 @@ def _texts(corpus, needed, random_negatives, doc_store=None):
         # against an offset index in one vectorized pass; ir_datasets' docstore is the corpus the runs came from
         if doc_store is not None:
             ids = np.asarray(sorted(needed) if isinstance(needed, set) else needed)
-            missing = ids[~np.isin(ids, store.docids)] if len(ids) else ids
+            known = store.docids  # sorted: one vectorized binary search, no sorted copy of both arrays
+            at = np.minimum(np.searchsorted(known, ids), max(len(known) - 1, 0))
+            missing = ids[known[at] != ids] if len(ids) and len(known) else ids
             if len(missing):
                 raise ValueError(f"{len(missing)} training passages are not in the corpus {corpus}, e.g. "
                                  f"{missing[:3].tolist()}")
