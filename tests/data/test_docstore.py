@@ -35,3 +35,13 @@ def test_ir_datasets_docstore_serves_the_same_texts(tiny_dataset, tmp_path, monk
     expected = dict(datasets.iter_docs(f"local:{tiny_dataset}"))
     assert store["d5"] == expected["d5"] and "d5" in store
     assert store.get_many(["d1", "d2"]) == {"d1": expected["d1"], "d2": expected["d2"]}
+
+
+def test_an_index_of_another_layout_is_refused_with_how_to_rebuild(tiny_dataset, tmp_path):
+    import json
+
+    build_offset_index(tiny_dataset / "docs.tsv", tmp_path / "store")
+    meta = json.loads((tmp_path / "store" / "meta.json").read_text())
+    (tmp_path / "store" / "meta.json").write_text(json.dumps({**meta, "format": 1}))
+    with pytest.raises(InputFormatError, match=r"layout 1, this stagewise reads layout 2: delete the folder"):
+        OffsetDocStore(tmp_path / "store")

@@ -25,6 +25,8 @@ from ..io import Qrels, atomic_path, run_lines
 log = logging.getLogger(__name__)
 
 ARRAYS = ("qids", "docids", "pool_offsets", "pool", "positive_offsets", "positives", "grades")
+#: the store's layout; a store of another layout (another stagewise) is rebuilt, not misread
+FORMAT = 1
 
 
 class Candidates:
@@ -41,8 +43,12 @@ class Candidates:
         if not (folder / "meta.json").exists():
             raise InputFormatError(folder, "not a training candidates store (no meta.json); the training_candidates "
                                            "rule builds it")
+        meta = json.loads((folder / "meta.json").read_text())
+        if meta.get("format") != FORMAT:
+            raise InputFormatError(folder, f"a candidates store of layout {meta.get('format')}, this stagewise reads "
+                                           f"layout {FORMAT}: delete the folder, the training_candidates rule rebuilds it")
         arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in ARRAYS}
-        return cls(arrays, json.loads((folder / "meta.json").read_text()))
+        return cls(arrays, meta)
 
     @classmethod
     def from_rankings(cls, rankings: dict[str, list[str]], qrels: Qrels) -> Candidates:
@@ -145,7 +151,7 @@ def build_candidates(run_path, qrels: Qrels, out_dir, depth: int, queries=None) 
     flush()
     if not counts["queries"]:
         raise InputFormatError(run_path, "no queries of the training set in this run")
-    meta = {"source": str(run_path), "depth": depth, **counts, "docids": len(builder.vocabulary)}
+    meta = {"format": FORMAT, "source": str(run_path), "depth": depth, **counts, "docids": len(builder.vocabulary)}
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
         for name, array in builder.arrays().items():

@@ -22,6 +22,9 @@ from ..io import atomic_path
 
 log = logging.getLogger(__name__)
 
+#: the layout of an offset index; an index of another layout (an older stagewise) is rebuilt, not misread
+FORMAT = 2
+
 
 class OffsetDocStore:
     """docid -> text of a ``docid<TAB>text`` file through its offset index (see ``build_offset_index``)."""
@@ -32,6 +35,9 @@ class OffsetDocStore:
         if not meta_path.exists():
             raise InputFormatError(index_dir, "not a document store (no meta.json); the doc_store rule builds it")
         self.meta = json.loads(meta_path.read_text())
+        if self.meta.get("format") != FORMAT:
+            raise InputFormatError(index_dir, f"a document store of layout {self.meta.get('format', 1)}, this stagewise "
+                                              f"reads layout {FORMAT}: delete the folder, the doc_store rule rebuilds it")
         self.path = Path(self.meta["docs"])
         stat = self.path.stat()
         if (stat.st_size, stat.st_mtime_ns) != (self.meta["size"], self.meta["mtime_ns"]):
@@ -87,7 +93,7 @@ def build_offset_index(docs_path, out_dir) -> dict:
     if len(repeated):
         raise InputFormatError(docs_path, f"docid {sorted_ids[repeated[0]]!r} appears more than once")
     stat = docs_path.stat()
-    meta = {"docs": str(docs_path.resolve()), "documents": len(docids), "size": stat.st_size,
+    meta = {"format": FORMAT, "docs": str(docs_path.resolve()), "documents": len(docids), "size": stat.st_size,
             "mtime_ns": stat.st_mtime_ns}
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
