@@ -106,7 +106,8 @@ def generate(folder: Path, scale: float, seed: int) -> dict:
     second_ids = {name: qrng.integers(0, n["passages"], size) for name, size in n_query_sets.items()}
     needed = np.unique(np.concatenate(list(positives.values())))
     texts = {}
-    for start, passages in passage_words(n["passages"], seed):
+    query_files = [data / name / "queries.tsv" for name in n_query_sets]
+    for start, passages in ([] if all(p.exists() for p in query_files) else passage_words(n["passages"], seed)):
         lo, hi = np.searchsorted(needed, [start, start + len(passages)])
         for pid in needed[lo:hi]:
             texts[int(pid)] = passages[pid - start]
@@ -205,14 +206,13 @@ def tiny_backbone(folder: Path, docs: Path):
 
 def config() -> dict:
     """The rehearsal's workflow config; paths relative to its folder (the workflow runs there)."""
-    rel = "."
     return {
-        "corpus": f"local:{rel}/data",
-        "train_queries": f"local:{rel}/data/train",
-        "test_sets": {"devsmall": {"dataset": f"local:{rel}/data/devsmall", "relevance_threshold": 1},
-                      "dl19": {"dataset": f"local:{rel}/data/dl19", "relevance_threshold": 2}},
-        "teacher": {"candidates": f"{rel}/marco-train-100k.jsonl",
-                    "permutations": f"{rel}/marco-train-100k-gpt3.5.json", "ranking_size": 20, "malformed": "drop",
+        "corpus": "local:data",
+        "train_queries": "local:data/train",
+        "test_sets": {"devsmall": {"dataset": "local:data/devsmall", "relevance_threshold": 1},
+                      "dl19": {"dataset": "local:data/dl19", "relevance_threshold": 2}},
+        "teacher": {"candidates": "marco-train-100k.jsonl",
+                    "permutations": "marco-train-100k-gpt3.5.json", "ranking_size": 20, "malformed": "drop",
                     "repeated": "keep"},
         "rankers": {"bm25": {"kind": "bm25", "k1": 0.9, "b": 0.4, "depth": 1000}},
         "rerankers": {"tiny": {"pretrained": "./tiny-backbone"}},
@@ -220,7 +220,7 @@ def config() -> dict:
         "seeds": [1],
         "training": {
             "C": {"steps": 5, "queries_per_batch": 4, "accumulate_grad_batches": 4, "negatives": 99,
-                  "negatives_run": {"path": f"{rel}/__colbert__msmarco-passage-train-judged.run",
+                  "negatives_run": {"path": "__colbert__msmarco-passage-train-judged.run",
                                     "source": "benchmarks/scale.py"},
                   "negatives_depth": 200, "min_positive_grade": 1, "positive_policy": "keep", "lr": 1.0e-5,
                   "max_length": 128, "checkpoint_every": 5, "validation_fraction": 0.01, "validation_seed": 42},
@@ -291,10 +291,12 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--generate-only", action="store_true")
+    parser.add_argument("--folder", type=Path, default=None,
+                        help="where the data and the run go (default resources/scale-<scale>)")
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results",
                         help="where the table of jobs goes (default benchmarks/results)")
     a = parser.parse_args(argv)
-    folder = ROOT / "resources" / f"scale-{a.scale:g}"
+    folder = (a.folder or ROOT / "resources" / f"scale-{a.scale:g}").resolve()
     generated = generate(folder, a.scale, a.seed)
     print(json.dumps(generated), flush=True)
     if a.generate_only:
