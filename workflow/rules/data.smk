@@ -2,7 +2,6 @@
 localrules:
     prepare_dataset,
     download_checkpoint,
-    external_file,
 
 
 rule prepare_dataset:
@@ -134,6 +133,9 @@ if "trec_dl" in config:
 
 
 if external_files():
+
+    localrules:
+        external_file,
 
     rule external_file:
         """An input obtained by hand (no rule can make it): when it is absent, say where to get it. One job per file,
