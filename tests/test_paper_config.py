@@ -97,3 +97,17 @@ def test_an_absent_external_file_stops_saying_where_to_get_it_and_a_present_one_
     log = (tmp_path / "logs" / "data" / "external" / f"{run}.log").read_text()
     assert f"input file not found: {run}. Obtain it from Zenodo record 10952882" in log
     assert candidates.exists()  # a present file is no job's output, so nothing deletes it
+
+
+def test_the_slurm_profile_gives_training_jobs_the_cores_of_their_data_workers():
+    # the SLURM executor's dry run does not print threads; the local executor plans with the profile's set-threads
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    result = subprocess.run([SNAKEMAKE, "-n", "--profile", "workflow/profiles/slurm", "--executor", "local",
+                             "--cores", "16", "all"], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    threads = {}
+    for job in result.stdout.split("\nrule ")[1:]:
+        name = job.split(":", 1)[0]
+        threads.setdefault(name, set()).add(int(re.search(r"threads: (\d+)", job).group(1))
+                                            if "threads:" in job else 1)
+    assert threads["train"] == {8} and threads["rerank"] == {4} and threads["bm25_index"] == {2}

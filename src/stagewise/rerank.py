@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+
+import numpy as np
 import torch
 
 from .io import Run, sorted_ranking
@@ -30,17 +33,21 @@ def token_length_batches(tokenizer, pairs: list[tuple[str, str]], batch_size: in
         encoded = tokenizer([q for q, _ in chunk], [p for _, p in chunk], truncation="longest_first",
                             max_length=max_length)
         ids = encoded["input_ids"]
-        order = sorted(range(len(chunk)), key=lambda i: len(ids[i]))
+        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+        order = np.argsort(lengths, kind="stable")
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            width = max(len(ids[i]) for i in idx)
+            width = int(lengths[idx].max())
+            # each row's tokens are a prefix: a row-major boolean mask takes the concatenated rows in order
+            filled = np.arange(width) < lengths[idx][:, None]
             batch = {}
             for key in encoded.keys():
-                fill = pad_id if key == "input_ids" else 0
-                values = torch.full((len(idx), width), fill, dtype=torch.long)
-                for row, i in enumerate(idx):
-                    values[row, :len(ids[i])] = torch.tensor(encoded[key][i], dtype=torch.long)
-                batch[key] = values
+                values = np.full((len(idx), width), pad_id if key == "input_ids" else 0, dtype=np.int64)
+                rows = encoded[key]
+                values[filled] = np.fromiter(itertools.chain.from_iterable(rows[i] for i in idx), dtype=np.int64,
+                                             count=int(lengths[idx].sum()))
+                batch[key] = torch.from_numpy(values)
+            idx = idx.tolist()
             yield [offset + i for i in idx], batch
 
 

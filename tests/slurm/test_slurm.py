@@ -31,7 +31,8 @@ GRID = {**yaml.safe_load((ROOT / "tests" / "data" / "tiny_config.yaml").read_tex
 GRID["training"]["C"] = {**GRID["training"]["C"], "steps": 20, "checkpoint_every": 3}
 SIGNALLED, FAILING = "electra/C/seed1", "electra/D/seed2"
 # the profile polls job states every 20 s at first (kind to a busy cluster); here 3 s keeps the test short
-FAST_POLL = ["--slurm-init-seconds-before-status-checks", "3"]
+# and the profile's cores per training (8) and re-ranking (4) job are a GPU node's: on this 2-core machine one each
+FAST_POLL = ["--slurm-init-seconds-before-status-checks", "3", "--set-threads", "train=1", "rerank=1"]
 
 
 @pytest.fixture(scope="module")

@@ -420,3 +420,28 @@ def test_chunk_size_sets_the_forward_passes_of_a_micro_batch_and_not_the_scores(
     with torch.no_grad():
         reference = module.scores(GroupCollator(tokenizer, 64, 1)(items))
         assert torch.allclose(module.scores(batch), reference, atol=1e-5)
+
+
+def test_data_workers_draw_the_same_batches_so_the_weights_are_equal(tmp_path, tiny_dataset, caplog):
+    from stagewise.data.candidates import build_candidates
+    from stagewise.data.docstore import build_offset_index
+    from stagewise.training.trainer import data_workers, train_from_files
+
+    spec, corpus = f"local:{tiny_dataset / 'train'}", f"local:{tiny_dataset}"
+    run = _colbert_train_run(tmp_path / "train.run", datasets.queries(spec),
+                             [d for d, _ in datasets.iter_docs(spec)][:40])
+    build_candidates(run, datasets.qrels(spec), tmp_path / "candidates", depth=10)
+    build_offset_index(tiny_dataset / "docs.tsv", tmp_path / "docstore")
+    backbone = build_backbone(TINY, tmp_path / "backbone", (t for _, t in datasets.iter_docs(spec)), seed=0)
+    hp = {**HPARAMS, "steps": 4, "negatives": 3, "negatives_depth": 10, "min_positive_grade": 1}
+    models = {}
+    for workers in (0, 2):
+        with caplog.at_level("INFO"):
+            models[workers] = train_from_files("C", backbone, tmp_path / f"m{workers}", tmp_path / f"w{workers}", spec,
+                                               corpus, {**hp, "data_workers": workers}, seed=1,
+                                               candidates=tmp_path / "candidates", doc_store=tmp_path / "docstore")
+    assert "2 data workers draw and tokenize" in caplog.text
+    assert all(torch.equal(a, b) for a, b in zip(weights(models[0]).values(), weights(models[2]).values()))
+    # auto: none on the CPU, where the model uses the job's threads; the threads less one (at most 8) on a GPU
+    assert (data_workers("auto", False, 8), data_workers("auto", True, 8), data_workers("auto", True, 32),
+            data_workers("auto", True, 1), data_workers(3, False, 1)) == (0, 7, 8, 0, 3)

@@ -42,9 +42,9 @@ class OffsetDocStore:
         stat = self.path.stat()
         if (stat.st_size, stat.st_mtime_ns) != (self.meta["size"], self.meta["mtime_ns"]):
             raise InputFormatError(self.path, f"changed since its document store {index_dir} was built; rebuild it")
-        self.docids = np.load(index_dir / "docids.npy", mmap_mode="r")
-        self.offsets = np.load(index_dir / "offsets.npy", mmap_mode="r")
-        self.lengths = np.load(index_dir / "lengths.npy", mmap_mode="r")
+        # plain arrays over the mapped files (np.asarray: no copy): indexing a np.memmap costs ~15 us in Python
+        self.docids, self.offsets, self.lengths = (np.asarray(np.load(index_dir / name, mmap_mode="r"))
+                                                   for name in ("docids.npy", "offsets.npy", "lengths.npy"))
         self._fd = os.open(self.path, os.O_RDONLY)
 
     def __del__(self):
@@ -112,7 +112,7 @@ class IrDatasetsDocStore:
     def __init__(self, spec: str):
         from . import datasets
 
-        self.store = datasets.load(spec).docs_store()
+        self.spec, self.store = spec, datasets.load(spec).docs_store()
 
     def __contains__(self, docid) -> bool:
         try:
@@ -123,6 +123,10 @@ class IrDatasetsDocStore:
 
     def __getitem__(self, docid: str) -> str:
         return self.store.get(docid).default_text()
+
+    def reopen(self) -> IrDatasetsDocStore:
+        """The same store with file handles of its own (for a forked worker)."""
+        return IrDatasetsDocStore(self.spec)
 
     def get_many(self, docids: Iterable[str]) -> dict[str, str]:
         return {d.doc_id: d.default_text() for d in self.store.get_many_iter(set(docids))}

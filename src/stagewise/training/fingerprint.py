@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 #: hyperparameters that do not change the weights: a different value resumes
-COSMETIC = frozenset({"checkpoint_every"})
+COSMETIC = frozenset({"checkpoint_every", "data_workers"})
 
 
 def folder_digest(folder) -> str:

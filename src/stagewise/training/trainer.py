@@ -256,8 +256,13 @@ def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dic
     chunk = hparams.get("chunk_size") or (None if gpu else CPU_CHUNK)
     collate = GroupCollator(tokenizer, hparams["max_length"], chunk)
     sampler = StepBatchSampler(train_idx, hparams["queries_per_batch"], seed, start=start)
-    loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=0,
-                        generator=torch.Generator().manual_seed(seed))
+    workers = data_workers(hparams.get("data_workers", "auto"), gpu, threads)
+    loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=workers,
+                        generator=torch.Generator().manual_seed(seed), pin_memory=gpu and workers > 0,
+                        worker_init_fn=_reopen_texts if workers else None, persistent_workers=workers > 0,
+                        prefetch_factor=4 if workers else None)
+    if workers:
+        log.info("%d data workers draw and tokenize micro-batches ahead of the model", workers)
     val_loader, validation = None, {"limit_val_batches": 0}
     if val_idx:
         size = hparams["queries_per_batch"]
@@ -300,6 +305,23 @@ def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dic
         _merged_training_log(work_dir, tmp / "training_log.csv")
     shutil.rmtree(work_dir, ignore_errors=True)
     return Path(out_dir)
+
+
+def data_workers(setting, gpu: bool, threads: int) -> int:
+    """The DataLoader's worker processes for a stage's ``data_workers`` setting (see the config schema)."""
+    if setting != "auto":
+        return int(setting)
+    return min(8, max(0, threads - 1)) if gpu else 0
+
+
+def _reopen_texts(worker_id):
+    """In each data worker: a text store of its own (ir_datasets' docstore reads with seek + read, and forked
+    workers would share the parent's file positions); the tokenizer's own thread pool off (the workers are the
+    parallelism)."""
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    dataset = torch.utils.data.get_worker_info().dataset
+    if hasattr(dataset.texts, "reopen"):
+        dataset.texts = dataset.texts.reopen()
 
 
 def train_from_files(stage: str, init_model, out_dir, work_dir, train_queries: str, corpus: str, hparams: dict,
