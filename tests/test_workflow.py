@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 
 def copy_workflow(dest: Path, config: dict):
-    for name in ("Snakefile", "workflow"):
+    for name in ("workflow",):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
     (dest / "config").mkdir()

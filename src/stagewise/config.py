@@ -99,6 +99,21 @@ def check_config_files(paths):
             yaml.load(f, Loader=_UniqueKeyLoader)
 
 
+def typed_command_line_values(values):
+    """``--config`` values with the YAML types a config file would give them. Snakemake types a top-level value
+    itself (int, float, bool, else string) but reads lists and mappings with YAML's base loader, which keeps every
+    scalar a string: ``--config 'seeds=[1]'`` arrives as ``['1']``. Scalars inside lists and mappings are read
+    again with the safe loader, so ``[1]`` is ``[1]`` (and ``[1e-5]`` stays a string, as in a file)."""
+    def nested(value):
+        if isinstance(value, dict):
+            return {k: nested(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [nested(v) for v in value]
+        return yaml.safe_load(value) if isinstance(value, str) and value else value
+
+    return {k: nested(v) if isinstance(v, (dict, list)) else v for k, v in (values or {}).items()}
+
+
 def looks_like_path(name: str) -> bool:
     """A local folder rather than a hub id (``org/name``): absolute, relative with ./ or ../, or deeper than one /."""
     return name.startswith(("/", "./", "../", "~")) or name.count("/") > 1

@@ -1,4 +1,4 @@
-# Helpers and global wildcard constraints. Other .smk files hold rules only.
+# Helpers (functions and constants); the wildcard constraints are in the Snakefile. Other .smk files hold rules only.
 import os
 import re
 from pathlib import Path
@@ -44,14 +44,6 @@ if IR_DATASETS:
     os.environ[PREPARED_ENV] = str(Path("resources/ir_datasets/prepared").resolve())
 # jobs read checkpoints from resources/hub; the download_checkpoint rule alone goes online
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-
-wildcard_constraints:
-    ranker="|".join(map(re.escape, RANKERS)),
-    reranker="|".join(map(re.escape, RERANKERS)),
-    schedule="|".join(map(re.escape, ["C", "D", "C-D", "D-C"])),
-    dataset="|".join(map(re.escape, QUERY_SETS)),
-    seed=r"\d+",
 
 
 def prepared(spec):

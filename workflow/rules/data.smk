@@ -39,7 +39,7 @@ rule synthetic_dataset:
         ),
     params:
         spec=config.get("synthetic"),
-        folder="resources/datasets/synthetic",
+        folder=lambda wildcards, output: os.path.dirname(output.docs),
     log:
         "logs/data/synthetic_dataset.log",
     script:
