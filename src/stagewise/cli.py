@@ -45,10 +45,10 @@ def _retrieve(a):
 
 
 def _train(a):
+    import yaml
+
     from .config import validate_config
     from .training.trainer import train_from_files
-
-    import yaml
 
     _need(a.config, "config file (--config)"), _need(a.init, "initial model folder (argument init)")
     _need(a.run, "first-stage run (--run)")

@@ -9,7 +9,8 @@ import yaml
 
 from .errors import ConfigError
 
-SCHEMA = Path(__file__).resolve().parents[2] / "config" / "schemas" / "config.schema.yaml"
+#: shipped inside the package, so an installed wheel (or the workflow used as a Snakemake module) finds it
+SCHEMA = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
 
 
 def _strict_integers(validator_class):

@@ -74,9 +74,9 @@ def output_of(cwd) -> str:
 def wait(process, timeout, cwd):
     try:
         return process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired as late:
         process.kill()
-        raise AssertionError(f"snakemake did not finish within {timeout} s:\n{output_of(cwd)[-4000:]}")
+        raise AssertionError(f"snakemake did not finish within {timeout} s:\n{output_of(cwd)[-4000:]}") from late
 
 
 def squeue_jobs(env) -> list[tuple[str, str, str]]:

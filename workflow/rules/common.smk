@@ -19,7 +19,9 @@ check_config_files(workflow.configfiles)  # a key given twice: YAML would keep t
 validate_config(config)
 
 RANKERS = list(config["rankers"])
-RANKERS_OF_KIND = {kind: [r for r in RANKERS if config["rankers"][r]["kind"] == kind] for kind in ("bm25", "colbert", "run")}
+RANKERS_OF_KIND = {
+    kind: [r for r in RANKERS if config["rankers"][r]["kind"] == kind] for kind in ("bm25", "colbert", "run")
+}
 # rankers whose candidates every model re-ranks (the others are first-stage baselines only)
 RERANKED_RANKERS = [r for r in RANKERS if config["rankers"][r].get("rerank", True)]
 RERANKERS = list(config["rerankers"])
@@ -35,13 +37,20 @@ QUERY_SETS = {**TEST_SET_DATASETS, "train": config["train_queries"]}
 NEGATIVES_RUN = config["training"]["C"].get("negatives_run")
 # ir_datasets ids the grid reads, and hub checkpoints it loads: prepared on the submitting host by local rules
 IR_DATASETS = sorted({s for s in [config["corpus"], *QUERY_SETS.values()] if not is_local(s)})
-HUB_IDS = sorted({s["pretrained"] for s in config["rerankers"].values() if is_hub_id(s.get("pretrained", "/"))}
-                 | {s["checkpoint"] for s in config["rankers"].values() if is_hub_id(s.get("checkpoint", "/"))})
+HUB_IDS = sorted(
+    {s["pretrained"] for s in config["rerankers"].values() if is_hub_id(s.get("pretrained", "/"))}
+    | {s["checkpoint"] for s in config["rankers"].values() if is_hub_id(s.get("checkpoint", "/"))}
+)
 if IR_DATASETS:
     # ir_datasets' home on the shared file system (unless you keep one already), and jobs that stop at once when a
     # dataset was not prepared instead of downloading it
     os.environ.setdefault("IR_DATASETS_HOME", str(Path("resources/ir_datasets").resolve()))
     os.environ[PREPARED_ENV] = str(Path("resources/ir_datasets/prepared").resolve())
+# with --software-deployment-method conda, the environments (envs/) hold stagewise's dependencies and the library is
+# the checkout's: its src/ goes on PYTHONPATH for every job (when the workflow runs from a checkout)
+SOURCE_TREE = Path(workflow.basedir).parent / "src"
+if (SOURCE_TREE / "stagewise").is_dir():
+    os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [str(SOURCE_TREE), os.environ.get("PYTHONPATH")])))
 # jobs read checkpoints from resources/hub; the download_checkpoint rule alone goes online
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -53,7 +62,11 @@ def prepared(spec):
 
 def corpus_files():
     """A local corpus is the docs.tsv of its folder; an ir_datasets corpus is its prepared marker."""
-    return [str(local_folder(config["corpus"]) / "docs.tsv")] if is_local(config["corpus"]) else [prepared(config["corpus"])]
+    return (
+        [str(local_folder(config["corpus"]) / "docs.tsv")]
+        if is_local(config["corpus"])
+        else [prepared(config["corpus"])]
+    )
 
 
 def doc_store_files():
@@ -172,8 +185,11 @@ GRID_CELLS = [(r, s, seed) for r in RERANKERS for s in SCHEDULES for seed in SEE
 
 def rerank_runs(wildcards):
     """A ranker's re-ranked runs, cell by cell (GRID_CELLS order), test set by test set (TEST_SETS order)."""
-    return [f"results/runs/rerank/{wildcards.ranker}/{r}/{s}/seed{seed}/{t}.run"
-            for r, s, seed in GRID_CELLS for t in TEST_SETS]
+    return [
+        f"results/runs/rerank/{wildcards.ranker}/{r}/{s}/seed{seed}/{t}.run"
+        for r, s, seed in GRID_CELLS
+        for t in TEST_SETS
+    ]
 
 
 def rerank_metrics():
@@ -186,13 +202,19 @@ def trec_dl_source_files():
 
 
 def external_files():
-    """Input files no rule makes, path -> where to obtain them: the teacher's files (unless the synthetic or
-    TREC DL rules make them) and an existing training run for C. The external_files rule names them when absent."""
+    """Input files that the workflow does not make (path -> where to obtain them): the teacher's files (unless the
+    synthetic or TREC DL rules make them) and an existing training run for C. The external_files rule names them when absent.
+    """
     files = {}
     if "teacher" in config and "synthetic" not in config:
         source = config["teacher"].get("source", "the config's teacher section")
-        files.update({f: source for f in teacher_files()
-                      if not ("trec_dl" in config and f.startswith("resources/datasets/trecdl/"))})
+        files.update(
+            {
+                f: source
+                for f in teacher_files()
+                if not ("trec_dl" in config and f.startswith("resources/datasets/trecdl/"))
+            }
+        )
     if NEGATIVES_RUN:
         files[NEGATIVES_RUN["path"]] = NEGATIVES_RUN.get("source", "the config's training.C.negatives_run section")
     return files
@@ -204,8 +226,13 @@ def first_stage_metrics():
 
 def all_targets():
     """The end of the workflow: tables (CSV, Markdown, LaTeX), significance tests, plots."""
-    targets = ["results/tables/main.csv", "results/tables/main.md", "results/tables/main.tex",
-               "results/tables/significance.csv", "results/plots/seed_spread.png"]
+    targets = [
+        "results/tables/main.csv",
+        "results/tables/main.md",
+        "results/tables/main.tex",
+        "results/tables/significance.csv",
+        "results/plots/seed_spread.png",
+    ]
     targets += expand("results/plots/{dataset}.png", dataset=TEST_SETS)
     if "reference" in config:
         targets.append("results/tables/vs_reference.csv")

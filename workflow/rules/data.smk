@@ -8,10 +8,12 @@ rule prepare_dataset:
     """An ir_datasets id downloaded and its docstore built, once, into ir_datasets' home under resources/."""
     output:
         "resources/ir_datasets/prepared/{ir_dataset}.json",
-    wildcard_constraints:
-        ir_dataset=names_of(IR_DATASETS),
     log:
         "logs/data/prepare/{ir_dataset}.log",
+    wildcard_constraints:
+        ir_dataset=names_of(IR_DATASETS),
+    conda:
+        "../../envs/first_stage.yaml"
     script:
         "../scripts/prepare_dataset.py"
 
@@ -20,10 +22,12 @@ rule download_checkpoint:
     """A hub checkpoint (a reranker's backbone, a ColBERT model) into resources/hub/, for jobs that run offline."""
     output:
         directory("resources/hub/{hub_id}"),
-    wildcard_constraints:
-        hub_id=names_of(HUB_IDS),
     log:
         "logs/data/hub/{hub_id}.log",
+    wildcard_constraints:
+        hub_id=names_of(HUB_IDS),
+    conda:
+        "../../envs/first_stage.yaml"
     script:
         "../scripts/download_checkpoint.py"
 
@@ -37,11 +41,13 @@ rule synthetic_dataset:
             split=config.get("synthetic", {}).get("splits", {}),
             name=["queries.tsv", "qrels.txt"],
         ),
+    log:
+        "logs/data/synthetic_dataset.log",
+    conda:
+        "../../envs/first_stage.yaml"
     params:
         spec=config.get("synthetic"),
         folder=lambda wildcards, output: os.path.dirname(output.docs),
-    log:
-        "logs/data/synthetic_dataset.log",
     script:
         "../scripts/synthetic_dataset.py"
 
@@ -56,6 +62,8 @@ rule doc_store:
         "logs/data/doc_store.log",
     benchmark:
         "benchmarks/data/doc_store.tsv"
+    conda:
+        "../../envs/first_stage.yaml"
     threads: 1
     resources:
         # estimate at MS MARCO size (8.8M passages, 3 GB): docids and offsets, about 2 GB while sorting; one pass
@@ -73,19 +81,21 @@ rule training_candidates:
         queries=dataset_files(config["train_queries"], with_docs=False),
     output:
         directory("resources/training/candidates"),
-    params:
-        train=config["train_queries"],
-        depth=config["training"]["C"]["negatives_depth"],
     log:
         "logs/data/training_candidates.log",
     benchmark:
         "benchmarks/data/training_candidates.tsv"
+    conda:
+        "../../envs/first_stage.yaml"
     threads: 1
     resources:
         # estimate at MS MARCO size (502,939 queries x 500 lines, top 200 kept): docid vocabulary and 100M pool
         # entries, about 3 GB; reading 251M lines at the measured 1 s per million lines, about 5 min
         mem_mb=6000,
         runtime=120,
+    params:
+        train=config["train_queries"],
+        depth=config["training"]["C"]["negatives_depth"],
     script:
         "../scripts/training_candidates.py"
 
@@ -98,14 +108,16 @@ rule simulated_teacher:
     output:
         candidates="resources/teacher/synthetic/train-candidates.jsonl",
         permutations="resources/teacher/synthetic/train-permutations.json",
+    log:
+        "logs/data/simulated_teacher.log",
     priority: 10
+    conda:
+        "../../envs/first_stage.yaml"
     params:
         train=config["train_queries"],
         depth=config.get("synthetic", {}).get("teacher_depth", 20),
         noise=config.get("synthetic", {}).get("teacher_noise", 0.7),
         seed=config.get("synthetic", {}).get("seed", 0),
-    log:
-        "logs/data/simulated_teacher.log",
     script:
         "../scripts/simulated_teacher.py"
 
@@ -118,16 +130,20 @@ if "trec_dl" in config:
             trec_dl_source_files(),
         output:
             docs="resources/datasets/trecdl/docs.tsv",
-            sets=expand("resources/datasets/trecdl/{split}/{name}", split=["dl19", "dl20", "dl19-train"],
-                        name=["queries.tsv", "qrels.txt"]),
+            sets=expand(
+                "resources/datasets/trecdl/{split}/{name}",
+                split=["dl19", "dl20", "dl19-train"],
+                name=["queries.tsv", "qrels.txt"],
+            ),
             runs=expand("resources/datasets/trecdl/runs/{run}/{year}.run", run=list(trec_dl.RUNS), year=trec_dl.SETS),
             summary="resources/datasets/trecdl/summary.json",
-        params:
-            source=config.get("trec_dl", {}).get("source"),
-            depth=config.get("trec_dl", {}).get("depth"),
-            folder="resources/datasets/trecdl",
         log:
             "logs/data/trec_dl_dataset.log",
+        conda:
+            "../../envs/first_stage.yaml"
+        params:
+            depth=config.get("trec_dl", {}).get("depth"),
+            folder=lambda wildcards, output: os.path.dirname(output.docs),
         script:
             "../scripts/trec_dl_dataset.py"
 
@@ -142,11 +158,13 @@ if external_files():
         so that a present file is never an output of a job (Snakemake deletes the outputs of a failed job)."""
         output:
             "{external}",
-        wildcard_constraints:
-            external=names_of(list(external_files())),
-        params:
-            source=lambda wildcards: external_files()[wildcards.external],
         log:
             "logs/data/external/{external}.log",
+        wildcard_constraints:
+            external=names_of(list(external_files())),
+        conda:
+            "../../envs/first_stage.yaml"
+        params:
+            source=lambda wildcards: external_files()[wildcards.external],
         script:
             "../scripts/missing_input.py"

@@ -5,14 +5,16 @@ rule evaluate_first_stage:
         qrels=[f for t in TEST_SETS for f in dataset_files(TEST_SET_DATASETS[t], with_docs=False)],
     output:
         "results/metrics/first_stage/{ranker}.tsv",
+    log:
+        "logs/evaluate/first_stage/{ranker}.log",
+    conda:
+        "../../envs/report.yaml"
     params:
         datasets=TEST_SET_DATASETS,
         thresholds=RELEVANCE_THRESHOLDS,
         metrics=config["evaluation"]["metrics"],
         # the re-ranking depth (first stage and re-rankers rank the same candidates) or the run's full depth
         depth=first_stage_depth(config),
-    log:
-        "logs/evaluate/first_stage/{ranker}.log",
     script:
         "../scripts/evaluate.py"
 
@@ -25,13 +27,15 @@ rule evaluate_rerank:
         qrels=[f for t in TEST_SETS for f in dataset_files(TEST_SET_DATASETS[t], with_docs=False)],
     output:
         "results/metrics/rerank/{ranker}.tsv",
+    log:
+        "logs/evaluate/rerank/{ranker}.log",
+    conda:
+        "../../envs/report.yaml"
     params:
         cells=GRID_CELLS,
         datasets=TEST_SET_DATASETS,
         thresholds=RELEVANCE_THRESHOLDS,
         metrics=config["evaluation"]["metrics"],
         depth=config["rerank"]["depth"],
-    log:
-        "logs/evaluate/rerank/{ranker}.log",
     script:
         "../scripts/evaluate_rerank.py"

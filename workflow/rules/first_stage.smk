@@ -8,17 +8,19 @@ rule bm25_index:
         corpus_files(),
     output:
         directory("resources/indexes/lucene"),
-    priority: 10
-    params:
-        corpus=config["corpus"],
     log:
         "logs/first_stage/bm25_index.log",
     benchmark:
         "benchmarks/first_stage/bm25_index.tsv"
+    priority: 10
+    conda:
+        "../../envs/first_stage.yaml"
     threads: 2
     resources:
         mem_mb=4000,
         runtime=60,
+    params:
+        corpus=config["corpus"],
     script:
         "../scripts/bm25_index.py"
 
@@ -30,20 +32,22 @@ rule bm25_retrieve:
         queries=query_set_files,
     output:
         "results/runs/first_stage/{ranker}/{dataset}.run",
-    wildcard_constraints:
-        ranker=names_of(RANKERS_OF_KIND["bm25"]),
-    priority: 10
-    params:
-        queries=lambda wildcards: QUERY_SETS[wildcards.dataset],
-        settings=lambda wildcards: config["rankers"][wildcards.ranker],
     log:
         "logs/first_stage/{ranker}/{dataset}.log",
     benchmark:
         "benchmarks/first_stage/{ranker}/{dataset}.tsv"
+    wildcard_constraints:
+        ranker=names_of(RANKERS_OF_KIND["bm25"]),
+    priority: 10
+    conda:
+        "../../envs/first_stage.yaml"
     threads: 2
     resources:
         mem_mb=4000,
         runtime=60,
+    params:
+        queries=lambda wildcards: QUERY_SETS[wildcards.dataset],
+        settings=lambda wildcards: config["rankers"][wildcards.ranker],
     script:
         "../scripts/bm25_retrieve.py"
 
@@ -52,17 +56,19 @@ rule colbert_encoder:
     """Freeze a small ColBERT checkpoint once (a local BERT encoder + a seeded projection), for rankers with `encoder`."""
     output:
         directory("resources/encoders/{ranker}"),
-    wildcard_constraints:
-        ranker=names_of([r for r in RANKERS_OF_KIND["colbert"] if "encoder" in config["rankers"][r]]),
-    params:
-        encoder=lambda wildcards: config["rankers"][wildcards.ranker]["encoder"],
-        settings=lambda wildcards: config["rankers"][wildcards.ranker],
     log:
         "logs/first_stage/{ranker}/encoder.log",
+    wildcard_constraints:
+        ranker=names_of([r for r in RANKERS_OF_KIND["colbert"] if "encoder" in config["rankers"][r]]),
+    conda:
+        "../../envs/colbert.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        encoder=lambda wildcards: config["rankers"][wildcards.ranker]["encoder"],
+        settings=lambda wildcards: config["rankers"][wildcards.ranker],
     script:
         "../scripts/colbert_encoder.py"
 
@@ -74,21 +80,23 @@ rule colbert_index:
         checkpoint=colbert_checkpoint_files,
     output:
         directory("resources/indexes/colbert/{ranker}"),
-    wildcard_constraints:
-        ranker=names_of(RANKERS_OF_KIND["colbert"]),
-    params:
-        corpus=config["corpus"],
-        checkpoint=lambda wildcards: colbert_checkpoint(wildcards.ranker),
-        settings=lambda wildcards: config["rankers"][wildcards.ranker],
     log:
         "logs/first_stage/{ranker}/index.log",
     benchmark:
         "benchmarks/first_stage/{ranker}/index.tsv"
+    wildcard_constraints:
+        ranker=names_of(RANKERS_OF_KIND["colbert"]),
+    conda:
+        "../../envs/colbert.yaml"
     threads: 2
     resources:
         gpu=1,
         mem_mb=32000,
         runtime=600,
+    params:
+        corpus=config["corpus"],
+        checkpoint=lambda wildcards: colbert_checkpoint(wildcards.ranker),
+        settings=lambda wildcards: config["rankers"][wildcards.ranker],
     script:
         "../scripts/colbert_index.py"
 
@@ -101,23 +109,25 @@ rule colbert_retrieve:
         queries=query_set_files,
     output:
         "results/runs/first_stage/{ranker}/{dataset}.run",
+    log:
+        "logs/first_stage/{ranker}/{dataset}.log",
+    benchmark:
+        "benchmarks/first_stage/{ranker}/{dataset}.tsv"
     wildcard_constraints:
         ranker=names_of(RANKERS_OF_KIND["colbert"]),
+    conda:
+        "../../envs/colbert.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=16000,
+        runtime=120,
     params:
         queries=lambda wildcards: QUERY_SETS[wildcards.dataset],
         checkpoint=lambda wildcards: colbert_checkpoint(wildcards.ranker),
         settings=lambda wildcards: config["rankers"][wildcards.ranker],
         # finished query shards: a killed search resumes with the missing ones
         shard_dir="resources/checkpoints/colbert/{ranker}/{dataset}",
-    log:
-        "logs/first_stage/{ranker}/{dataset}.log",
-    benchmark:
-        "benchmarks/first_stage/{ranker}/{dataset}.tsv"
-    threads: 1
-    resources:
-        gpu=1,
-        mem_mb=16000,
-        runtime=120,
     script:
         "../scripts/colbert_retrieve.py"
 
@@ -129,12 +139,14 @@ rule import_run:
         queries=query_set_files,
     output:
         "results/runs/first_stage/{ranker}/{dataset}.run",
+    log:
+        "logs/first_stage/{ranker}/{dataset}.log",
     wildcard_constraints:
         ranker=names_of(RANKERS_OF_KIND["run"]),
+    conda:
+        "../../envs/first_stage.yaml"
     params:
         queries=lambda wildcards: QUERY_SETS[wildcards.dataset],
         depth=lambda wildcards: config["rankers"][wildcards.ranker]["depth"],
-    log:
-        "logs/first_stage/{ranker}/{dataset}.log",
     script:
         "../scripts/import_run.py"

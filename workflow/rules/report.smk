@@ -9,10 +9,12 @@ rule significance:
             category="Tables",
             labels={"table": "significance", "content": "every paired test, raw and corrected p-values"},
         ),
-    params:
-        settings=config["significance"],
     log:
         "logs/report/significance.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        settings=config["significance"],
     script:
         "../scripts/significance.py"
 
@@ -39,11 +41,13 @@ rule main_table:
             category="Tables",
             labels={"table": "main (paper layout)", "content": "LaTeX"},
         ),
+    log:
+        "logs/report/main_table.log",
+    conda:
+        "../../envs/report.yaml"
     params:
         settings=config["significance"],
         report=config["report"],
-    log:
-        "logs/report/main_table.log",
     script:
         "../scripts/main_table.py"
 
@@ -61,12 +65,14 @@ rule plots:
             subcategory="{dataset}",
             labels={"test set": "{dataset}", "figure": "schedules and seeds"},
         ),
-    wildcard_constraints:
-        dataset=names_of(TEST_SETS),
-    params:
-        metric=config["report"]["metrics"][0],
     log:
         "logs/report/plots/{dataset}.log",
+    wildcard_constraints:
+        dataset=names_of(TEST_SETS),
+    conda:
+        "../../envs/report.yaml"
+    params:
+        metric=config["report"]["metrics"][0],
     script:
         "../scripts/schedule_plot.py"
 
@@ -83,10 +89,12 @@ rule seed_spread:
             subcategory="seeds",
             labels={"test set": "all", "figure": "seed spread"},
         ),
-    params:
-        metric=config["report"]["metrics"][0],
     log:
         "logs/report/plots/seed_spread.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        metric=config["report"]["metrics"][0],
     script:
         "../scripts/seed_spread_plot.py"
 
@@ -102,9 +110,11 @@ rule vs_reference:
             category="Tables",
             labels={"table": "vs reference", "content": config.get("reference", {}).get("name", "reference")},
         ),
-    params:
-        reference=config.get("reference", {}),
     log:
         "logs/report/vs_reference.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        reference=config.get("reference", {}),
     script:
         "../scripts/vs_reference.py"

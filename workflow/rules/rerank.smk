@@ -1,26 +1,28 @@
 rule rerank:
     """Re-score the top-k of one test set's first-stage run with one model."""
     input:
+        **doc_store_files(),
         model="results/models/{reranker}/{schedule}/seed{seed}",
         run="results/runs/first_stage/{ranker}/{dataset}.run",
         queries=lambda wildcards: dataset_files(TEST_SET_DATASETS[wildcards.dataset]),
-        **doc_store_files(),
     output:
         "results/runs/rerank/{ranker}/{reranker}/{schedule}/seed{seed}/{dataset}.run",
-    wildcard_constraints:
-        dataset=names_of(TEST_SETS),
-    params:
-        queries=lambda wildcards: TEST_SET_DATASETS[wildcards.dataset],
-        corpus=config["corpus"],
-        settings=config["rerank"],
     log:
         "logs/rerank/{ranker}/{reranker}/{schedule}/seed{seed}/{dataset}.log",
     benchmark:
         "benchmarks/rerank/{ranker}/{reranker}/{schedule}/seed{seed}/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=names_of(TEST_SETS),
+    conda:
+        "../../envs/train.yaml"
     threads: 1
     resources:
         gpu=1,
         mem_mb=8000,
         runtime=120,
+    params:
+        queries=lambda wildcards: TEST_SET_DATASETS[wildcards.dataset],
+        corpus=config["corpus"],
+        settings=config["rerank"],
     script:
         "../scripts/rerank.py"

@@ -4,15 +4,17 @@ rule backbone:
         backbone_inputs,
     output:
         directory("resources/backbones/{reranker}"),
-    params:
-        spec=backbone_spec,
-        corpus=config["corpus"],
     log:
         "logs/train/backbone/{reranker}.log",
+    conda:
+        "../../envs/train.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
+    params:
+        spec=backbone_spec,
+        corpus=config["corpus"],
     script:
         "../scripts/backbone.py"
 
@@ -23,7 +25,18 @@ rule train:
         unpack(training_inputs),
     output:
         directory("results/models/{reranker}/{schedule}/seed{seed}"),
+    log:
+        "logs/train/{reranker}/{schedule}/seed{seed}.log",
+    benchmark:
+        "benchmarks/train/{reranker}/{schedule}/seed{seed}.tsv"
     priority: 5  # the longest path of the demo: start training before the ColBERT index
+    conda:
+        "../../envs/train.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=240,
     params:
         stage=lambda wildcards: stage_of(wildcards.schedule),
         # what the weights depend on (the rerun trigger): the last stage's settings with training.second_stage's
@@ -32,14 +45,5 @@ rule train:
         train=config["train_queries"],
         corpus=config["corpus"],
         work_dir="resources/checkpoints/{reranker}/{schedule}/seed{seed}",
-    log:
-        "logs/train/{reranker}/{schedule}/seed{seed}.log",
-    benchmark:
-        "benchmarks/train/{reranker}/{schedule}/seed{seed}.tsv"
-    threads: 1
-    resources:
-        gpu=1,
-        mem_mb=8000,
-        runtime=240,
     script:
         "../scripts/train.py"

@@ -2,4 +2,5 @@ from stagewise.data.trec_dl import prepare_trec_dl
 from stagewise.logs import to_file
 
 to_file(snakemake.log[0])
-prepare_trec_dl(snakemake.params.source, snakemake.params.folder, snakemake.params.depth)
+# the shared folder is the config's (its files are this rule's inputs)
+prepare_trec_dl(snakemake.config["trec_dl"]["source"], snakemake.params.folder, snakemake.params.depth)

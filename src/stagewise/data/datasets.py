@@ -9,7 +9,7 @@ Local files are validated first with our readers, which name the file and line o
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from ..errors import InputFormatError
@@ -62,7 +62,7 @@ def _register_local(spec: str):
 VALIDATED = Path("resources/cache/validated")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validated_docs(path: str, size: int, mtime_ns: int) -> int:
     """A corpus file is checked once per version, not in every job: test sets and training share one docs.tsv,
     and checking 8.8M lines costs about 30 s and 1 GB. The marker is written only after a complete check."""
@@ -79,7 +79,7 @@ def _validated_docs(path: str, size: int, mtime_ns: int) -> int:
     return count
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(spec: str):
     """An ir_datasets dataset for an ir_datasets id or ``local:<folder>``."""
     import ir_datasets  # imported here: the workflow's common.smk imports this module for its path helpers

@@ -8,8 +8,8 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
-from . import java  # noqa: F401  (must precede pyserini)
 from ..io import atomic_path
+from . import java  # noqa: F401  (must precede pyserini)
 
 log = logging.getLogger(__name__)
 
