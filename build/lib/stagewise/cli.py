@@ -1,0 +1,150 @@
+"""`stagewise` console command: the workflow's steps, one subcommand each, for use outside Snakemake."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+
+
+def _need(path, what: str):
+    """An input path named on the command line must exist (a clear one-line error instead of a Java or hub one)."""
+    from pathlib import Path
+
+    from .errors import InputFormatError
+
+    if path is not None and not Path(path).exists():
+        raise InputFormatError(path, f"{what} not found")
+
+
+def _synthetic(a):
+    from .data.synthetic import SyntheticSpec, write_dataset
+
+    write_dataset(SyntheticSpec(seed=a.seed, n_passages=a.passages), a.out)
+
+
+def _trecdl(a):
+    from .data.trec_dl import prepare_trec_dl, shared_data_dir
+
+    summary = prepare_trec_dl(a.source or shared_data_dir(), a.out, a.depth)
+    print(json.dumps(summary["runs"]))
+
+
+def _index(a):
+    from .first_stage.bm25 import index_corpus
+
+    index_corpus(a.corpus, a.index, threads=a.threads)
+
+
+def _retrieve(a):
+    from .first_stage.bm25 import retrieve
+
+    _need(a.index, "index folder (argument index)")
+    retrieve(a.index, a.queries, a.out, a.k1, a.b, a.depth, threads=a.threads)
+
+
+def _train(a):
+    import yaml
+
+    from .config import validate_config
+    from .training.trainer import train_from_files
+
+    _need(a.config, "config file (--config)"), _need(a.init, "initial model folder (argument init)")
+    _need(a.run, "first-stage run (--run)")
+    config = validate_config(yaml.safe_load(open(a.config, encoding="utf-8")))
+    train_from_files(a.stage, a.init, a.out, a.work_dir, config["train_queries"], config["corpus"],
+                     config["training"][a.stage], a.seed, run_path=a.run, teacher=config.get("teacher"),
+                     threads=a.threads)
+
+
+def _rerank(a):
+    from .rerank import rerank_files
+
+    _need(a.model, "model folder (argument model)"), _need(a.run, "run file (argument run)")
+    rerank_files(a.model, [a.run], [a.queries], a.corpus, [a.out], a.depth, a.batch_size, a.max_length, a.threads)
+
+
+def _evaluate(a):
+    from .data import datasets
+    from .evaluation.metrics import per_query_metrics
+    from .io import read_run
+
+    frame = per_query_metrics(datasets.qrels(a.qrels), read_run(a.run), a.metrics, a.relevance_threshold)
+    print(json.dumps(frame.groupby("metric", sort=False)["value"].mean().round(4).to_dict()))
+
+
+def _table(a):
+    from .reporting.significance import compare
+    from .reporting.table import main_table, markdown_table, read_metrics, write_csv
+
+    per_query = read_metrics(a.metrics)
+    significance = compare(per_query, a.test, a.correction)
+    table = main_table(per_query, significance)
+    write_csv(table, a.out)
+    print(markdown_table(table, list(dict.fromkeys(table["metric"]))))
+
+
+from .evaluation.metrics import METRICS  # noqa: E402  (a constant; the module imports ranx only when evaluating)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stagewise", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("synthetic", help="write the synthetic demo dataset folder")
+    p.add_argument("out"), p.add_argument("--seed", type=int, default=13), p.add_argument("--passages", type=int, default=20000)
+    p.set_defaults(func=_synthetic)
+    p = sub.add_parser("trecdl", help="TREC DL 2019/2020 dataset folders and first-stage runs from the shared files")
+    p.add_argument("out"), p.add_argument("--source", help="the shared data folder (default: $STAGEWISE_SHARED_DATA or ../shared/data)")
+    p.add_argument("--depth", type=int, default=100, help="cut every run here before dropping passages without text")
+    p.set_defaults(func=_trecdl)
+    p = sub.add_parser("index", help="build a Lucene index of a corpus (ir_datasets id or local:<folder>)")
+    p.add_argument("corpus"), p.add_argument("index"), p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=_index)
+    p = sub.add_parser("retrieve", help="BM25 top-k of a query set as a TREC run")
+    p.add_argument("index"), p.add_argument("queries"), p.add_argument("out")
+    p.add_argument("--k1", type=float, default=0.9), p.add_argument("--b", type=float, default=0.4)
+    p.add_argument("--depth", type=int, default=100), p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=_retrieve)
+    p = sub.add_parser("train", help="train one stage (C or D) with the hyperparameters of a workflow config")
+    p.add_argument("stage", choices=["C", "D"]), p.add_argument("init"), p.add_argument("out")
+    p.add_argument("--config", default="config/config.yaml"), p.add_argument("--run", help="first-stage run (C)")
+    p.add_argument("--seed", type=int, default=1), p.add_argument("--work-dir", default="resources/checkpoints/cli")
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=_train)
+    p = sub.add_parser("rerank", help="re-rank a first-stage run with a model folder")
+    p.add_argument("model"), p.add_argument("run"), p.add_argument("queries"), p.add_argument("corpus"), p.add_argument("out")
+    p.add_argument("--depth", type=int, default=100), p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--max-length", type=int, default=256), p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=_rerank)
+    p = sub.add_parser("evaluate", help="mean metrics of a run (ties by docid, binary metrics at the threshold)")
+    p.add_argument("run"), p.add_argument("qrels", help="dataset with qrels (ir_datasets id or local:<folder>)")
+    p.add_argument("--metrics", nargs="+", default=["ndcg@10", "mrr@10", "map", "recall@100"], choices=METRICS,
+                   metavar="METRIC", help=f"any of {', '.join(METRICS)}")
+    p.add_argument("--relevance-threshold", type=int, default=2)
+    p.set_defaults(func=_evaluate)
+    p = sub.add_parser("table", help="main table (seed statistics, significance markers) from per-query metric files")
+    p.add_argument("out"), p.add_argument("metrics", nargs="+")
+    p.add_argument("--test", choices=["ttest", "permutation"], default="ttest")
+    p.add_argument("--correction", choices=["holm", "bonferroni", "none"], default="holm")
+    p.set_defaults(func=_table)
+    return parser
+
+
+def main(argv=None):
+    from .errors import StagewiseError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        args.func(args)
+    except (StagewiseError, FileNotFoundError) as e:
+        if os.environ.get("STAGEWISE_DEBUG"):
+            raise
+        # a user's error: one line naming the file, line, key or argument, like argparse's own errors
+        parser.exit(2, f"stagewise {args.command}: error: {e}\n")
+
+
+if __name__ == "__main__":
+    main()

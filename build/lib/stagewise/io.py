@@ -1,0 +1,228 @@
+"""Community file formats: TREC run and qrels files, TSV queries, atomic writes."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .errors import InputFormatError
+
+log = logging.getLogger(__name__)
+
+# qid -> docid -> score
+Run = dict[str, dict[str, float]]
+# qid -> docid -> relevance grade
+Qrels = dict[str, dict[str, int]]
+
+
+@contextlib.contextmanager
+def atomic_path(path, suffix=""):
+    """Yield a temporary path next to ``path``; rename it to ``path`` only if the block succeeds.
+
+    Works for files and folders, so a failed job never leaves a partial output behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    target = tmp / ("out" + suffix)
+    try:
+        yield target
+        if not target.exists():
+            raise FileNotFoundError(f"nothing was written for {path}")
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)  # an existing (e.g. pre-created, empty) output folder is replaced whole
+        os.replace(target, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _open_lines(path):
+    path = Path(path)
+    if not path.exists():
+        raise InputFormatError(path, "file not found")
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            line = line.rstrip("\n")
+            if line.strip():
+                yield lineno, line
+
+
+def run_lines(path):
+    """(line number, qid, docid, rank, score) of every line of a TREC run file, validated."""
+    for lineno, line in _open_lines(path):
+        parts = line.split()
+        if len(parts) != 6:
+            raise InputFormatError(path, f"expected 6 columns 'qid Q0 docid rank score tag', got {len(parts)}", lineno)
+        qid, _, docid, rank, score, _tag = parts
+        try:
+            rank_value = int(rank)
+            value = float(score)
+        except ValueError:
+            raise InputFormatError(path, f"rank {rank!r} or score {score!r} is not a number", lineno) from None
+        if not math.isfinite(value):
+            raise InputFormatError(path, f"score {score!r} is not finite", lineno)
+        yield lineno, qid, docid, rank_value, value
+
+
+def read_run(path) -> Run:
+    """Read a TREC run file: ``qid Q0 docid rank score tag`` (whitespace-separated)."""
+    run: Run = {}
+    for lineno, qid, docid, _rank, value in run_lines(path):
+        docs = run.setdefault(qid, {})
+        if docid in docs:
+            raise InputFormatError(path, f"document {docid!r} appears twice for query {qid!r}", lineno)
+        docs[docid] = value
+    return run
+
+
+def read_run_by_rank(path, depth: int | None = None) -> dict[str, list[str]]:
+    """qid -> docids of a TREC run in the order of its rank column, cut at ``depth``.
+
+    For training pools (the released code cuts a training run by rank): a file whose scores tie heavily, as the
+    fp16-quantized ColBERTv2 training run of Rank-DistiLLM does, is cut where its rank column says. Equal ranks
+    fall back to descending score, then document id."""
+    entries: dict[str, list[tuple[int, float, str]]] = {}
+    seen: dict[str, set[str]] = {}
+    for lineno, qid, docid, rank, value in run_lines(path):
+        docs = seen.setdefault(qid, set())
+        if docid in docs:
+            raise InputFormatError(path, f"document {docid!r} appears twice for query {qid!r}", lineno)
+        docs.add(docid)
+        entries.setdefault(qid, []).append((rank, -value, docid))
+    return {qid: [d for _, _, d in sorted(items)[:depth]] for qid, items in entries.items()}
+
+
+def sorted_ranking(docs: dict[str, float]) -> list[tuple[str, float]]:
+    """Order documents by descending score, ties broken by descending document id (compared as strings).
+
+    That is trec_eval's order (and so pytrec_eval's and ir-measures'): a run file with tied scores evaluates the
+    same with our code and with theirs, whatever the order of its lines or its rank column."""
+    return sorted(docs.items(), key=lambda item: (item[1], item[0]), reverse=True)
+
+
+def write_run(run: Run, path, tag="stagewise", depth=None):
+    """Write a TREC run atomically, ranks from scores with ties in trec_eval's order (see ``sorted_ranking``)."""
+    with RunWriter(path, tag, depth) as writer:
+        writer.write(run)
+
+
+class RunWriter:
+    """Write a TREC run query batch by query batch, atomically (renamed into place when the block succeeds); each
+    query's ranking as ``write_run`` orders it. A query written twice is an error."""
+
+    def __init__(self, path, tag="stagewise", depth=None):
+        self.path, self.tag, self.depth, self.written = Path(path), tag, depth, set()
+
+    def __enter__(self):
+        self._atomic = atomic_path(self.path)
+        self._file = open(self._atomic.__enter__(), "w", encoding="utf-8")
+        return self
+
+    def write(self, run: Run):
+        for qid in sorted(run):
+            if qid in self.written:
+                raise ValueError(f"query {qid!r} written twice to {self.path}")
+            self.written.add(qid)
+            ranking = sorted_ranking(run[qid])[: self.depth] if self.depth is not None else sorted_ranking(run[qid])
+            for rank, (docid, score) in enumerate(ranking, start=1):
+                self._file.write(f"{qid} Q0 {docid} {rank} {score:.6f} {self.tag}\n")
+
+    def __exit__(self, *exc):
+        self._file.close()
+        return self._atomic.__exit__(*exc)
+
+
+def read_qrels(path) -> Qrels:
+    """Read TREC qrels: ``qid iteration docid grade``. A (qid, docid) judged twice with different grades is an
+    error naming both lines; a repeated identical line is allowed and counted in the log."""
+    qrels: Qrels = {}
+    first_line: dict[tuple[str, str], int] = {}
+    repeated = 0
+    for lineno, line in _open_lines(path):
+        if lineno == 1 and line.startswith(BOM):
+            raise InputFormatError(path, _BOM_MESSAGE, 1)
+        parts = line.split()
+        if len(parts) != 4:
+            raise InputFormatError(path, f"expected 4 columns 'qid iteration docid grade', got {len(parts)}", lineno)
+        qid, _, docid, grade = parts
+        try:
+            value = int(grade)
+        except ValueError:
+            raise InputFormatError(path, f"relevance grade {grade!r} is not an integer", lineno) from None
+        docs = qrels.setdefault(qid, {})
+        if docid in docs:
+            if docs[docid] != value:
+                raise InputFormatError(path, f"query {qid!r}, document {docid!r} is judged {docs[docid]} on line "
+                                             f"{first_line[qid, docid]} and {value} here", lineno)
+            repeated += 1
+        first_line.setdefault((qid, docid), lineno)
+        docs[docid] = value
+    if repeated:
+        log.warning("%s: %d repeated identical judgments (counted once)", path, repeated)
+    return qrels
+
+
+def write_qrels(qrels: Qrels, path):
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        for qid in sorted(qrels):
+            for docid in sorted(qrels[qid]):
+                f.write(f"{qid} 0 {docid} {qrels[qid][docid]}\n")
+
+
+BOM = "\ufeff"
+_BOM_MESSAGE = ("starts with a UTF-8 byte-order mark, which would become part of the first id; remove it "
+                "(sed -i '1s/^\\xEF\\xBB\\xBF//' FILE)")
+
+
+def _strict_tsv(path, id_name: str, text_name: str):
+    """(line, id, text) of a two-column TSV file that ir_datasets reads too: UTF-8 without a byte-order mark, no
+    blank lines, exactly one tab per line, a non-empty id, each id once, at least one line."""
+    path = Path(path)
+    if not path.exists():
+        raise InputFormatError(path, "file not found")
+    seen: dict[str, int] = {}
+    lineno = 0
+    with open(path, encoding="utf-8") as f:
+        try:
+            for lineno, line in enumerate(f, start=1):
+                line = line.rstrip("\n")
+                if lineno == 1 and line.startswith(BOM):
+                    raise InputFormatError(path, _BOM_MESSAGE, 1)
+                if not line.strip():
+                    raise InputFormatError(path, "blank line (ir_datasets cannot read it); remove it", lineno)
+                parts = line.split("\t")
+                if len(parts) != 2:
+                    raise InputFormatError(path, f"expected 2 tab-separated columns '{id_name}<TAB>{text_name}', "
+                                                 f"got {len(parts)}", lineno)
+                key = parts[0]
+                if not key.strip():
+                    raise InputFormatError(path, f"empty {id_name}", lineno)
+                if key in seen:
+                    raise InputFormatError(path, f"{id_name} {key!r} appears twice (line {seen[key]} and here)", lineno)
+                seen[key] = lineno
+                yield lineno, key, parts[1]
+        except UnicodeDecodeError as e:
+            raise InputFormatError(path, f"not UTF-8 ({e.reason})", lineno + 1) from None
+    if not seen:
+        raise InputFormatError(path, f"no {id_name}<TAB>{text_name} lines: the file is empty")
+
+
+def read_queries(path) -> dict[str, str]:
+    """Read TSV queries: ``qid<TAB>text`` (strict, see ``_strict_tsv``)."""
+    return {qid: text for _, qid, text in _strict_tsv(path, "qid", "text")}
+
+
+def validate_docs(path) -> int:
+    """Check a ``docid<TAB>text`` corpus file as strictly as queries (each docid once); the number of documents."""
+    return sum(1 for _ in _strict_tsv(path, "docid", "text"))
+
+
+def write_tsv(rows: dict[str, str], path):
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        for key, text in rows.items():
+            f.write(f"{key}\t{text}\n")

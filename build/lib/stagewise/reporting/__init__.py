@@ -1,0 +1,1 @@
+"""Reporting: tables over the grid."""

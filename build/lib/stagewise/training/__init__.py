@@ -1,0 +1,1 @@
+"""Fine-tuning: losses, training-group sampling, the Lightning module and the training entry point."""

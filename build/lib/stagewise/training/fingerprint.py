@@ -1,0 +1,57 @@
+"""What determines a training's weights, so that a checkpoint is resumed only by the training that wrote it.
+
+A checkpoint under ``resources/checkpoints/<reranker>/<schedule>/seed<n>`` carries the fingerprint of the training
+that wrote it: the stage, loss and seed, the resolved hyperparameters (except the checkpoint cadence), the content
+of the initial model folder and the identity (path, size, modification time) of the training data files. A rerun
+with another fingerprint (a changed lr, a retrained stage-1 model, a new teacher file) starts over and says why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+#: hyperparameters that do not change the weights: a different value resumes
+COSMETIC = frozenset({"checkpoint_every", "data_workers"})
+
+
+def folder_digest(folder) -> str:
+    """sha256 over the names and contents of the files in a folder (a model folder: a second per GB)."""
+    h = hashlib.sha256()
+    root = Path(folder)
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        h.update(str(path.relative_to(root)).encode() + b"\0")
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def file_identity(path) -> dict:
+    """A data file by path, size and modification time (hashing a 10 GB training run per job would cost minutes)."""
+    stat = Path(path).stat()
+    return {"path": str(Path(path).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def training_fingerprint(stage: str, loss: str, hparams: dict, seed: int, init_model, data_files=()) -> dict:
+    return {
+        "stage": stage, "loss": loss, "seed": seed,
+        "hparams": json.loads(json.dumps({k: hparams[k] for k in sorted(hparams) if k not in COSMETIC}, default=str)),
+        "init_model": folder_digest(init_model),
+        "data": [file_identity(p) for p in sorted({str(p) for p in data_files})],
+    }
+
+
+def differences(stored: dict | None, current: dict) -> list[str]:
+    """What differs between two fingerprints, as readable keys ('hparams.lr', 'init_model', 'data', ...)."""
+    if not stored:
+        return ["no fingerprint (written by an older stagewise)"]
+    changed = []
+    for key in current:
+        if key == "hparams":
+            old, new = stored.get("hparams", {}), current["hparams"]
+            changed += [f"hparams.{k}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+        elif stored.get(key) != current[key]:
+            changed.append(key)
+    return changed

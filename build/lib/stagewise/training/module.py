@@ -1,0 +1,57 @@
+"""The Lightning module: a sequence-classification model scoring (query, passage) pairs, one loss per stage."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+
+from .losses import compute_loss
+
+
+class CrossEncoderModule(L.LightningModule):
+    def __init__(self, model, loss: str, lr: float, weight_decay: float, warmup_steps: int, temperature: float = 1.0,
+                 weight_decay_all: bool = False):
+        super().__init__()
+        self.model = model
+        self.loss_name, self.lr, self.weight_decay, self.warmup_steps = loss, lr, weight_decay, warmup_steps
+        self.temperature, self.weight_decay_all = temperature, weight_decay_all
+
+    def scores(self, batch):
+        """(queries, group) scores: each length-sorted chunk of pairs is scored on its own and put back in place;
+        padding entries of ragged groups score 0 (the losses mask them)."""
+        positions, logits = [], []
+        for chunk_positions, encoded in batch["chunks"]:
+            positions += chunk_positions
+            logits.append(self.model(**encoded).logits.view(-1).float())
+        flat = torch.cat(logits)
+        index = torch.tensor(positions, device=flat.device)
+        scores = flat.new_zeros(batch["labels"].numel()).index_copy(0, index, flat)
+        return scores.view(-1, batch["group_size"])
+
+    def compute_loss(self, batch):
+        return compute_loss(self.loss_name, self.scores(batch), batch["labels"], batch["mask"], self.temperature)
+
+    def training_step(self, batch, batch_idx):
+        loss = self.compute_loss(batch)
+        self.log("train_loss", loss, on_step=True, prog_bar=False, batch_size=batch["labels"].shape[0])
+        # the learning rate the optimizer applies at this step (read back by tests and by readers of the log)
+        self.log("lr", self.optimizers().optimizer.param_groups[0]["lr"], on_step=True, prog_bar=False,
+                 batch_size=batch["labels"].shape[0])
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        loss = self.compute_loss(batch)
+        self.log("val_loss", loss, on_epoch=True, batch_size=batch["labels"].shape[0])
+        return loss
+
+    def configure_optimizers(self):
+        trainable = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+        # the released code decays every parameter (AdamW's default); the usual practice spares biases and LayerNorm
+        exempt = (lambda n: False) if self.weight_decay_all else (lambda n: "bias" in n or "LayerNorm" in n)
+        decay = [p for n, p in trainable if not exempt(n)]
+        no_decay = [p for n, p in trainable if exempt(n)]
+        groups = [{"params": decay, "weight_decay": self.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=self.lr)
+        warmup = max(1, self.warmup_steps)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

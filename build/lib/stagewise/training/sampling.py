@@ -1,0 +1,201 @@
+"""Training groups: (query, passages, labels) per query, sampled reproducibly from a seed."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from ..io import sorted_ranking
+from .losses import teacher_ranking_to_labels
+
+
+@dataclass
+class Group:
+    query: str
+    passages: list[str]
+    labels: list[float]
+
+
+def sample_hard_negatives(ranking: list[str], judged: dict[str, int], n: int, depth: int, rng) -> list[str]:
+    """``n`` passages drawn without replacement from the top-``depth`` of a first-stage ranking,
+    skipping passages judged relevant (unjudged ones count as negative); with replacement if too few."""
+    pool = [d for d in ranking[:depth] if judged.get(d, 0) <= 0]
+    if not pool:
+        return []
+    return [pool[i] for i in rng.choice(len(pool), size=n, replace=len(pool) < n)]
+
+
+POSITIVE_POLICIES = ("add", "drop", "keep")
+
+
+class ContrastiveGroups(Dataset):
+    """One positive + ``n_negatives`` negatives per training query.
+
+    ``run``: a ``Candidates`` store (each query's pool and judgments, memory-mapped), or in-memory rankings
+    (qid -> docids best first, or qid -> {docid: score}) with ``qrels``. The positive is drawn among the query's
+    qrels positives (grade >= ``min_positive_grade``) found in the pool's top-``depth``, as in the paper. For a query
+    with none there, ``positive_policy`` decides: 'add' draws among all its qrels positives, 'drop' skips the query,
+    'keep' (the released code) makes an arbitrary retrieved passage the target. Negatives: hard ones from the
+    top-``depth`` (passages judged relevant are skipped, unjudged count as negative) and ``random_negatives`` of them
+    from the whole corpus. ``texts`` maps docids to texts (a dict, or a store read when a group is drawn).
+    ``policy_counts`` says how many queries each case touched.
+    """
+
+    def __init__(self, queries, qrels, run, texts, n_negatives, depth, min_positive_grade, seed, random_negatives=0,
+                 positive_policy="add"):
+        from ..data.candidates import Candidates
+
+        if positive_policy not in POSITIVE_POLICIES:
+            raise ValueError(f"positive_policy must be one of {POSITIVE_POLICIES}, not {positive_policy!r}")
+        if not isinstance(run, Candidates):
+            # a ranking (list, e.g. by the run's rank column) or scores (dict, ordered by score)
+            run = Candidates.from_rankings({q: list(r) if isinstance(r, list) else [d for d, _ in sorted_ranking(r)]
+                                            for q, r in run.items()}, qrels)
+        self.candidates, self.queries = run, queries
+        self.texts, self.n_negatives, self.depth, self.seed = texts, n_negatives, depth, seed
+        self.random_negatives, self.positive_policy = random_negatives, positive_policy
+        # every docid (a store's sorted id array as it is: no list of the corpus)
+        self.all_docids = (getattr(texts, "docids", None) if hasattr(texts, "docids") else sorted(texts)) \
+            if random_negatives else []
+        self.items = []
+        self.policy_counts = {"retrieved": 0, "added": 0, "dropped": 0, "kept": 0, "no_positive": 0}
+        qids = run.qids.tolist()
+        for i in sorted(range(len(qids)), key=qids.__getitem__):  # by query id, whatever the run's order
+            qid = qids[i]
+            if qid not in queries:
+                continue
+            judged = run.judged(i)
+            positives = sorted(d for d, g in judged.items() if g >= min_positive_grade and d in texts)
+            if not positives:
+                self.policy_counts["no_positive"] += 1
+                continue
+            top = run.pool(i)[:depth]
+            retrieved = [d for d in positives if d in set(top)]
+            if retrieved:
+                self.policy_counts["retrieved"] += 1
+                candidates, arbitrary = retrieved, False
+            elif positive_policy == "add":
+                self.policy_counts["added"] += 1
+                candidates, arbitrary = positives, False
+            elif positive_policy == "drop":
+                self.policy_counts["dropped"] += 1
+                continue
+            else:
+                self.policy_counts["kept"] += 1
+                candidates, arbitrary = [], True
+            if not any(judged.get(d, 0) <= 0 for d in top):
+                continue  # nothing to contrast with
+            self.items.append((i, candidates, arbitrary))
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, key):
+        epoch, idx = key if isinstance(key, tuple) else (0, key)
+        i, positives, arbitrary = self.items[idx]
+        ranking, judged = self.candidates.pool(i), self.candidates.judged(i)
+        query = self.queries[self.candidates.qids[i]]
+        rng = np.random.default_rng([self.seed, epoch, idx])
+        n_hard = self.n_negatives - self.random_negatives
+        if arbitrary:
+            # the released behaviour: the first sampled passage is the target, whatever its relevance
+            sampled = sample_hard_negatives(ranking, judged, n_hard + 1, self.depth, rng)
+            positive, negatives = sampled[0], sampled[1:]
+        else:
+            positive = positives[rng.integers(len(positives))]
+            negatives = sample_hard_negatives(ranking, judged, n_hard, self.depth, rng)
+        while len(negatives) < self.n_negatives:
+            # random corpus passages, unjudged for this query: easy negatives
+            docid = self.all_docids[rng.integers(len(self.all_docids))]
+            if judged.get(docid, 0) <= 0:
+                negatives.append(docid)
+        passages = [self.texts[d] for d in [positive, *negatives]]
+        return Group(query, passages, [1.0] + [0.0] * len(negatives))
+
+
+class DistillationGroups(Dataset):
+    """The teacher's ranking of each query, labels = max_rank - rank + 1 (max_rank = ``ranking_size`` or the
+    ranking's length); optionally a random subset of ``group_size`` passages (labels keep the teacher's order)."""
+
+    def __init__(self, queries, rankings, texts, group_size, seed, ranking_size=None):
+        self.texts, self.group_size, self.seed, self.ranking_size = texts, group_size, seed, ranking_size
+        self.items = [(queries[qid], rankings[qid]) for qid in sorted(rankings) if qid in queries]
+        self.without_query = len(rankings) - len(self.items)
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, key):
+        epoch, idx = key if isinstance(key, tuple) else (0, key)
+        query, ranking = self.items[idx]
+        labels = teacher_ranking_to_labels(ranking, self.ranking_size)
+        docids = ranking
+        if self.group_size and len(ranking) > self.group_size:
+            rng = np.random.default_rng([self.seed, epoch, idx])
+            docids = [ranking[i] for i in sorted(rng.choice(len(ranking), self.group_size, replace=False))]
+        return Group(query, [self.texts[d] for d in docids], [float(labels[d]) for d in docids])
+
+
+class StepBatchSampler(Sampler):
+    """Micro-batches as a pure function of (seed, micro-batch number): epoch e is a seeded permutation of
+    ``indices``; yields lists of (epoch, index) keys forever, starting at micro-batch ``start``. A resumed run
+    that starts at the number of batches already trained on sees exactly the batches the uninterrupted run saw."""
+
+    def __init__(self, indices, batch_size: int, seed: int, start: int = 0):
+        self.indices, self.batch_size, self.seed, self.start = list(indices), batch_size, seed, start
+        self.per_epoch = math.ceil(len(self.indices) / batch_size)
+
+    def batch(self, number: int) -> list[tuple[int, int]]:
+        epoch, position = divmod(number, self.per_epoch)
+        order = np.random.default_rng([self.seed, epoch]).permutation(len(self.indices))
+        chosen = order[position * self.batch_size:(position + 1) * self.batch_size]
+        return [(epoch, self.indices[i]) for i in chosen]
+
+    def __iter__(self):
+        number = self.start
+        while True:
+            yield self.batch(number)
+            number += 1
+
+
+def split_validation(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """(training, validation) indices: ceil(fraction * n) queries held out, drawn by the seed."""
+    if fraction <= 0:
+        return list(range(n)), []
+    held = set(np.random.default_rng([seed, 1_000_003]).permutation(n)[:max(1, math.ceil(fraction * n))].tolist())
+    return [i for i in range(n) if i not in held], sorted(held)
+
+
+class GroupCollator:
+    """Tokenize the (query, passage) pairs of a batch of groups, pad groups to one size with a mask.
+
+    The pairs are ordered by token count and cut into chunks of ``chunk_size`` pairs, each padded to its own
+    longest pair (``chunks``: (positions in the flattened batch, encoded chunk)); the module scores the chunks one
+    by one and puts the scores back in place. One forward over the whole batch would pad every pair to the
+    batch's longest: on MS MARCO passages at 256 tokens that computes about twice the real tokens. Padding
+    entries of ragged groups are not scored (their mask is False)."""
+
+    def __init__(self, tokenizer, max_length, chunk_size: int | None = 16):
+        # None: the whole micro-batch in one forward pass (a GPU's choice)
+        self.tokenizer, self.max_length, self.chunk_size = tokenizer, max_length, chunk_size
+
+    def __call__(self, groups: list[Group]):
+        from ..rerank import token_length_batches
+
+        size = max(len(g.passages) for g in groups)
+        pairs, positions, labels, mask = [], [], [], []
+        for row, g in enumerate(groups):
+            pad = size - len(g.passages)
+            pairs += [(g.query, p) for p in g.passages]
+            positions += [row * size + j for j in range(len(g.passages))]
+            labels.append(g.labels + [0.0] * pad)
+            mask.append([True] * len(g.passages) + [False] * pad)
+        chunks = [([positions[i] for i in idx], encoded)
+                  for idx, encoded in token_length_batches(self.tokenizer, pairs, self.chunk_size or len(pairs),
+                                                           self.max_length,
+                                                           chunk_size=max(1, len(pairs)))]
+        return {"chunks": chunks, "labels": torch.tensor(labels), "mask": torch.tensor(mask), "group_size": size}
