@@ -25,7 +25,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     snakemake = str(Path(sys.executable).with_name("snakemake"))
     with tempfile.TemporaryDirectory() as tmp:
-        for name in ("workflow", "config"):
+        for name in ("workflow", "envs", "config"):
             (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, Path(tmp) / name)
         times = []
         for _ in range(args.reps):

@@ -301,7 +301,7 @@ def main(argv=None):
     print(json.dumps(generated), flush=True)
     if a.generate_only:
         return 0
-    for name in ("workflow", "config"):  # the workflow, run in the rehearsal's folder
+    for name in ("workflow", "envs", "config"):  # the workflow, run in the rehearsal's folder
         target = folder / name
         if not target.exists():
             target.symlink_to(ROOT / name)

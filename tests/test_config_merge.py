@@ -20,7 +20,7 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 @pytest.fixture(scope="module")
 def checkout(tmp_path_factory):
     folder = tmp_path_factory.mktemp("checkout")
-    for name in ("workflow", "config"):
+    for name in ("workflow", "envs", "config"):
         shutil.copytree(ROOT / name, folder / name)
     return folder
 

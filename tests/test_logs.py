@@ -26,3 +26,23 @@ def test_a_writable_log_leaves_the_exit_status_alone(tmp_path):
                             text=True, timeout=120)
     assert result.returncode == 0 and result.stderr == ""
     assert "progress line 199" in (tmp_path / "job.log").read_text()
+
+
+def test_progress_lines_come_at_a_bounded_rate_with_rate_and_time_left(caplog):
+    import logging
+
+    from stagewise.logs import Progress
+
+    logger = logging.getLogger("progress-test")
+    with caplog.at_level("INFO", logger="progress-test"):
+        progress = Progress(logger, "scoring", total=1000, unit="pairs", seconds=3600)
+        said = [n for n in range(1, 1001) if progress.update(n)]
+        stream = Progress(logger, "indexing", total=None, unit="documents", every=400, seconds=3600)
+        streamed = [n for n in range(100, 1001, 100) if stream.update(n)]
+    assert said == [1, *range(51, 1000, 50), 1000]  # the first, then every 50 (a twentieth), and the last
+    assert streamed == [100, 500, 900]
+    first = caplog.records[0].getMessage()
+    assert first.startswith("scoring: 1 of 1000 pairs (0%), ") and " pairs/s, " in first and first.endswith(" left")
+    assert caplog.records[len(said)].getMessage().startswith("indexing: 100 documents, ")
+    resumed = Progress(logger, "training", total=10, unit="steps", initial=8)
+    assert resumed.update(9) and not resumed.update(9)  # no second line for the same count

@@ -57,7 +57,7 @@ def test_the_wheel_ships_the_schema_and_declares_what_it_imports(fresh, tmp_path
 
 def test_the_workflow_plans_with_the_installed_library_and_no_source_tree(fresh, tmp_path):
     tmp, python, site = fresh
-    for name in ("workflow", "config"):
+    for name in ("workflow", "envs", "config"):
         shutil.copytree(ROOT / name, tmp_path / name)
     assert not (tmp_path / "src").exists()
     result = subprocess.run([str(python), "-m", "snakemake", "-n", "--cores", "1"], cwd=tmp_path,

@@ -60,7 +60,7 @@ def test_every_reference_cell_names_a_cell_of_the_paper_grid(paper, monkeypatch)
 
 
 def test_paper_grid_dry_run_lists_40_trainings_320_rerankings_and_no_training_retrieval(tmp_path):
-    for name in ("workflow", "config"):  # a clean checkout: no results, no teacher files
+    for name in ("workflow", "envs", "config"):  # a clean checkout: no results, no teacher files
         (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, tmp_path / name)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     result = subprocess.run([SNAKEMAKE, "-n", "--configfile", "config/paper.yaml"], cwd=tmp_path, capture_output=True,
@@ -83,7 +83,7 @@ def test_paper_grid_dry_run_lists_40_trainings_320_rerankings_and_no_training_re
 
 
 def test_an_absent_external_file_stops_saying_where_to_get_it_and_a_present_one_is_left_alone(tmp_path):
-    for name in ("workflow", "config"):
+    for name in ("workflow", "envs", "config"):
         (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, tmp_path / name)
     candidates = tmp_path / "resources" / "teacher" / "rankgpt" / "marco-train-100k.jsonl"
     candidates.parent.mkdir(parents=True)

@@ -107,7 +107,7 @@ def test_trecdl_config_plans_the_real_experiment(tmp_path):
 
     config = validate_config(yaml.safe_load((ROOT / "config" / "trecdl.yaml").read_text()))
     assert [r for r, s in config["rankers"].items() if s["rerank"]] == ["bm25", "colbertv2"]
-    for name in ("workflow", "config"):  # a clean checkout: nothing built yet
+    for name in ("workflow", "envs", "config"):  # a clean checkout: nothing built yet
         (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, tmp_path / name)
     snakemake = str(Path(sys.executable).with_name("snakemake"))
     result = subprocess.run([snakemake, "-n", "--configfile", "config/trecdl.yaml", "--config",

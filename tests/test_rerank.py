@@ -46,3 +46,16 @@ def test_batches_group_pairs_of_equal_token_length(tiny_cross_encoder):
     # within a chunk of 4, pairs come shortest first
     first_chunk = [i for idx, _ in batches[:2] for i in idx]
     assert [lengths[i] for i in first_chunk] == sorted(lengths[:4])
+
+
+def test_re_ranking_reports_its_progress_to_the_log(tiny_cross_encoder, caplog):
+    from stagewise.rerank import rerank
+
+    model, tokenizer = tiny_cross_encoder
+    run = {f"q{i}": {f"d{j}": float(-j) for j in range(10)} for i in range(6)}
+    texts = {f"d{j}": f"passage number {j} " * (j + 1) for j in range(10)}
+    with caplog.at_level("INFO", logger="stagewise.rerank"):
+        rerank(model, tokenizer, run, {q: "a query" for q in run}, texts, depth=10, batch_size=4)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("re-ranking: ")]
+    assert lines[0].startswith("re-ranking: 4 of 60 pairs (7%)") and lines[-1].startswith("re-ranking: 60 of 60 pairs")
+    assert 2 < len(lines) <= 16  # every 3 pairs (a twentieth) at most, one line per batch of 4 here

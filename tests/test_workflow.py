@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 
 def copy_workflow(dest: Path, config: dict):
-    for name in ("workflow",):
+    for name in ("workflow", "envs"):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
     (dest / "config").mkdir()
@@ -87,6 +87,18 @@ def test_significance_tables_plots_and_an_offline_report(finished_workflow, tmp_
     assert result.returncode == 0, result.stderr[-3000:]
     html = (tmp_path / "report.html").read_text()
     assert "significance.csv" in html and "seed_spread.png" in html
+
+
+def test_long_jobs_report_progress_in_their_rule_logs(finished_workflow):
+    logs = finished_workflow / "logs"
+    training = (logs / "train" / "electra" / "C" / "seed1.log").read_text()
+    assert re.search(r"training: 6 of 6 steps \(100%\), loss [\d.]+, lr 0.001, [\d.e+-]+ steps/s, ", training)
+    reranking = "\n".join(p.read_text() for p in (logs / "rerank").rglob("*.log"))
+    assert re.search(r"re-ranking: (\d+) of \1 pairs \(100%\), [\d.e+-]+ pairs/s", reranking)
+    # colbert-ai's own prints (it writes progress with print) land in the rule's log, not in Snakemake's output
+    colbert = (logs / "first_stage" / "colbert" / "index.log").read_text()
+    assert "#>" in colbert, colbert[-2000:]
+    assert "BM25 retrieval: " in (logs / "first_stage" / "bm25" / "test-a.log").read_text()
 
 
 def test_models_are_hugging_face_folders_and_stage2_starts_from_stage1(finished_workflow):

@@ -135,7 +135,7 @@ def stage_settings(config: dict, schedule: str) -> dict:
 
 
 #: keys that change no weight: where a file comes from, how often a checkpoint is written
-COSMETIC_KEYS = frozenset({"checkpoint_every", "source", "data_workers"})
+COSMETIC_KEYS = frozenset({"checkpoint_every", "source", "data_workers", "log_every"})
 
 
 def _without_cosmetic(value):

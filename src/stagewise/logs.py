@@ -4,6 +4,7 @@ import atexit
 import logging
 import os
 import sys
+import time
 
 
 class _LogFile:
@@ -50,14 +51,63 @@ class _LogFile:
             os._exit(1)
 
 
-def to_file(path):
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min {rest % 60:02d} s"
+
+
+class Progress:
+    """Progress lines of a long loop at a bounded rate: the first update, then whenever ``every`` more items are done
+    or ``seconds`` have passed since the last line (whichever comes first), and the last; each says items done of
+    the total, the rate and the time left, plus any ``extra`` fields (a loss, a learning rate).
+
+        progress = Progress(log, "re-ranking", total=len(pairs), unit="pairs")
+        progress.update(done)
+    """
+
+    def __init__(self, logger, what: str, total: int | None, unit: str, every: int | None = None,
+                 seconds: float = 60.0, initial: int = 0):
+        # total None: a stream of unknown length (lines say the count and the rate)
+        self.logger, self.what, self.total, self.unit = logger, what, total, unit
+        self.every = every or max(1, (total or 0) // 20)
+        self.seconds, self.start = seconds, time.monotonic()
+        # initial: items done before this process started (a resumed training): not counted in the rate
+        self.initial, self._last_count, self._last_time = initial, initial, None
+
+    def update(self, done: int, **extra):
+        now = time.monotonic()
+        due = (self._last_time is None or (self.total is not None and done >= self.total)
+               or done - self._last_count >= self.every or now - self._last_time >= self.seconds)
+        if not due or done == self._last_count and self._last_time is not None:
+            return False
+        elapsed = max(now - self.start, 1e-9)
+        rate = (done - self.initial) / elapsed
+        fields = "".join(f", {k} {v:.4g}" if isinstance(v, float) else f", {k} {v}" for k, v in extra.items())
+        self._last_count, self._last_time = done, now
+        if self.total is None:
+            self.logger.info("%s: %d %s%s, %.3g %s/s", self.what, done, self.unit, fields, rate, self.unit)
+            return True
+        left = (self.total - done) / rate if rate > 0 else float("inf")
+        self.logger.info("%s: %d of %d %s (%.0f%%)%s, %.3g %s/s, %s left", self.what, done, self.total, self.unit,
+                         100 * done / max(self.total, 1), fields, rate, self.unit,
+                         _duration(left) if left != float("inf") else "?")
+        return True
+
+
+def to_file(path, stdout: bool = False):
     """Route stderr and the logging module to ``path``; returns the log stream.
 
     Warnings and errors also go to the original stderr: Snakemake deletes a rule's log before each attempt,
     so a retried job's earlier failure (a preempted training, say) stays visible in Snakemake's output and in
-    the cluster job's log. A log that cannot be written fails the job (see _LogFile)."""
+    the cluster job's log. A log that cannot be written fails the job (see _LogFile). ``stdout``: the process's
+    standard output goes to the log too, Python's ``print`` and C code alike (colbert-ai prints its progress)."""
     stream = _LogFile(path)
     sys.stderr = stream
+    if stdout:
+        sys.stdout.flush()
+        os.dup2(stream.fileno(), 1)
+        sys.stdout = stream
     atexit.register(stream.exit_if_failed)
     fmt = logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s")
     to_log, to_console = logging.StreamHandler(stream), logging.StreamHandler(sys.__stderr__)

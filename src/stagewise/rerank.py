@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import logging
 
 import numpy as np
 import torch
 
 from .io import Run, sorted_ranking
+from .logs import Progress
+
+log = logging.getLogger(__name__)
 
 
 def load_cross_encoder(model_dir, device=None):
@@ -52,10 +56,12 @@ def token_length_batches(tokenizer, pairs: list[tuple[str, str]], batch_size: in
 
 
 @torch.inference_mode()
-def score_pairs(model, tokenizer, pairs: list[tuple[str, str]], batch_size: int = 64, max_length: int = 256):
+def score_pairs(model, tokenizer, pairs: list[tuple[str, str]], batch_size: int = 64, max_length: int = 256,
+                progress: Progress | None = None):
     """One logit per (query, passage) pair, in input order; batches of equal token length (see
-    ``token_length_batches``), so almost no padding is computed."""
+    ``token_length_batches``), so almost no padding is computed. ``progress`` is told the pairs scored."""
     scores = [0.0] * len(pairs)
+    done = 0
     device = next(model.parameters()).device
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
     if getattr(tokenizer, "padding_side", "right") != "right":
@@ -65,6 +71,9 @@ def score_pairs(model, tokenizer, pairs: list[tuple[str, str]], batch_size: int 
             logits = model(**{k: v.to(device) for k, v in batch.items()}).logits.squeeze(-1).float().cpu().tolist()
         for i, s in zip(idx, logits):
             scores[i] = s
+        done += len(idx)
+        if progress is not None:
+            progress.update(done)
     return scores
 
 
@@ -76,7 +85,8 @@ def rerank(model, tokenizer, run: Run, queries: dict[str, str], texts: dict[str,
         for docid, _ in sorted_ranking(run[qid])[:depth]:
             keys.append((qid, docid))
             pairs.append((queries[qid], texts[docid]))
-    scores = score_pairs(model, tokenizer, pairs, batch_size, max_length)
+    scores = score_pairs(model, tokenizer, pairs, batch_size, max_length,
+                         Progress(log, "re-ranking", len(pairs), "pairs"))
     out: Run = {}
     for (qid, docid), s in zip(keys, scores):
         out.setdefault(qid, {})[docid] = s

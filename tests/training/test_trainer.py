@@ -107,6 +107,10 @@ def test_interrupted_training_resumes_and_ends_with_the_uninterrupted_weights(tm
     with caplog.at_level("INFO"):
         out = train_stage("C", backbone, data, tmp_path / "model", tmp_path / "work", hp, seed=1)
     assert "resuming from" in caplog.text and "at step 8 of 12" in caplog.text
+    # progress lines of the resumed attempt: from step 9 on (a line a step here: 12 steps // 20 = 1), ending at 12
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("training: ")]
+    assert lines[0].startswith("training: 9 of 12 steps (75%), loss ") and lines[-1].startswith("training: 12 of 12")
+    assert all(", lr 0.002, " in line and " steps/s, " in line and line.endswith(" left") for line in lines)
     resumed, uninterrupted = weights(out), weights(reference)
     assert all(torch.equal(resumed[k], uninterrupted[k]) for k in uninterrupted)
     log = pd.read_csv(out / "training_log.csv")

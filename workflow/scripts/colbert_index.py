@@ -1,6 +1,6 @@
 from stagewise.logs import to_file
 
-to_file(snakemake.log[0])
+to_file(snakemake.log[0], stdout=True)  # colbert-ai prints its progress
 from stagewise.first_stage.colbert import INDEX_SETTINGS, index_corpus  # noqa: E402
 
 s = snakemake.params.settings

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..io import atomic_path
+from ..logs import Progress
 from . import java  # noqa: F401  (must precede pyserini)
 
 log = logging.getLogger(__name__)
@@ -22,11 +23,13 @@ def build_index(docs: Iterable[tuple[str, str]], index_dir, threads: int = 1) ->
     with atomic_path(index_dir) as tmp:
         indexer = LuceneIndexer(str(tmp), threads=threads)
         n, batch = 0, []
+        progress = Progress(log, "BM25 index", None, "documents", every=500_000)
         for docid, text in docs:
             batch.append(json.dumps({"id": docid, "contents": text}))
             if len(batch) == 5000:
                 indexer.add_batch_raw(batch)
                 n, batch = n + len(batch), []
+                progress.update(n)
         if batch:
             indexer.add_batch_raw(batch)
             n += len(batch)
@@ -89,9 +92,10 @@ def retrieve(index_dir, queries: str, out_path, k1: float = 0.9, b: float = 0.4,
 
     all_queries = datasets.queries(queries)
     qids = sorted(all_queries)
+    progress = Progress(log, "BM25 retrieval", len(qids), "queries")
     with RunWriter(out_path, tag="bm25") as writer:
         for start in range(0, len(qids), batch):
             chunk = qids[start:start + batch]
             writer.write(search(index_dir, {q: all_queries[q] for q in chunk}, k=depth, k1=k1, b=b, threads=threads))
-            log.info("BM25: %d of %d queries", min(start + batch, len(qids)), len(qids))
+            progress.update(min(start + batch, len(qids)))
     return len(qids)

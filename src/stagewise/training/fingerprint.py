@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 #: hyperparameters that do not change the weights: a different value resumes
-COSMETIC = frozenset({"checkpoint_every", "data_workers"})
+COSMETIC = frozenset({"checkpoint_every", "data_workers", "log_every"})
 
 
 def folder_digest(folder) -> str:

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 
 from ..backbones import check_saved_model
 from ..io import atomic_path
+from ..logs import Progress
 from .faults import SlowSteps, fail_once
 from .fingerprint import differences, training_fingerprint
 from .losses import LOSSES
@@ -59,6 +60,26 @@ class _RandomState(Callback):
             random.setstate(state["python"])
             if state["cuda"] is not None and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class _ProgressLog(Callback):
+    """A line in the job's log every ``every`` optimizer steps (and at most a minute apart): step of total, the
+    micro-batch loss, the learning rate, steps/s and the time left."""
+
+    def __init__(self, total: int, every: int | None):
+        self.total, self.every, self.progress, self.last = total, every, None, -1
+
+    def on_train_start(self, trainer, pl_module):
+        self.progress = Progress(log, "training", self.total, "steps", every=self.every or max(1, self.total // 20),
+                                 initial=trainer.global_step)
+        self.last = trainer.global_step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        step = trainer.global_step
+        if step != self.last:
+            self.last = step
+            loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+            self.progress.update(step, loss=float(loss), lr=float(trainer.optimizers[0].param_groups[0]["lr"]))
 
 
 class TrainingInterrupted(RuntimeError):
@@ -279,7 +300,8 @@ def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dic
         precision=_precision(hparams.get("precision", "auto"), gpu),
         accumulate_grad_batches=accumulate, gradient_clip_val=hparams.get("gradient_clip_val", 10.0),
         logger=CSVLogger(work_dir, name="", version="log"), log_every_n_steps=1,
-        callbacks=[checkpoints, _RandomState(fingerprint)] + ([SlowSteps(step_seconds)] if step_seconds else []),
+        callbacks=[checkpoints, _RandomState(fingerprint), _ProgressLog(steps, hparams.get("log_every"))]
+        + ([SlowSteps(step_seconds)] if step_seconds else []),
         enable_checkpointing=False, plugins=plugins,
         default_root_dir=work_dir, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
         deterministic=True, **validation,
