@@ -202,6 +202,7 @@ def _check_references(config: dict, given_c_keys: set):
         if pretrained and looks_like_path(pretrained) and not Path(pretrained).expanduser().is_dir():
             raise ConfigError(f"config key 'rerankers.{name}.pretrained': the folder {pretrained!r} does not exist "
                               "(a hub id has the form org/name)")
+    _canonical_metrics(config)
     unknown = [m for m in config["report"]["metrics"] if m not in config["evaluation"]["metrics"]]
     if unknown:
         raise ConfigError(f"config key 'report.metrics': {unknown} are not in evaluation.metrics")
@@ -211,6 +212,31 @@ def _check_references(config: dict, given_c_keys: set):
     synthetic = config.get("synthetic")
     if synthetic is not None and "train" not in synthetic["splits"]:
         raise ConfigError("config key 'synthetic.splits' must include a 'train' split")
+
+
+def _canonical_metrics(config: dict):
+    """Metric names of evaluation.metrics and report.metrics in our spelling (ir_measures' accepted), in place; a
+    (rel=N) must agree with every test set's threshold, since the evaluation counts relevance per test set."""
+    from .evaluation.names import canonical_metric
+
+    thresholds = relevance_thresholds(config)
+    for section in ("evaluation", "report"):
+        names = []
+        for i, given in enumerate(config[section]["metrics"]):
+            try:
+                metric, rel = canonical_metric(given)
+            except ValueError as e:
+                raise ConfigError(f"config key '{section}.metrics.{i}': {e}") from None
+            other = {t: v for t, v in thresholds.items() if rel is not None and v != rel}
+            if other:
+                raise ConfigError(f"config key '{section}.metrics.{i}': {given} counts grades >= {rel} as relevant, "
+                                  f"but test set(s) {', '.join(sorted(other))} count grades >= "
+                                  f"{', '.join(str(v) for v in sorted(set(other.values())))}: set the thresholds in "
+                                  "test_sets or drop (rel=...)")
+            if metric in names:
+                raise ConfigError(f"config key '{section}.metrics.{i}': {given} is {metric}, already listed")
+            names.append(metric)
+        config[section]["metrics"] = names
 
 
 def _check_ranker(name: str, ranker: dict, config: dict):

@@ -41,15 +41,29 @@ def atomic_path(path, suffix=""):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def open_text(path):
+    """A text file for reading, gzip-compressed or not (told by its first bytes, not its name)."""
+    import gzip
+
+    with open(path, "rb") as f:
+        compressed = f.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rt", encoding="utf-8") if compressed else open(path, encoding="utf-8")
+
+
 def _open_lines(path):
+    """(line number, line) of a run or qrels file's content lines: plain or gzip-compressed; empty lines and comment
+    lines (``#`` first, as ir_metadata headers and trec_eval-style tools write them) skipped, line numbers kept."""
     path = Path(path)
     if not path.exists():
         raise InputFormatError(path, "file not found")
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            line = line.rstrip("\n")
-            if line.strip():
-                yield lineno, line
+    with open_text(path) as f:
+        try:
+            for lineno, line in enumerate(f, start=1):
+                line = line.rstrip("\n")
+                if line.strip() and not line.lstrip().startswith("#"):
+                    yield lineno, line
+        except (OSError, EOFError) as e:  # a truncated or corrupt gzip stream
+            raise InputFormatError(path, f"cannot be read to its end ({e})") from None
 
 
 def run_lines(path):

@@ -92,3 +92,44 @@ def test_a_test_set_without_judgments_stops_naming_it(tmp_path):
     (tmp_path / "r.run").write_text("q1 Q0 d1 1 1.0 t\n")
     with pytest.raises(ValueError, match=r"test set dl19: its qrels hold no judgments"):
         evaluate_cells([({"ranker": "bm25"}, [tmp_path / "r.run"])], {"dl19": {}}, tmp_path / "m.tsv", ["ndcg@10"])
+
+
+def test_ir_measures_names_are_the_same_evaluation_as_ours():
+    from stagewise.errors import EvaluationError
+
+    qrels = {"q1": {"a": 3, "b": 1, "c": 0, "z": 2}, "q2": {"b": 2, "y": 1}}
+    run = {"q1": {"a": 0.9, "b": 0.8, "c": 0.7, "d": 0.6}, "q2": {"a": 0.5, "y": 0.4, "b": 0.3}}
+    ours = per_query_metrics(qrels, run, ["ndcg@10", "mrr@10", "map", "recall@100", "precision@10"], 2)
+    theirs = per_query_metrics(qrels, run, ["nDCG@10", "RR(rel=2)@10", "AP", "R@100", "P@10"], 2)
+    assert values(ours) == values(theirs) and len(values(ours)) == 10
+    assert values(ours)[("q2", "mrr@10")] == pytest.approx(1 / 3)  # at threshold 2 only 'b' (rank 3) counts
+    with pytest.raises(EvaluationError, match=r"RR\(rel=1\)@10 asks for relevance from grade 1, test set dl19 counts"):
+        per_query_metrics(qrels, run, ["RR(rel=1)@10"], 2, name="dl19")
+
+
+def test_config_metric_names_become_ours_and_a_rel_other_than_a_test_sets_threshold_stops():
+    import yaml
+
+    from stagewise.config import validate_config
+    from stagewise.errors import ConfigError
+
+    from ..conftest import ROOT
+
+    def config(metrics, report=None, **test_sets):
+        base = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+        base["evaluation"]["metrics"] = metrics
+        base.setdefault("report", {})["metrics"] = report or [metrics[0]]
+        if test_sets:
+            base["test_sets"] = test_sets
+        return validate_config(base)
+
+    done = config(["nDCG@10", "RR(rel=2)@10", "AP", "R@100"], ["nDCG@10"])
+    assert done["evaluation"]["metrics"] == ["ndcg@10", "mrr@10", "map", "recall@100"]
+    assert done["report"]["metrics"] == ["ndcg@10"]
+    with pytest.raises(ConfigError, match=r"'evaluation.metrics.1': RR\(rel=2\)@10 counts grades >= 2 as relevant, "
+                                          r"but test set\(s\) dev count grades >= 1"):
+        config(["nDCG@10", "RR(rel=2)@10"], dev={"dataset": "local:x", "relevance_threshold": 1})
+    with pytest.raises(ConfigError, match=r"'evaluation.metrics.1': nDCG@10 is ndcg@10, already listed"):
+        config(["ndcg@10", "nDCG@10"])
+    with pytest.raises(ConfigError, match=r"'evaluation.metrics.0': unknown metric 'MRR@10'"):
+        config(["MRR@10"])

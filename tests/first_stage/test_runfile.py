@@ -29,3 +29,38 @@ def test_a_malformed_line_stops_with_file_and_line(tmp_path, line, message):
     with pytest.raises(InputFormatError, match=rf"tasb\.run:2: .*{message}"):
         import_run(given, tmp_path / "out.run")
     assert not (tmp_path / "out.run").exists()
+
+
+IR_METADATA = """# ir_metadata.start
+# tag: splade
+# platform:
+#   hardware: {gpu: A100}
+# ir_metadata.end
+"""
+
+
+def test_a_gzip_run_with_an_ir_metadata_header_imports_as_the_plain_run(tmp_path):
+    import gzip
+
+    from stagewise.io import read_qrels
+
+    lines = ["q1 Q0 d1 1 3.0 splade", "q1 Q0 d2 2 2.0 splade", "q2 Q0 d3 1 1.5 splade"]
+    (tmp_path / "plain.run").write_text("\n".join(lines) + "\n")
+    with gzip.open(tmp_path / "given.run.gz", "wt") as f:
+        f.write(IR_METADATA + "\n".join(lines[:2]) + "\n# a comment between lines\n" + lines[2] + "\n")
+    import_run(tmp_path / "given.run.gz", tmp_path / "a.run")
+    import_run(tmp_path / "plain.run", tmp_path / "b.run")
+    assert (tmp_path / "a.run").read_text() == (tmp_path / "b.run").read_text() != ""
+    # qrels too, with a malformed line still named by its line number in the decompressed file
+    with gzip.open(tmp_path / "qrels.gz", "wt") as f:
+        f.write("# judged by NIST\nq1 0 d1 2\nq2 0 d3 1\n")
+    assert read_qrels(tmp_path / "qrels.gz") == {"q1": {"d1": 2}, "q2": {"d3": 1}}
+    with gzip.open(tmp_path / "bad.run.gz", "wt") as f:
+        f.write(IR_METADATA + "q1 Q0 d1 1 x splade\n")
+    with pytest.raises(InputFormatError, match=r"bad\.run\.gz:6: "):
+        read_run(tmp_path / "bad.run.gz")
+    # a truncated download stops, naming the file
+    data = (tmp_path / "given.run.gz").read_bytes()
+    (tmp_path / "cut.run.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputFormatError, match="cut.run.gz.*cannot be read to its end"):
+        read_run(tmp_path / "cut.run.gz")

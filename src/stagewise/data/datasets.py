@@ -114,6 +114,11 @@ def queries(spec: str) -> dict[str, str]:
 
 
 def qrels(spec: str) -> dict[str, dict[str, int]]:
+    if is_local(spec):
+        # read by stagewise (validated; gzip and '#' comment lines allowed), not through ir_datasets' TREC reader
+        load(spec)
+        path = local_folder(spec) / "qrels.txt"
+        return read_qrels(path) if path.exists() else {}
     out: dict[str, dict[str, int]] = {}
     for q in load(spec).qrels_iter():
         out.setdefault(q.query_id, {})[q.doc_id] = int(q.relevance)

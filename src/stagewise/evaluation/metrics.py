@@ -18,10 +18,7 @@ import pandas as pd
 
 from ..errors import EvaluationError
 from ..io import Qrels, Run, atomic_path, read_run, sorted_ranking
-
-GRADED = {"ndcg"}
-#: the metrics evaluation knows (the config schema's evaluation.metrics enum lists the same)
-METRICS = ("ndcg@1", "ndcg@5", "ndcg@10", "ndcg@20", "mrr@10", "map", "recall@100", "recall@1000", "precision@10")
+from .names import GRADED, IR_MEASURES, METRICS, canonical_metric  # noqa: F401  (re-exported)
 
 
 def ranx_metric(name: str, relevance_threshold: int) -> str:
@@ -40,7 +37,7 @@ def _rank_scores(run: Run, depth: int | None) -> Run:
 
 def check_relevance_threshold(qrels: Qrels, relevance_threshold: int, metrics, name: str = "the qrels"):
     """Stop when binary metrics are asked for and no grade of ``qrels`` reaches the threshold."""
-    binary = [m for m in metrics if m.split("@")[0] not in GRADED]
+    binary = [m for m in metrics if canonical_metric(m)[0].split("@")[0] not in GRADED]
     top = max((g for docs in qrels.values() for g in docs.values()), default=None)
     if top is None:
         raise EvaluationError(f"test set {name}: its qrels hold no judgments, so every metric would be 0 for every system")
@@ -64,11 +61,15 @@ def per_query_metrics(qrels: Qrels, run: Run, metrics, relevance_threshold: int 
     ranked = _rank_scores({q: run.get(q, {}) for q in judged}, depth)
     r_run = RRun({q: (d if d else {"__none__": 0.0}) for q, d in ranked.items()})
     rows = []
-    for name in metrics:
-        key = ranx_metric(name, relevance_threshold)
+    for given in metrics:
+        metric, rel = canonical_metric(given)
+        if rel is not None and rel != relevance_threshold:
+            raise EvaluationError(f"metric {given} asks for relevance from grade {rel}, test set {name} counts "
+                                  f"grades >= {relevance_threshold}")
+        key = ranx_metric(metric, relevance_threshold)
         evaluate(r_qrels, r_run, key, save_results_in_run=True)
         for qid, value in r_run.scores[key].items():
-            rows.append((qid, name, float(value)))
+            rows.append((qid, metric, float(value)))
     return pd.DataFrame(rows, columns=["qid", "metric", "value"])
 
 
