@@ -89,6 +89,13 @@ def test_significance_tables_plots_and_an_offline_report(finished_workflow, tmp_
     assert "significance.csv" in html and "seed_spread.png" in html
 
 
+def test_every_model_gets_a_card_with_its_metrics(finished_workflow):
+    card = (finished_workflow / "results" / "model_cards" / "electra" / "C-D" / "seed2.md").read_text()
+    assert "# stagewise cross-encoder: schedule C-D" in card and "## Effectiveness" in card
+    assert "| bm25 | test-a |" in card and "| colbert | test-b |" in card
+    assert (finished_workflow / "results" / "models" / "electra" / "C-D" / "seed2" / "README.md").exists()
+
+
 def test_long_jobs_report_progress_in_their_rule_logs(finished_workflow):
     logs = finished_workflow / "logs"
     training = (logs / "train" / "electra" / "C" / "seed1.log").read_text()

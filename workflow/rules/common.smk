@@ -232,6 +232,7 @@ def all_targets():
         "results/tables/main.tex",
         "results/tables/significance.csv",
         "results/plots/seed_spread.png",
+        "results/model_cards",
     ]
     targets += expand("results/plots/{dataset}.png", dataset=TEST_SETS)
     if "reference" in config:

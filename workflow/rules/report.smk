@@ -118,3 +118,20 @@ rule vs_reference:
         reference=config.get("reference", {}),
     script:
         "../scripts/vs_reference.py"
+
+
+rule model_cards:
+    """Each model's card (the README.md its training wrote) with its measured effectiveness, one file per model."""
+    input:
+        models=model_targets(),
+        rerank=rerank_metrics(),
+    output:
+        directory("results/model_cards"),
+    log:
+        "logs/report/model_cards.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        cells=GRID_CELLS,
+    script:
+        "../scripts/model_cards.py"

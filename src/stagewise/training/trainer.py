@@ -315,7 +315,12 @@ def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dic
     finally:
         checkpoints.uninstall()
 
+    from ..reporting.model_card import SENTENCE_TRANSFORMERS, training_card
+
     with atomic_path(out_dir) as tmp:
+        # sentence-transformers' CrossEncoder loads the folder with our scores: identity activation, our max length
+        module.model.config.sentence_transformers = dict(SENTENCE_TRANSFORMERS)
+        tokenizer.model_max_length = hparams["max_length"]
         module.model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         check_saved_model(tmp, module.model)
@@ -324,6 +329,7 @@ def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dic
                     "validation_split_seed": seed if validation_seed is None else validation_seed,
                     "attempts": attempt, "positive_policy_counts": getattr(dataset, "policy_counts", None)}
         (tmp / "hparams.json").write_text(json.dumps(resolved, indent=2, sort_keys=True) + "\n")
+        (tmp / "README.md").write_text(training_card(resolved, [str(p) for p in data_files]))
         _merged_training_log(work_dir, tmp / "training_log.csv")
     shutil.rmtree(work_dir, ignore_errors=True)
     return Path(out_dir)
