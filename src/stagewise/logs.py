@@ -57,6 +57,10 @@ def _duration(seconds: float) -> str:
     return f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min {rest % 60:02d} s"
 
 
+def _rate(rate: float) -> str:
+    return f"{rate:.3g}" if rate < 1000 else f"{rate:,.0f}"
+
+
 class Progress:
     """Progress lines of a long loop at a bounded rate: the first update, then whenever ``every`` more items are done
     or ``seconds`` have passed since the last line (whichever comes first), and the last; each says items done of
@@ -86,11 +90,11 @@ class Progress:
         fields = "".join(f", {k} {v:.4g}" if isinstance(v, float) else f", {k} {v}" for k, v in extra.items())
         self._last_count, self._last_time = done, now
         if self.total is None:
-            self.logger.info("%s: %d %s%s, %.3g %s/s", self.what, done, self.unit, fields, rate, self.unit)
+            self.logger.info("%s: %d %s%s, %s %s/s", self.what, done, self.unit, fields, _rate(rate), self.unit)
             return True
         left = (self.total - done) / rate if rate > 0 else float("inf")
-        self.logger.info("%s: %d of %d %s (%.0f%%)%s, %.3g %s/s, %s left", self.what, done, self.total, self.unit,
-                         100 * done / max(self.total, 1), fields, rate, self.unit,
+        self.logger.info("%s: %d of %d %s (%.0f%%)%s, %s %s/s, %s left", self.what, done, self.total, self.unit,
+                         100 * done / max(self.total, 1), fields, _rate(rate), self.unit,
                          _duration(left) if left != float("inf") else "?")
         return True
 
