@@ -207,6 +207,7 @@ def tiny_backbone(folder: Path, docs: Path):
 def config() -> dict:
     """The rehearsal's workflow config; paths relative to its folder (the workflow runs there)."""
     return {
+        "standalone": True,  # the demo's config/config.yaml is not merged in
         "corpus": "local:data",
         "train_queries": "local:data/train",
         "test_sets": {"devsmall": {"dataset": "local:data/devsmall", "relevance_threshold": 1},

@@ -65,3 +65,12 @@ def test_nested_command_line_values_get_the_types_of_a_config_file():
     assert typed_command_line_values({"seeds": ["1", "2"], "rerank": {"depth": "50", "batch_size": "8"},
                                       "name": "x", "lr": ["1.0e-5", "1e-5"]}) == {
         "seeds": [1, 2], "rerank": {"depth": 50, "batch_size": 8}, "name": "x", "lr": [1.0e-5, "1e-5"]}
+
+
+def test_a_config_with_its_own_corpus_must_say_whether_it_replaces_the_demo(checkout):
+    (checkout / "mine.yaml").write_text("corpus: msmarco-passage\nseeds: [1]\n")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    result = subprocess.run([SNAKEMAKE, "-n", "--configfile", "mine.yaml"], cwd=checkout, capture_output=True,
+                            text=True, timeout=120, env=env)
+    assert result.returncode != 0
+    assert "sets 'corpus' (its own data) but not 'standalone'" in result.stdout + result.stderr

@@ -151,7 +151,7 @@ def test_only_real_changes_rerun_training(finished_workflow):
     config = yaml.safe_load((finished_workflow / "config" / "config.yaml").read_text())
 
     def planned(change):
-        changed = copy.deepcopy(config)
+        changed = {**copy.deepcopy(config), "standalone": True}
         change(changed)
         (finished_workflow / "config" / "changed.yaml").write_text(yaml.safe_dump(changed))
         result = snakemake(finished_workflow, "-n", "models", "--configfile", "config/changed.yaml")

@@ -100,6 +100,20 @@ def check_config_files(paths):
             yaml.load(f, Loader=_UniqueKeyLoader)
 
 
+def replaces_default(given: dict) -> bool:
+    """Whether the config given on the command line (--configfile files merged, --config values) replaces the demo's
+    default config (``standalone: true``) or merges over it (``false``, Snakemake's rule). A config that names its
+    own corpus without saying which is an error: merged, it would silently inherit the demo's rankers, test sets and
+    synthetic data."""
+    if "standalone" in given:
+        return bool(given["standalone"])
+    if "corpus" in given:
+        raise ConfigError("the given config sets 'corpus' (its own data) but not 'standalone': add 'standalone: true' "
+                          "so that it replaces the demo's config/config.yaml, or 'standalone: false' to merge over it "
+                          "(then the demo's rankers, test sets and synthetic section stay unless you replace them)")
+    return False
+
+
 def typed_command_line_values(values):
     """``--config`` values with the YAML types a config file would give them. Snakemake types a top-level value
     itself (int, float, bool, else string) but reads lists and mappings with YAML's base loader, which keeps every

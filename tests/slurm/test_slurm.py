@@ -178,7 +178,7 @@ def test_cosmetic_changes_do_not_retrain(slurm_and_local, cluster):
 
     assert "Nothing to be done" in dry_run()
     config = yaml.safe_load((folder / "config" / "config.yaml").read_text())
-    (folder / "digits.yaml").write_text(yaml.safe_dump({**config, "report": {"digits": 4}}))
+    (folder / "digits.yaml").write_text(yaml.safe_dump({**config, "standalone": True, "report": {"digits": 4}}))
     jobs = dry_run("--configfile", "digits.yaml")
     assert "main_table" in jobs and "rule train:" not in jobs and "rule rerank:" not in jobs, jobs[-3000:]
 

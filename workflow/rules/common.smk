@@ -4,7 +4,6 @@ import re
 from pathlib import Path
 
 from stagewise.config import (
-    check_config_files,
     first_stage_depth,
     relevance_thresholds,
     test_set_dataset,
@@ -15,7 +14,6 @@ from stagewise.data import trec_dl
 from stagewise.data.datasets import is_local, local_folder
 from stagewise.data.prepare import PREPARED_ENV, is_hub_id
 
-check_config_files(workflow.configfiles)  # a key given twice: YAML would keep the last one silently
 validate_config(config)
 
 RANKERS = list(config["rankers"])
