@@ -47,7 +47,6 @@ rule synthetic_dataset:
         "../../envs/first_stage.yaml"
     params:
         spec=config.get("synthetic"),
-        folder=lambda wildcards, output: os.path.dirname(output.docs),
     script:
         "../scripts/synthetic_dataset.py"
 
@@ -143,7 +142,6 @@ if "trec_dl" in config:
             "../../envs/first_stage.yaml"
         params:
             depth=config.get("trec_dl", {}).get("depth"),
-            folder=lambda wildcards, output: os.path.dirname(output.docs),
         script:
             "../scripts/trec_dl_dataset.py"
 
