@@ -18,7 +18,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	touch $@
 
 demo: venv
-	$(BIN)/snakemake --cores 2 --profile workflow/profiles/default all
+	$(BIN)/snakemake --cores 2 --profile workflow/profiles/local all
 	@echo "tables: results/tables/ (main.csv, main.md, main.tex, significance.csv), plots: results/plots/"
 
 test: venv

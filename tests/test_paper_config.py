@@ -111,3 +111,5 @@ def test_the_slurm_profile_gives_training_jobs_the_cores_of_their_data_workers()
         threads.setdefault(name, set()).add(int(re.search(r"threads: (\d+)", job).group(1))
                                             if "threads:" in job else 1)
     assert threads["train"] == {8} and threads["rerank"] == {4} and threads["bm25_index"] == {2}
+    # and nothing else is applied on top of it: Snakemake would add <Snakefile folder>/profiles/default, overriding it
+    assert "workflow specific profile" not in result.stderr, result.stderr[:500]
