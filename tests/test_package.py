@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, copy_checkout, with_venv_path
 
 pytestmark = pytest.mark.slow
 
@@ -20,8 +20,13 @@ def fresh(tmp_path_factory):
     """A fresh virtualenv with the built wheel installed; its other dependencies are this environment's (a .pth
     file), so that nothing is downloaded, but not its editable stagewise."""
     tmp = tmp_path_factory.mktemp("wheel")
+    # built from a copy: setuptools writes build/ and *.egg-info next to the sources it builds
+    source = tmp / "source"
+    shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     build = subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp / "dist"),
-                            str(ROOT)], capture_output=True, text=True, timeout=600)
+                            str(source)], capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, build.stderr[-3000:]
     wheel = next((tmp / "dist").glob("stagewise-*.whl"))
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp / "env")], check=True)
@@ -58,8 +63,7 @@ def test_the_wheel_ships_the_schema_and_declares_what_it_imports(fresh, tmp_path
 
 def test_the_workflow_plans_with_the_installed_library_and_no_source_tree(fresh, tmp_path):
     tmp, python, site = fresh
-    for name in ("workflow", "envs", "config"):
-        shutil.copytree(ROOT / name, tmp_path / name)
+    copy_checkout(tmp_path)
     assert not (tmp_path / "src").exists()
     result = subprocess.run([str(python), "-m", "snakemake", "-n", "--cores", "1"], cwd=tmp_path,
                             capture_output=True, text=True, timeout=300, env=_env())
@@ -82,7 +86,7 @@ module stagewise:
 use rule * from stagewise as stagewise_*
 ''')
     snakemake = str(Path(sys.executable).with_name("snakemake"))
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env = with_venv_path()
     plan = subprocess.run([snakemake, "-n", "--cores", "1"], cwd=tmp_path, capture_output=True, text=True,
                           timeout=300, env=env)
     assert plan.returncode == 0, plan.stdout[-2000:] + plan.stderr[-3000:]

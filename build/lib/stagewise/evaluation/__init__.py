@@ -1,1 +1,0 @@
-"""Evaluation: per-query metrics with ranx."""

@@ -1,1 +1,0 @@
-"""Reporting: tables over the grid."""

@@ -1,1 +1,0 @@
-"""Fine-tuning: losses, training-group sampling, the Lightning module and the training entry point."""
