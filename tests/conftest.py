@@ -5,6 +5,25 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
+#: what a fresh clone holds for running the workflow (no results, no resources)
+CHECKOUT = ("workflow", "envs", "config")
+
+
+def copy_checkout(dest: Path, names=CHECKOUT) -> Path:
+    """A clean copy of the workflow at ``dest``, as a fresh clone has it: nothing built yet."""
+    import shutil
+
+    for name in names:
+        shutil.copytree(ROOT / name, Path(dest) / name)
+    return Path(dest)
+
+
+def with_venv_path(env: dict | None = None) -> dict:
+    """``env`` (default: this process's) with the project virtualenv's bin first on PATH, as after activating it."""
+    import sys
+
+    env = dict(os.environ if env is None else env)
+    return {**env, "PATH": f"{Path(sys.executable).parent}:{env['PATH']}"}
 
 os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / "resources" / "cache" / "numba"))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -1,9 +1,7 @@
 """Snakemake's config semantics: --config and --configfile merge over the demo's config/config.yaml, and a config that
 says `standalone: true` replaces it (dry runs of the real workflow in a copy of the checkout)."""
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,21 +10,18 @@ import pytest
 
 from stagewise.config import typed_command_line_values
 
-from .conftest import ROOT
+from .conftest import copy_checkout, with_venv_path
 
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
 @pytest.fixture(scope="module")
 def checkout(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("checkout")
-    for name in ("workflow", "envs", "config"):
-        shutil.copytree(ROOT / name, folder / name)
-    return folder
+    return copy_checkout(tmp_path_factory.mktemp("checkout"))
 
 
 def dry_run(folder, *args):
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env = with_venv_path()
     result = subprocess.run([SNAKEMAKE, "-n", *args], cwd=folder, capture_output=True, text=True, timeout=120,
                             env=env)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
@@ -69,7 +64,7 @@ def test_nested_command_line_values_get_the_types_of_a_config_file():
 
 def test_a_config_with_its_own_corpus_must_say_whether_it_replaces_the_demo(checkout):
     (checkout / "mine.yaml").write_text("corpus: msmarco-passage\nseeds: [1]\n")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env = with_venv_path()
     result = subprocess.run([SNAKEMAKE, "-n", "--configfile", "mine.yaml"], cwd=checkout, capture_output=True,
                             text=True, timeout=120, env=env)
     assert result.returncode != 0

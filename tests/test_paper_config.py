@@ -1,9 +1,7 @@
 """The paper's grid (config/paper.yaml) plans on a machine without its data or checkpoints, and reproduces the
 released code's settings."""
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +11,7 @@ import yaml
 
 from stagewise.config import relevance_thresholds, stage_settings, validate_config
 
-from .conftest import ROOT
+from .conftest import ROOT, copy_checkout, with_venv_path
 
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
@@ -60,9 +58,8 @@ def test_every_reference_cell_names_a_cell_of_the_paper_grid(paper, monkeypatch)
 
 
 def test_paper_grid_dry_run_lists_40_trainings_320_rerankings_and_no_training_retrieval(tmp_path):
-    for name in ("workflow", "envs", "config"):  # a clean checkout: no results, no teacher files
-        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, tmp_path / name)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    copy_checkout(tmp_path)  # a clean checkout: no results, no teacher files
+    env = with_venv_path()
     result = subprocess.run([SNAKEMAKE, "-n", "--configfile", "config/paper.yaml"], cwd=tmp_path, capture_output=True,
                             text=True, timeout=120, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -83,12 +80,11 @@ def test_paper_grid_dry_run_lists_40_trainings_320_rerankings_and_no_training_re
 
 
 def test_an_absent_external_file_stops_saying_where_to_get_it_and_a_present_one_is_left_alone(tmp_path):
-    for name in ("workflow", "envs", "config"):
-        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, tmp_path / name)
+    copy_checkout(tmp_path)
     candidates = tmp_path / "resources" / "teacher" / "rankgpt" / "marco-train-100k.jsonl"
     candidates.parent.mkdir(parents=True)
     candidates.write_text('{"query_id": "1", "query": "q", "retrieved_passages": []}\n')
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env = with_venv_path()
     run = "resources/training/colbertv2/__colbert__msmarco-passage-train-judged.run"
     result = subprocess.run([SNAKEMAKE, run, str(candidates.relative_to(tmp_path)), "--cores", "1",
                              "--configfile", "config/paper.yaml"], cwd=tmp_path, capture_output=True, text=True,
@@ -101,7 +97,7 @@ def test_an_absent_external_file_stops_saying_where_to_get_it_and_a_present_one_
 
 def test_the_slurm_profile_gives_training_jobs_the_cores_of_their_data_workers():
     # the SLURM executor's dry run does not print threads; the local executor plans with the profile's set-threads
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env = with_venv_path()
     result = subprocess.run([SNAKEMAKE, "-n", "--profile", "workflow/profiles/slurm", "--executor", "local",
                              "--cores", "16", "all"], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 0, result.stderr[-3000:]

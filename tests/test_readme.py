@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, SHARED_DATA
+from .conftest import ROOT, SHARED_DATA, copy_checkout, with_venv_path
 
 pytestmark = pytest.mark.slow
 
@@ -35,14 +35,11 @@ def test_the_virtualenv_is_activated_before_the_first_snakemake_line():
 
 
 def test_every_snakemake_line_of_the_readme_plans(tmp_path):
-    checkout = tmp_path / "clone"
-    checkout.mkdir()
-    for name in ("workflow", "envs", "config"):
-        shutil.copytree(ROOT / name, checkout / name)
+    checkout = copy_checkout(tmp_path / "clone")
     (checkout / "slurm").symlink_to(os.readlink(ROOT / "slurm"))
     if SHARED_DATA.exists():
         (tmp_path / "shared").symlink_to(SHARED_DATA.parent)  # ../shared/data, as next to a real checkout
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env = with_venv_path()
     planned = 0
     for number, command in code_lines():
         if not command.startswith("snakemake"):

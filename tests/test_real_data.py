@@ -94,7 +94,6 @@ def test_incomplete_shared_folder_names_a_missing_file(tmp_path):
 def test_trecdl_config_plans_the_real_experiment(tmp_path):
     """config/trecdl.yaml validates and plans: the dataset rule, 2 models, BM25 and ColBERTv2 re-ranked."""
     import re
-    import shutil
     import subprocess
     import sys
     from pathlib import Path
@@ -103,12 +102,11 @@ def test_trecdl_config_plans_the_real_experiment(tmp_path):
 
     from stagewise.config import validate_config
 
-    from .conftest import ROOT
+    from .conftest import ROOT, copy_checkout
 
     config = validate_config(yaml.safe_load((ROOT / "config" / "trecdl.yaml").read_text()))
     assert [r for r, s in config["rankers"].items() if s["rerank"]] == ["bm25", "colbertv2"]
-    for name in ("workflow", "envs", "config"):  # a clean checkout: nothing built yet
-        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, tmp_path / name)
+    copy_checkout(tmp_path)  # a clean checkout: nothing built yet
     snakemake = str(Path(sys.executable).with_name("snakemake"))
     result = subprocess.run([snakemake, "-n", "--configfile", "config/trecdl.yaml", "--config",
                              f"trec_dl={{'source': '{SHARED}'}}"], cwd=tmp_path, capture_output=True,

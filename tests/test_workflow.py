@@ -2,7 +2,6 @@
 
 import copy
 import math
-import os
 import re
 import shutil
 import subprocess
@@ -13,22 +12,20 @@ import pandas as pd
 import pytest
 import yaml
 
-from .conftest import ROOT
+from .conftest import ROOT, copy_checkout, with_venv_path
 
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 pytestmark = pytest.mark.slow
 
 
 def copy_workflow(dest: Path, config: dict):
-    for name in ("workflow", "envs"):
-        src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
+    copy_checkout(dest, ("workflow", "envs"))
     (dest / "config").mkdir()
     (dest / "config" / "config.yaml").write_text(yaml.safe_dump(config))
 
 
 def snakemake(cwd, *args, timeout=1500):
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env = with_venv_path()
     return subprocess.run([SNAKEMAKE, "--cores", "2", *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=timeout)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 GRADED = {"ndcg"}
-#: the metrics evaluation knows (the config schema's evaluation.metrics enum lists the same)
+#: the metrics evaluation knows (the config schema's evaluation.metrics description lists the same)
 METRICS = ("ndcg@1", "ndcg@5", "ndcg@10", "ndcg@20", "mrr@10", "map", "recall@100", "recall@1000", "precision@10")
 
 

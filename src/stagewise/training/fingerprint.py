@@ -12,8 +12,7 @@ import hashlib
 import json
 from pathlib import Path
 
-#: hyperparameters that do not change the weights: a different value resumes
-COSMETIC = frozenset({"checkpoint_every", "data_workers", "log_every"})
+from ..config import COSMETIC_KEYS as COSMETIC  # settings that do not change the weights: a different value resumes
 
 
 def folder_digest(folder) -> str:

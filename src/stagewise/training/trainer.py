@@ -70,8 +70,7 @@ class _ProgressLog(Callback):
         self.total, self.every, self.progress, self.last = total, every, None, -1
 
     def on_train_start(self, trainer, pl_module):
-        self.progress = Progress(log, "training", self.total, "steps", every=self.every or max(1, self.total // 20),
-                                 initial=trainer.global_step)
+        self.progress = Progress(log, "training", self.total, "steps", every=self.every, initial=trainer.global_step)
         self.last = trainer.global_step
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
