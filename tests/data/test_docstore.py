@@ -45,3 +45,33 @@ def test_an_index_of_another_layout_is_refused_with_how_to_rebuild(tiny_dataset,
     (tmp_path / "store" / "meta.json").write_text(json.dumps({**meta, "format": 1}))
     with pytest.raises(InputFormatError, match=r"layout 1, this stagewise reads layout 2: delete the folder"):
         OffsetDocStore(tmp_path / "store")
+
+
+def _read_in_child(store, docid, queue):
+    queue.put(store[docid])
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_copies_and_worker_processes_read_through_handles_of_their_own(tiny_dataset, tmp_path, method):
+    """CI once failed with EBADF in a DataLoader worker: the store kept a raw descriptor, and a copy of the object
+    closed it under the others. Copies, pickles and forked or spawned processes each open their own."""
+    import copy
+    import gc
+    import multiprocessing
+    import pickle
+
+    build_offset_index(tiny_dataset / "docs.tsv", tmp_path / "store")
+    store = OffsetDocStore(tmp_path / "store")
+    expected = store["d5"]
+    for duplicate in (copy.copy(store), copy.deepcopy(store), pickle.loads(pickle.dumps(store))):
+        assert duplicate["d5"] == expected
+        del duplicate
+        gc.collect()
+        assert store["d7"] and store["d5"] == expected
+    context = multiprocessing.get_context(method)
+    queue = context.Queue()
+    child = context.Process(target=_read_in_child, args=(store, "d9", queue))
+    child.start()
+    assert queue.get(timeout=60) == store["d9"]
+    child.join(60)
+    assert child.exitcode == 0 and store["d5"] == expected

@@ -45,12 +45,18 @@ class OffsetDocStore:
         # plain arrays over the mapped files (np.asarray: no copy): indexing a np.memmap costs ~15 us in Python
         self.docids, self.offsets, self.lengths = (np.asarray(np.load(index_dir / name, mmap_mode="r"))
                                                    for name in ("docids.npy", "offsets.npy", "lengths.npy"))
-        self._fd = os.open(self.path, os.O_RDONLY)
+        self._file, self._pid = None, None
 
-    def __del__(self):
-        if getattr(self, "_fd", None) is not None:
-            os.close(self._fd)
-            self._fd = None
+    def _handle(self):
+        """This process's handle on the file, opened on first use: a forked data worker, an unpickled copy (a
+        spawned worker) and the parent each read through their own (a raw descriptor number copied with the
+        object would be closed by one copy under the others, or name nothing in a spawned process)."""
+        if self._pid != os.getpid():
+            self._file, self._pid = open(self.path, "rb", buffering=0), os.getpid()
+        return self._file.fileno()
+
+    def __getstate__(self):
+        return {**self.__dict__, "_file": None, "_pid": None}
 
     def __len__(self):
         return len(self.docids)
@@ -66,7 +72,7 @@ class OffsetDocStore:
         i = self._position(docid)
         if i < 0:
             raise KeyError(docid)
-        line = os.pread(self._fd, int(self.lengths[i]), int(self.offsets[i])).decode("utf-8")
+        line = os.pread(self._handle(), int(self.lengths[i]), int(self.offsets[i])).decode("utf-8")
         return line.rstrip("\n").partition("\t")[2]
 
     def get_many(self, docids: Iterable[str]) -> dict[str, str]:
