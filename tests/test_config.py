@@ -111,6 +111,35 @@ def test_a_second_stage_entry_replaces_only_the_keys_it_gives():
         validate_config(config(training__second_stage={"C-D": {"lrr": 1.0e-5}}))
 
 
+def test_a_second_stage_sweep_makes_one_cell_per_setting_each_from_the_same_stage_one_model():
+    from stagewise.config import first_stage_of, schedule_cells, stage_of, stage_settings, training_determinants
+
+    sweep = [{}, {"lr": 6.0e-12}, {"lr": 1.0e-5, "steps": 50}]
+    c = validate_config(config(training__second_stage={"C-D": sweep}))
+    assert schedule_cells(c) == ["C", "D", "C-D", "C-D_lr6e-12", "C-D_lr1e-05_steps50", "D-C"]
+    d = c["training"]["D"]
+    assert stage_settings(c, "C-D") == d
+    assert stage_settings(c, "C-D_lr6e-12") == {**d, "lr": 6.0e-12}
+    assert stage_settings(c, "C-D_lr1e-05_steps50") == {**d, "lr": 1.0e-5, "steps": 50}
+    assert {stage_of(s) for s in schedule_cells(c)[2:5]} == {"D"}
+    assert {first_stage_of(s) for s in schedule_cells(c)[2:5]} == {"C"} and first_stage_of("C") is None
+    assert training_determinants(c, "C-D_lr6e-12") != training_determinants(c, "C-D")
+    with pytest.raises(ConfigError, match=r"'training\.second_stage\.C-D': two entries make the same cell 'C-D_lr1e-05'"):
+        validate_config(config(training__second_stage={"C-D": [{"lr": 1.0e-5}, {"lr": 1.0e-5}]}))
+    with pytest.raises(ConfigError, match="is not a cell of this config"):
+        stage_settings(c, "C-D_lr0.1")
+
+
+def test_equivalence_margins_are_per_evaluated_metric_in_either_spelling():
+    c = validate_config(config(significance={"equivalence_margins": {"nDCG@10": 0.01, "mrr@10": 0.02}}))
+    assert c["significance"]["equivalence_margins"] == {"ndcg@10": 0.01, "mrr@10": 0.02}
+    assert c["significance"]["power"] == 0.8
+    with pytest.raises(ConfigError, match=r"'significance\.equivalence_margins\.ndcg@5': ndcg@5 is not in evaluation"):
+        validate_config(config(significance={"equivalence_margins": {"ndcg@5": 0.01}}))
+    with pytest.raises(ConfigError, match=r"'significance\.equivalence_margins\.ndcg@10'"):
+        validate_config(config(significance={"equivalence_margins": {"ndcg@10": -0.01}}))
+
+
 def test_test_sets_take_their_own_relevance_threshold():
     from stagewise.config import relevance_thresholds, test_set_dataset
 

@@ -38,6 +38,11 @@ def _key(path) -> str:
 
 
 def _message(error) -> str:
+    if error.validator == "oneOf" and error.context:
+        # a value that fits no branch (a mapping or a list of them): the fault within the branch it was meant for
+        depth = len(error.absolute_path)
+        meant = [e for e in error.context if e.validator != "type" or len(e.absolute_path) > depth]
+        return _message(jsonschema.exceptions.best_match(meant or error.context))
     path = list(error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = set(error.schema.get("properties", {}))
@@ -134,12 +139,65 @@ def looks_like_path(name: str) -> bool:
     return name.startswith(("/", "./", "../", "~")) or name.count("/") > 1
 
 
+#: the schedules of the paper; a cell of the grid is one of them or a stage-2 setting of a two-stage one (C-D_lr1e-05)
+SCHEDULES = ("C", "D", "C-D", "D-C")
+#: between a schedule and the keys of its stage-2 setting in a cell's name
+CELL_SEPARATOR = "_"
+
+
+def base_schedule(cell: str) -> str:
+    """The schedule of a cell: C-D for C-D_lr1e-05."""
+    return cell.split(CELL_SEPARATOR)[0]
+
+
+def stage_of(cell: str) -> str:
+    """The loss of a cell's last stage: C-D (and C-D_lr1e-05) trains D on top of C."""
+    return base_schedule(cell).split("-")[-1]
+
+
+def first_stage_of(cell: str) -> str | None:
+    """The schedule whose model a two-stage cell starts from (C for C-D_lr1e-05); None for a one-stage one."""
+    schedule = base_schedule(cell)
+    return schedule.split("-")[0] if "-" in schedule else None
+
+
+def _value_label(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def cell_name(schedule: str, override: dict) -> str:
+    """A stage-2 setting's cell: the schedule, then each key and value (sorted keys); {} is the schedule itself."""
+    return CELL_SEPARATOR.join([schedule, *(f"{k}{_value_label(v)}" for k, v in sorted(override.items()))])
+
+
+def second_stage_cells(config: dict, schedule: str) -> dict[str, dict]:
+    """Cell name -> stage-2 override of a schedule: one cell for a one-stage schedule or a single setting, one per
+    entry of a sweep (a list under ``training.second_stage.<schedule>``)."""
+    setting = config["training"].get("second_stage", {}).get(schedule, {}) if "-" in schedule else {}
+    if not isinstance(setting, list):
+        return {schedule: setting}
+    cells = {}
+    for override in setting:
+        name = cell_name(schedule, override)
+        if name in cells:
+            raise ConfigError(f"config key 'training.second_stage.{schedule}': two entries make the same cell {name!r}")
+        cells[name] = override
+    return cells
+
+
+def schedule_cells(config: dict) -> list[str]:
+    """The grid's schedule axis: each configured schedule, a stage-2 sweep expanded into its cells."""
+    return [cell for schedule in config["schedules"] for cell in second_stage_cells(config, schedule)]
+
+
 def stage_settings(config: dict, schedule: str) -> dict:
-    """The hyperparameters of a schedule's last stage: its stage section (training.C or training.D), with the
-    schedule's ``training.second_stage`` entry replacing keys for a two-stage schedule (C-D, D-C)."""
-    stage = schedule.split("-")[-1]
+    """The hyperparameters of a cell's last stage: its stage section (training.C or training.D), with the cell's
+    ``training.second_stage`` setting replacing keys for a two-stage schedule (C-D, D-C, or a cell of a sweep)."""
+    stage = stage_of(schedule)
     settings = dict(config["training"][stage])
-    override = config["training"].get("second_stage", {}).get(schedule, {}) if "-" in schedule else {}
+    override = second_stage_cells(config, base_schedule(schedule)).get(schedule)
+    if override is None:
+        raise ConfigError(f"schedule {schedule!r} is not a cell of this config (cells: {schedule_cells(config)})")
     if "steps" in override:
         settings.pop("epochs", None)
     if "epochs" in override:
@@ -162,7 +220,7 @@ def training_determinants(config: dict, schedule: str) -> dict:
     """What a training job's weights depend on in the config: its last stage's settings and, for a D stage, the
     teacher section, without cosmetic keys. The train rule's params, so that only these changes retrain a model
     (a changed teacher does not retrain C; a changed checkpoint_every or source retrains nothing)."""
-    stage = schedule.split("-")[-1]
+    stage = stage_of(schedule)
     teacher = config.get("teacher") if stage == "D" else None
     return _without_cosmetic({"hparams": stage_settings(config, schedule), "teacher": teacher})
 
@@ -204,6 +262,7 @@ def _check_references(config: dict, given_c_keys: set):
             raise ConfigError(f"config key 'rankers.{ranker}.runs' needs a 'train' run: {key} names this ranker")
     if c["random_negatives"] > c["negatives"]:
         raise ConfigError("config key 'training.C.random_negatives' must not exceed 'training.C.negatives'")
+    schedule_cells(config)  # two entries of a sweep that make the same cell stop here
     if any("D" in s for s in config["schedules"]) and "teacher" not in config:
         raise ConfigError("missing required config key 'teacher' (schedules with D need teacher rankings)")
     teacher = config.get("teacher")
@@ -251,6 +310,17 @@ def _canonical_metrics(config: dict):
                 raise ConfigError(f"config key '{section}.metrics.{i}': {given} is {metric}, already listed")
             names.append(metric)
         config[section]["metrics"] = names
+    margins = {}
+    for given, margin in config["significance"]["equivalence_margins"].items():
+        key = f"config key 'significance.equivalence_margins.{given}'"
+        try:
+            metric = canonical_metric(given)[0]
+        except ValueError as e:
+            raise ConfigError(f"{key}: {e}") from None
+        if metric not in config["evaluation"]["metrics"]:
+            raise ConfigError(f"{key}: {metric} is not in evaluation.metrics ({', '.join(config['evaluation']['metrics'])})")
+        margins[metric] = margin
+    config["significance"]["equivalence_margins"] = margins
 
 
 def _check_ranker(name: str, ranker: dict, config: dict):

@@ -68,3 +68,62 @@ def test_aggregate_has_mean_std_and_a_t_interval_over_seeds():
     assert (row["ci_low"], row["ci_high"]) == pytest.approx((low, high))
     first = table[table["schedule"] == "-"].iloc[0]
     assert first["n_seeds"] == 1 and first["std"] == 0 and first["ci_low"] == first["ci_high"] == first["mean"]
+
+
+def test_equivalence_p_values_are_statsmodels_ttost_paired_corrected_over_the_family():
+    from statsmodels.stats.weightstats import ttost_paired
+
+    frame = grid()
+    result = compare(frame, correction="holm", margins={"ndcg@10": 0.03})
+    scores = frame.groupby(["schedule", "qid"])["value"].mean()
+    row = result[(result["system_a"] == "C") & (result["system_b"] == "D-C")].iloc[0]
+    x, y = scores["C"].sort_index().to_numpy(), scores["D-C"].sort_index().to_numpy()
+    assert row["p_equivalence"] == pytest.approx(ttost_paired(x, y, -0.03, 0.03)[0], rel=1e-12)
+    assert row["margin"] == 0.03
+    expected = multipletests(result["p_equivalence"].to_numpy(), alpha=0.05, method="holm")[1]
+    assert np.allclose(result["p_equivalence_corrected"].to_numpy(), expected)
+    # C and D-C differ by 0.01 on average with noise of 0.05 / sqrt(3) per query: equivalent within 0.03, while
+    # C-D (0.10 better than C) is better, not equivalent
+    assert row["outcome"] == "equivalent" and not row["significant"] and row["equivalent"]
+    c_cd = result[(result["system_a"] == "C") & (result["system_b"] == "C-D")].iloc[0]
+    assert c_cd["outcome"] == "worse" and not c_cd["equivalent"]
+
+
+def test_without_a_margin_there_is_no_equivalence_test_and_no_difference_is_not_equivalence():
+    result = compare(grid(n_queries=5, seed=3))
+    assert result["p_equivalence"].isna().all() and not result["equivalent"].any()
+    assert set(result["outcome"]) <= {"better", "worse", "not different"}
+
+
+def test_the_interval_is_the_90_percent_t_interval_of_the_paired_differences():
+    frame = grid()
+    row = compare(frame, alpha=0.05).query("system_a == 'C' and system_b == 'D'").iloc[0]
+    scores = frame.groupby(["schedule", "qid"])["value"].mean()
+    diff = (scores["C"].sort_index() - scores["D"].sort_index()).to_numpy()
+    low, high = stats.t.interval(0.90, len(diff) - 1, loc=diff.mean(), scale=stats.sem(diff))
+    assert (row["difference_low"], row["difference_high"]) == (pytest.approx(low), pytest.approx(high))
+
+
+def test_the_minimum_detectable_effect_has_the_configured_power_in_statsmodels():
+    from statsmodels.stats.power import TTestPower
+
+    frame = grid(n_queries=43)
+    row = compare(frame, alpha=0.05, power=0.8).query("system_a == 'C' and system_b == 'D-C'").iloc[0]
+    scores = frame.groupby(["schedule", "qid"])["value"].mean()
+    sd = (scores["C"] - scores["D-C"]).std(ddof=1)
+    effect = row["mde"] / sd
+    assert TTestPower().power(effect_size=effect, nobs=43, alpha=0.05, alternative="two-sided") == \
+        pytest.approx(0.8, abs=1e-6)
+    # the textbook value for 43 pairs: d of about 0.437
+    assert effect == pytest.approx(0.4373, abs=1e-3)
+    more = compare(grid(n_queries=200), alpha=0.05).query("system_a == 'C' and system_b == 'D-C'").iloc[0]
+    assert more["mde"] < row["mde"]  # more queries detect smaller differences
+
+
+def test_identical_systems_are_equivalent_within_any_margin():
+    frame = grid(n_queries=10)
+    same = frame[frame["schedule"] == "C"].assign(schedule="C-D_lr6e-12")
+    result = compare(pd.concat([frame, same]), margins={"ndcg@10": 0.001})
+    row = result.query("system_a == 'C' and system_b == 'C-D_lr6e-12'").iloc[0]
+    assert (row["p_value"], row["p_equivalence"], row["outcome"]) == (1.0, 0.0, "equivalent")
+    assert row["mde"] == 0.0

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from stagewise.reporting.table import latex_table, main_table, markdown_table, vs_reference
+from stagewise.reporting.table import OOD_MEAN, latex_table, main_table, markdown_table, vs_reference
 
 from .fixed import fixed_grid, fixed_significance
 
@@ -16,7 +16,9 @@ GOLDEN_MD = """### ndcg@10
 | electra | C-D | 0.610<sup>af</sup> | 0.710 |
 
 Superscripts: significantly better than C (a), D (b), C-D (c), D-C (d) or the first stage (f) of the same ranker, \
-reranker and test set, after correction for the comparisons of that family.
+reranker and test set, after correction for the comparisons of that family. Subscripts ≈: equivalent within the \
+metric's margin (paired TOST, same correction) and not significantly different. No mark: not different, which is \
+not equivalence (significance.csv has each comparison's 90% interval and minimum detectable effect).
 """
 
 
@@ -34,7 +36,7 @@ def test_latex_table_has_the_same_cells_and_superscripts():
 def test_main_table_is_tidy_with_markers_both_ways():
     table = main_table(fixed_grid(), fixed_significance())
     assert list(table.columns) == ["ranker", "reranker", "schedule", "dataset", "metric", "n_seeds", "mean", "std",
-                                   "ci_low", "ci_high", "better_than", "worse_than"]
+                                   "ci_low", "ci_high", "better_than", "worse_than", "equivalent_to", "domain"]
     row = table[(table["ranker"] == "bm25") & (table["schedule"] == "C")].iloc[0]
     assert (row["mean"], row["n_seeds"], row["worse_than"]) == (pytest.approx(0.56), 2, "c")
     first = table[(table["ranker"] == "bm25") & (table["schedule"] == "-")].iloc[0]
@@ -50,3 +52,42 @@ def test_vs_reference_shows_ours_theirs_and_the_difference():
     out = vs_reference(table, ref)
     assert out.loc[0, "ours"] == pytest.approx(0.56) and out.loc[0, "difference"] == pytest.approx(0.06)
     assert pd.isna(out.loc[1, "ours"])  # a reference cell we did not run stays visible, empty
+
+
+def _with_sweep_cell(grid):
+    """The fixed grid plus C-D_lr6e-12: a second stage that left C's weights as they were (C's scores)."""
+    c = grid[grid["schedule"] == "C"].assign(schedule="C-D_lr6e-12")
+    return pd.concat([grid, c], ignore_index=True)
+
+
+def test_a_sweep_cell_gets_its_own_row_letter_and_equivalence_marks():
+    grid = _with_sweep_cell(fixed_grid())
+    significance = fixed_significance()
+    significance["outcome"] = ["worse", "better", "not different", "better"]
+    equivalent = {"ranker": "bm25", "reranker": "electra", "dataset": "dl19", "metric": "ndcg@10", "system_a": "C",
+                  "system_b": "C-D_lr6e-12", "difference": 0.0, "significant": False, "outcome": "equivalent"}
+    table = main_table(grid, pd.concat([significance, pd.DataFrame([equivalent])], ignore_index=True))
+    md = markdown_table(table, ["ndcg@10"])
+    lines = md.splitlines()
+    assert lines[5:8] == ["| electra | C | 0.560<sub>≈e</sub> | 0.660<sup>f</sup> |",
+                          "| electra | C-D | 0.610<sup>af</sup> | 0.710 |",
+                          "| electra | C-D_lr6e-12 | 0.560<sub>≈a</sub> | 0.660 |"]
+    assert "D-C (d), C-D_lr6e-12 (e) or the first stage (f)" in md
+    row = table[(table["ranker"] == "bm25") & (table["schedule"] == "C-D_lr6e-12")].iloc[0]
+    assert (row["equivalent_to"], row["better_than"], row["worse_than"]) == ("a", "", "")
+    assert "0.560$_{\\approx e}$" in latex_table(table, ["ndcg@10"])
+
+
+def test_out_of_domain_columns_come_after_the_in_domain_ones_with_their_mean():
+    grid = fixed_grid()
+    ood = [grid.assign(dataset=name, value=grid["value"] + shift) for name, shift in (("scifact", -0.1), ("nfc", -0.2))]
+    table = main_table(pd.concat([grid, *ood], ignore_index=True), fixed_significance(),
+                       out_of_domain=["scifact", "nfc"])
+    mean = table[(table["ranker"] == "bm25") & (table["schedule"] == "C") & (table["dataset"] == OOD_MEAN)].iloc[0]
+    # seed means on dl19 are 0.55 and 0.57; out of domain -0.1 and -0.2: per seed 0.40 and 0.42
+    assert (mean["mean"], mean["n_seeds"], mean["domain"]) == (pytest.approx(0.41), 2, "out")
+    assert mean["std"] == pytest.approx(0.0141421, abs=1e-6)
+    assert set(table.loc[table["dataset"] == "dl19", "domain"]) == {"in"}
+    header = markdown_table(table, ["ndcg@10"]).splitlines()[2]
+    assert header == ("| reranker | schedule | bm25 dl19 | bm25 scifact | bm25 nfc | bm25 out-of-domain mean | "
+                      "colbert dl19 | colbert scifact | colbert nfc | colbert out-of-domain mean |")

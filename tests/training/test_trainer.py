@@ -116,6 +116,11 @@ def test_interrupted_training_resumes_and_ends_with_the_uninterrupted_weights(tm
     log = pd.read_csv(out / "training_log.csv")
     assert sorted(log["step"].dropna().astype(int).unique()) == list(range(12))  # both attempts, no gap
     assert json.loads((out / "hparams.json").read_text())["attempts"] == 2
+    # what was processed counts each step once, across the kill and the resume (checkpointed with the weights)
+    counted, once = (json.loads((m / "hparams.json").read_text()) for m in (out, reference))
+    # (at most 12 steps x 2 micro-batches x 4 queries x (1 positive + 3 negatives): ragged groups have fewer)
+    assert 0.8 * 384 < counted["pairs_seen"] == once["pairs_seen"] <= 12 * 2 * hp["queries_per_batch"] * (1 + 3)
+    assert counted["tokens_seen"] == once["tokens_seen"] > counted["pairs_seen"] * 5
 
 
 class _SignalAfter(torch.utils.data.Dataset):

@@ -5,7 +5,10 @@ from pathlib import Path
 
 from stagewise.config import (
     first_stage_depth,
+    first_stage_of,
     relevance_thresholds,
+    schedule_cells,
+    stage_of,
     test_set_dataset,
     training_determinants,
     validate_config,
@@ -23,7 +26,8 @@ RANKERS_OF_KIND = {
 # rankers whose candidates every model re-ranks (the others are first-stage baselines only)
 RERANKED_RANKERS = [r for r in RANKERS if config["rankers"][r].get("rerank", True)]
 RERANKERS = list(config["rerankers"])
-SCHEDULES = config["schedules"]
+# the schedule axis: each schedule, a stage-2 sweep expanded into its cells (C-D, C-D_lr6e-12, ...)
+SCHEDULES = schedule_cells(config)
 SEEDS = config["seeds"]
 TEST_SETS = list(config["test_sets"])
 # test set -> its dataset (an entry is a dataset or {dataset, relevance_threshold}), and its relevance threshold
@@ -139,15 +143,10 @@ def backbone_inputs(wildcards):
     return corpus_files()
 
 
-def stage_of(schedule):
-    """The loss of the last stage: C-D trains D on top of C."""
-    return schedule.split("-")[-1]
-
-
 def init_model(wildcards):
-    """A two-stage schedule starts from the stage-1 model of the same reranker and seed."""
-    if "-" in wildcards.schedule:
-        first = wildcards.schedule.split("-")[0]
+    """A two-stage cell starts from the stage-1 model of the same reranker and seed (every cell of a sweep the same)."""
+    first = first_stage_of(wildcards.schedule)
+    if first:
         return f"results/models/{wildcards.reranker}/{first}/seed{wildcards.seed}"
     return f"resources/backbones/{wildcards.reranker}"
 

@@ -4,6 +4,22 @@ Tests and corrections come from scipy and statsmodels: the paired t-test is ``sc
 the randomization test ``scipy.stats.permutation_test`` (paired, seeded), the corrections
 ``statsmodels.stats.multitest.multipletests``. Effect size: Cohen's d of the paired differences
 (mean difference / standard deviation of the differences).
+
+A test that finds no difference does not show that there is none. Each comparison also gets:
+
+* an equivalence test against a margin fixed in the config before the run (``significance.equivalence_margins``,
+  per metric): the paired TOST (two one-sided t-tests, ``statsmodels.stats.weightstats.ttost_paired``) of
+  ``-margin < mean(a - b) < margin``, its p-values corrected over the same family as the difference tests;
+* the 1 - 2 alpha (90%) confidence interval of the mean paired difference (``DescrStatsW.tconfint_mean``): TOST at
+  alpha says "equivalent" exactly when this interval lies inside the margin;
+* the minimum detectable effect: the smallest mean difference a paired t-test at the configured alpha detects with
+  the configured power (80%) for this number of queries and this spread of differences (``TTestPower``, solved for
+  the standardized effect, times the standard deviation of the differences).
+
+The outcome of a comparison is ``better`` / ``worse`` (a against b, the difference test significant after
+correction), else ``equivalent`` (TOST significant after correction: the difference lies within the margin), else
+``not different`` (neither: the data cannot tell; the minimum detectable effect says how large a difference could
+have gone unseen).
 """
 
 from __future__ import annotations
@@ -14,6 +30,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestPower
+from statsmodels.stats.weightstats import DescrStatsW, ttost_paired
 
 GRID = ["ranker", "reranker", "schedule", "dataset"]
 FIRST_STAGE = "-"
@@ -29,7 +47,11 @@ def seed_means(per_query: pd.DataFrame) -> pd.DataFrame:
 def aggregate(per_query: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     """One row per (cell, metric): n_seeds, mean, std over seeds (0 with one seed) and a t confidence interval
     for the mean over seeds (the mean itself with one seed)."""
-    means = seed_means(per_query)
+    return over_seeds(seed_means(per_query), confidence)
+
+
+def over_seeds(means: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """``aggregate`` of per-seed means (one row per cell, seed and metric)."""
     rows = []
     for key, group in means.groupby(GRID + ["metric"], sort=False):
         values = group["value"].to_numpy(dtype=float)
@@ -71,10 +93,47 @@ def effect_size(a: np.ndarray, b: np.ndarray) -> float:
     return float(diff.mean() / sd) if sd > 0 else 0.0
 
 
+def equivalence_test(a: np.ndarray, b: np.ndarray, margin: float) -> float:
+    """The p-value of the paired TOST that ``-margin < mean(a - b) < margin`` (the larger of the two one-sided
+    p-values). Differences without spread give 0 inside the margin and 1 outside (statsmodels' infinite t)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(ttost_paired(a, b, -margin, margin)[0])
+
+
+def difference_interval(a: np.ndarray, b: np.ndarray, alpha: float) -> tuple[float, float]:
+    """The 1 - 2 alpha confidence interval of the mean paired difference a - b (t-based): the interval TOST at
+    alpha checks against the margin."""
+    diff = a - b
+    if len(diff) < 2 or np.allclose(diff, diff[0]):
+        return float(diff.mean()), float(diff.mean())
+    low, high = DescrStatsW(diff).tconfint_mean(alpha=2 * alpha)
+    return float(low), float(high)
+
+
+def minimum_detectable_effect(a: np.ndarray, b: np.ndarray, alpha: float, power: float = 0.8) -> float:
+    """The smallest mean difference a two-sided paired t-test at ``alpha`` detects with ``power``, for these
+    queries: the standardized effect from ``TTestPower`` times the standard deviation of the differences."""
+    diff = a - b
+    if len(diff) < 2:
+        return float("nan")
+    d = TTestPower().solve_power(effect_size=None, nobs=len(diff), alpha=alpha, power=power,
+                                 alternative="two-sided")
+    return float(d * diff.std(ddof=1))
+
+
+def outcome(significant: bool, difference: float, equivalent: bool) -> str:
+    """better / worse (a against b), equivalent (within the margin), or not different: see the module docstring."""
+    if significant:
+        return "better" if difference > 0 else "worse"
+    return "equivalent" if equivalent else "not different"
+
+
 def compare(per_query: pd.DataFrame, test: str = "ttest", correction: str = "holm", alpha: float = 0.05,
-            permutations: int = 10000, seed: int = 0) -> pd.DataFrame:
+            permutations: int = 10000, seed: int = 0, margins: dict | None = None,
+            power: float = 0.8) -> pd.DataFrame:
     """Every pair of schedules, and every schedule against the first stage, within each (ranker, reranker,
-    test set, metric): one family of comparisons, corrected together."""
+    test set, metric): one family of comparisons, corrected together; the difference tests as one family and the
+    equivalence tests (for metrics with a margin in ``margins``) as another."""
     if correction not in CORRECTIONS:
         raise ValueError(f"correction must be one of {sorted(CORRECTIONS)}, not {correction!r}")
     scores = per_query_over_seeds(per_query)
@@ -94,14 +153,28 @@ def compare(per_query: pd.DataFrame, test: str = "ttest", correction: str = "hol
             qids = systems[a].index.intersection(systems[b].index)
             x, y = systems[a].loc[qids].to_numpy(float), systems[b].loc[qids].to_numpy(float)
             statistic, p = paired_test(x, y, test, permutations, seed)
+            margin = (margins or {}).get(metric)
+            low, high = difference_interval(x, y, alpha)
             family.append({"ranker": ranker, "reranker": reranker, "dataset": dataset, "metric": metric,
                            "system_a": a, "system_b": b, "n_queries": len(qids), "mean_a": x.mean(),
                            "mean_b": y.mean(), "difference": x.mean() - y.mean(), "effect_size": effect_size(x, y),
-                           "test": test, "statistic": statistic, "p_value": p})
-        raw = [r["p_value"] for r in family]
+                           "test": test, "statistic": statistic, "p_value": p,
+                           "difference_low": low, "difference_high": high,  # at 1 - 2 alpha (90%)
+                           "mde": minimum_detectable_effect(x, y, alpha, power),
+                           "margin": float("nan") if margin is None else float(margin),
+                           "p_equivalence": float("nan") if margin is None else equivalence_test(x, y, margin)})
         method = CORRECTIONS[correction]
-        corrected = multipletests(raw, alpha=alpha, method=method)[1] if method and raw else raw
-        for r, p in zip(family, corrected):
-            r.update(correction=correction, p_corrected=float(p), significant=bool(p < alpha))
+        for column, corrected_column in (("p_value", "p_corrected"), ("p_equivalence", "p_equivalence_corrected")):
+            indices = [i for i, r in enumerate(family) if not np.isnan(r[column])]
+            raw = [family[i][column] for i in indices]
+            corrected = multipletests(raw, alpha=alpha, method=method)[1] if method and raw else raw
+            for r in family:
+                r[corrected_column] = float("nan")
+            for i, p in zip(indices, corrected):
+                family[i][corrected_column] = float(p)
+        for r in family:
+            r.update(correction=correction, significant=bool(r["p_corrected"] < alpha),
+                     equivalent=bool(r["p_equivalence_corrected"] < alpha))
+            r["outcome"] = outcome(r["significant"], r["difference"], r["equivalent"])
         rows += family
     return pd.DataFrame(rows)

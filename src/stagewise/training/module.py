@@ -15,6 +15,9 @@ class CrossEncoderModule(L.LightningModule):
         self.model = model
         self.loss_name, self.lr, self.weight_decay, self.warmup_steps = loss, lr, weight_decay, warmup_steps
         self.temperature, self.weight_decay_all = temperature, weight_decay_all
+        # what training processed (the efficiency table's pairs and tokens): kept in checkpoints, so a resumed
+        # training counts the steps its weights went through once
+        self.seen = {"pairs": 0, "tokens": 0}
 
     def scores(self, batch):
         """(queries, group) scores: each length-sorted chunk of pairs is scored on its own and put back in place;
@@ -33,11 +36,20 @@ class CrossEncoderModule(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         loss = self.compute_loss(batch)
+        for _, encoded in batch["chunks"]:
+            self.seen["pairs"] += int(encoded["input_ids"].shape[0])
+            self.seen["tokens"] += int(encoded["attention_mask"].sum())
         self.log("train_loss", loss, on_step=True, prog_bar=False, batch_size=batch["labels"].shape[0])
         # the learning rate the optimizer applies at this step (read back by tests and by readers of the log)
         self.log("lr", self.optimizers().optimizer.param_groups[0]["lr"], on_step=True, prog_bar=False,
                  batch_size=batch["labels"].shape[0])
         return loss
+
+    def on_save_checkpoint(self, checkpoint):
+        checkpoint["stagewise_seen"] = dict(self.seen)
+
+    def on_load_checkpoint(self, checkpoint):
+        self.seen = dict(checkpoint.get("stagewise_seen", self.seen))
 
     def validation_step(self, batch, batch_idx):
         loss = self.compute_loss(batch)

@@ -326,7 +326,9 @@ def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dic
         resolved = {**hparams, "stage": stage, "loss": loss, "init_model": str(init_model), "seed": seed,
                     "steps": steps, "training_groups": len(train_idx), "validation_groups": len(val_idx),
                     "validation_split_seed": seed if validation_seed is None else validation_seed,
-                    "attempts": attempt, "positive_policy_counts": getattr(dataset, "policy_counts", None)}
+                    "attempts": attempt, "positive_policy_counts": getattr(dataset, "policy_counts", None),
+                    "pairs_seen": module.seen["pairs"], "tokens_seen": module.seen["tokens"],
+                    "device": "gpu" if gpu else "cpu"}
         (tmp / "hparams.json").write_text(json.dumps(resolved, indent=2, sort_keys=True) + "\n")
         (tmp / "README.md").write_text(training_card(resolved, [str(p) for p in data_files]))
         _merged_training_log(work_dir, tmp / "training_log.csv")
