@@ -18,10 +18,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def rule_of(path: Path) -> str:
     parts = path.relative_to(ROOT / "benchmarks").parts
     if parts[0] == "first_stage":
-        if parts[1] == "bm25_index.tsv":
+        if parts[1] == "bm25_index":
             return "bm25_index"
         kind = "colbert" if parts[1].startswith("colbert") else "bm25"
-        return f"{kind}_index" if parts[-1] == "index.tsv" else f"{kind}_retrieve"
+        return f"{kind}_index" if parts[-1].startswith("index") else f"{kind}_retrieve"
     return parts[0]  # train, rerank
 
 

@@ -234,9 +234,9 @@ def config() -> dict:
 
 
 BENCHMARKED = {  # rule -> its benchmark files (relative to the run folder)
-    "doc_store": "benchmarks/data/doc_store.tsv",
+    "doc_store": "benchmarks/data/doc_store/main.tsv",
     "training_candidates": "benchmarks/data/training_candidates.tsv",
-    "bm25_index": "benchmarks/first_stage/bm25_index.tsv",
+    "bm25_index": "benchmarks/first_stage/bm25_index/*.tsv",
     "bm25_retrieve": "benchmarks/first_stage/bm25/*.tsv",
     "train": "benchmarks/train/*/*/*.tsv",
     "rerank": "benchmarks/rerank/*/*/*/*/*.tsv",

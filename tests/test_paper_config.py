@@ -109,3 +109,25 @@ def test_the_slurm_profile_gives_training_jobs_the_cores_of_their_data_workers()
     assert threads["train"] == {8} and threads["rerank"] == {4} and threads["bm25_index"] == {2}
     # and nothing else is applied on top of it: Snakemake would add <Snakefile folder>/profiles/default, overriding it
     assert "workflow specific profile" not in result.stderr, result.stderr[:500]
+
+
+def test_the_beir_companion_adds_seven_out_of_domain_sets_each_with_its_own_corpus(tmp_path):
+    copy_checkout(tmp_path)
+    result = subprocess.run([SNAKEMAKE, "-n", "--configfile", "config/paper.yaml", "config/beir.yaml"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=180, env=with_venv_path())
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
+    # 4 + 7 test sets, 40 models, two rankers; a BM25 and a PLAID index per corpus (MS MARCO + 7)
+    assert counts["rerank"] == str(40 * 2 * 11) and counts["bm25_index"] == counts["colbert_index"] == "8"
+    # ir_datasets ids: five BEIR sets are their corpus's id (beir/nq), two are not (beir/quora/test, beir/quora)
+    assert counts["prepare_dataset"] == str(6 + 5 + 2 * 2)
+    for corpus in ("beir/trec-covid", "beir/dbpedia-entity", "beir/quora"):
+        assert f"resources/ir_datasets/prepared/{corpus}.json" in result.stdout
+    assert "resources/indexes/dbpedia-entity/colbert/colbertv2" in result.stdout
+    config = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
+    config["test_sets"].update(yaml.safe_load((ROOT / "config" / "beir.yaml").read_text())["test_sets"])
+    from stagewise.config import corpora, out_of_domain
+
+    validate_config(config)
+    assert out_of_domain(config) == list(yaml.safe_load((ROOT / "config" / "beir.yaml").read_text())["test_sets"])
+    assert corpora(config)["trec-covid"] == "beir/trec-covid" and corpora(config)["main"] == "msmarco-passage"

@@ -230,6 +230,37 @@ def test_set_dataset(spec) -> str:
     return spec["dataset"] if isinstance(spec, dict) else spec
 
 
+#: the corpus key of the grid's own corpus (config key corpus); a test set with its own corpus gives its key
+MAIN_CORPUS = "main"
+
+
+def test_set_corpora(config: dict) -> dict[str, str]:
+    """Test set -> the key of the corpus it searches: ``main`` for the grid's corpus, else the name of the first test
+    set that names that corpus (test sets naming the same corpus share its indexes)."""
+    keys, found = {}, {config["corpus"]: MAIN_CORPUS}
+    for name, spec in config["test_sets"].items():
+        corpus = spec.get("corpus", config["corpus"]) if isinstance(spec, dict) else config["corpus"]
+        keys[name] = found.setdefault(corpus, name)
+    return keys
+
+
+def corpora(config: dict) -> dict[str, str]:
+    """Corpus key -> its dataset spec: the grid's corpus, then each test set's own."""
+    found = {MAIN_CORPUS: config["corpus"]}
+    for name, key in test_set_corpora(config).items():
+        if key not in found:
+            found[key] = config["test_sets"][name]["corpus"]
+    return found
+
+
+def out_of_domain(config: dict) -> list[str]:
+    """The test sets the tables count out-of-domain: their ``domain``, by default those with their own corpus."""
+    corpus_of = test_set_corpora(config)
+    return [name for name, spec in config["test_sets"].items()
+            if (spec.get("domain") if isinstance(spec, dict) else None) == "out"
+            or (corpus_of[name] != MAIN_CORPUS and not (isinstance(spec, dict) and spec.get("domain") == "in"))]
+
+
 def relevance_thresholds(config: dict) -> dict[str, int]:
     """Test set -> the lowest grade its binary metrics count as relevant."""
     default = config["evaluation"]["relevance_threshold"]
@@ -244,6 +275,9 @@ def first_stage_depth(config: dict) -> int | None:
 
 def _check_references(config: dict, given_c_keys: set):
     c = config["training"]["C"]
+    if MAIN_CORPUS in config["test_sets"] and test_set_corpora(config)[MAIN_CORPUS] != MAIN_CORPUS:
+        raise ConfigError(f"config key 'test_sets.{MAIN_CORPUS}': a test set with its own corpus cannot be named "
+                          f"{MAIN_CORPUS!r} (the grid's corpus has that name in paths); rename the test set")
     if "train" in config["test_sets"]:
         raise ConfigError("config key 'test_sets.train': 'train' is the name of the training queries' runs; "
                           "rename the test set")

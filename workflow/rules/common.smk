@@ -4,11 +4,15 @@ import re
 from pathlib import Path
 
 from stagewise.config import (
+    MAIN_CORPUS,
+    corpora,
     first_stage_depth,
     first_stage_of,
+    out_of_domain,
     relevance_thresholds,
     schedule_cells,
     stage_of,
+    test_set_corpora,
     test_set_dataset,
     training_determinants,
     validate_config,
@@ -35,10 +39,15 @@ TEST_SET_DATASETS = {name: test_set_dataset(spec) for name, spec in config["test
 RELEVANCE_THRESHOLDS = relevance_thresholds(config)
 # queries a first-stage ranker retrieves for: every test set and the training queries
 QUERY_SETS = {**TEST_SET_DATASETS, "train": config["train_queries"]}
+# corpus key -> dataset: the grid's corpus (main) and each out-of-domain test set's own; query set -> its corpus key
+CORPORA = corpora(config)
+CORPUS_OF = {**test_set_corpora(config), "train": MAIN_CORPUS}
+# test sets the tables show out of domain (after the in-domain ones, with their mean)
+OUT_OF_DOMAIN = out_of_domain(config)
 # the training run that supplies C's hard negatives: an existing file, or a ranker's retrieval
 NEGATIVES_RUN = config["training"]["C"].get("negatives_run")
 # ir_datasets ids the grid reads, and hub checkpoints it loads: prepared on the submitting host by local rules
-IR_DATASETS = sorted({s for s in [config["corpus"], *QUERY_SETS.values()] if not is_local(s)})
+IR_DATASETS = sorted({s for s in [*CORPORA.values(), *QUERY_SETS.values()] if not is_local(s)})
 HUB_IDS = sorted(
     {s["pretrained"] for s in config["rerankers"].values() if is_hub_id(s.get("pretrained", "/"))}
     | {s["checkpoint"] for s in config["rankers"].values() if is_hub_id(s.get("checkpoint", "/"))}
@@ -62,28 +71,31 @@ def prepared(spec):
     return f"resources/ir_datasets/prepared/{spec}.json"
 
 
-def corpus_files():
+def corpus_files(corpus=MAIN_CORPUS):
     """A local corpus is the docs.tsv of its folder; an ir_datasets corpus is its prepared marker."""
-    return (
-        [str(local_folder(config["corpus"]) / "docs.tsv")]
-        if is_local(config["corpus"])
-        else [prepared(config["corpus"])]
-    )
+    spec = CORPORA[corpus]
+    return [str(local_folder(spec) / "docs.tsv")] if is_local(spec) else [prepared(spec)]
 
 
-def doc_store_files():
+def doc_store_files(corpus=MAIN_CORPUS):
     """The offset index of a local corpus (the doc_store rule builds it); an ir_datasets corpus has its own."""
-    return {"doc_store": "resources/docstore"} if is_local(config["corpus"]) else {}
+    return {"doc_store": f"resources/docstore/{corpus}"} if is_local(CORPORA[corpus]) else {}
 
 
-def dataset_files(spec, with_docs=True):
-    """Files a query set reads: a local folder's queries and qrels (made by a rule or given), none for ir_datasets."""
+def dataset_files(spec, with_docs=True, corpus=MAIN_CORPUS):
+    """Files a query set reads: a local folder's queries and qrels (made by a rule or given), none for ir_datasets;
+    and its corpus's."""
     if is_local(spec):
         folder = local_folder(spec)
         files = [str(folder / "queries.tsv"), str(folder / "qrels.txt")]
     else:
         files = [prepared(spec)]
-    return files + (corpus_files() if with_docs else [])
+    return files + (corpus_files(corpus) if with_docs else [])
+
+
+def corpus_of(wildcards):
+    """The corpus key of a job's query set (the dataset wildcard)."""
+    return CORPUS_OF[wildcards.dataset]
 
 
 def query_set_files(wildcards):
@@ -180,6 +192,33 @@ def model_targets():
 GRID_CELLS = [(r, s, seed) for r in RERANKERS for s in SCHEDULES for seed in SEEDS]
 
 
+def cost_cells():
+    """The trained models whose costs the efficiency table adds up: the grid's, and the stage-1 models of its
+    two-stage cells (trained whether or not C and D are cells themselves)."""
+    cells = dict.fromkeys(GRID_CELLS)
+    for r, s, seed in GRID_CELLS:
+        if first_stage_of(s):
+            cells.setdefault((r, first_stage_of(s), seed))
+    return list(cells)
+
+
+def efficiency_inputs(wildcards=None):
+    """Model folders and training benchmarks of cost_cells(), re-ranking benchmarks of the grid (in these orders)."""
+    cells = cost_cells()
+    return {
+        "models": [f"results/models/{r}/{s}/seed{seed}" for r, s, seed in cells],
+        "train": [f"benchmarks/train/{r}/{s}/seed{seed}.tsv" for r, s, seed in cells],
+        "rerank": [
+            f"benchmarks/rerank/{ranker}/{r}/{s}/seed{seed}/{t}.tsv"
+            for ranker in RERANKED_RANKERS
+            for r, s, seed in GRID_CELLS
+            for t in TEST_SETS
+        ],
+        "metrics": rerank_metrics(),
+        "table": "results/tables/main.csv",
+    }
+
+
 def rerank_runs(wildcards):
     """A ranker's re-ranked runs, cell by cell (GRID_CELLS order), test set by test set (TEST_SETS order)."""
     return [
@@ -229,6 +268,9 @@ def all_targets():
         "results/tables/main.tex",
         "results/tables/significance.csv",
         "results/plots/seed_spread.png",
+        "results/tables/efficiency.csv",
+        "results/tables/efficiency.md",
+        "results/plots/efficiency.png",
         "results/model_cards",
     ]
     targets += expand("results/plots/{dataset}.png", dataset=TEST_SETS)

@@ -54,13 +54,13 @@ rule synthetic_dataset:
 rule doc_store:
     """The offset index of a local corpus: training groups and re-ranking read passage texts by id through it."""
     input:
-        corpus_files(),
+        lambda wildcards: corpus_files(wildcards.corpus),
     output:
-        directory("resources/docstore"),
+        directory("resources/docstore/{corpus}"),
     log:
-        "logs/data/doc_store.log",
+        "logs/data/doc_store/{corpus}.log",
     benchmark:
-        "benchmarks/data/doc_store.tsv"
+        "benchmarks/data/doc_store/{corpus}.tsv"
     conda:
         "../../envs/first_stage.yaml"
     threads: 1

@@ -3,15 +3,15 @@
 
 
 rule bm25_index:
-    """Lucene index of the corpus, built once and shared by every bm25 ranker."""
+    """Lucene index of a corpus (the grid's, or an out-of-domain test set's), built once, shared by every bm25 ranker."""
     input:
-        corpus_files(),
+        lambda wildcards: corpus_files(wildcards.corpus),
     output:
-        directory("resources/indexes/lucene"),
+        directory("resources/indexes/{corpus}/lucene"),
     log:
-        "logs/first_stage/bm25_index.log",
+        "logs/first_stage/bm25_index/{corpus}.log",
     benchmark:
-        "benchmarks/first_stage/bm25_index.tsv"
+        "benchmarks/first_stage/bm25_index/{corpus}.tsv"
     priority: 10
     conda:
         "../../envs/first_stage.yaml"
@@ -20,7 +20,7 @@ rule bm25_index:
         mem_mb=4000,
         runtime=60,
     params:
-        corpus=config["corpus"],
+        corpus=lambda wildcards: CORPORA[wildcards.corpus],
     script:
         "../scripts/bm25_index.py"
 
@@ -28,7 +28,7 @@ rule bm25_index:
 rule bm25_retrieve:
     """BM25 top-k (TREC run) for one query set."""
     input:
-        index="resources/indexes/lucene",
+        index=lambda wildcards: f"resources/indexes/{corpus_of(wildcards)}/lucene",
         queries=query_set_files,
     output:
         "results/runs/first_stage/{ranker}/{dataset}.run",
@@ -74,16 +74,16 @@ rule colbert_encoder:
 
 
 rule colbert_index:
-    """PLAID index of the corpus for one ColBERT ranker (checkpoint + settings); reused while neither changes."""
+    """PLAID index of a corpus for one ColBERT ranker (checkpoint + settings); reused while neither changes."""
     input:
-        corpus=corpus_files(),
+        corpus=lambda wildcards: corpus_files(wildcards.corpus),
         checkpoint=colbert_checkpoint_files,
     output:
-        directory("resources/indexes/colbert/{ranker}"),
+        directory("resources/indexes/{corpus}/colbert/{ranker}"),
     log:
-        "logs/first_stage/{ranker}/index.log",
+        "logs/first_stage/{ranker}/index-{corpus}.log",
     benchmark:
-        "benchmarks/first_stage/{ranker}/index.tsv"
+        "benchmarks/first_stage/{ranker}/index-{corpus}.tsv"
     wildcard_constraints:
         ranker=names_of(RANKERS_OF_KIND["colbert"]),
     conda:
@@ -94,7 +94,7 @@ rule colbert_index:
         mem_mb=32000,
         runtime=600,
     params:
-        corpus=config["corpus"],
+        corpus=lambda wildcards: CORPORA[wildcards.corpus],
         checkpoint=lambda wildcards: colbert_checkpoint(wildcards.ranker),
         settings=lambda wildcards: config["rankers"][wildcards.ranker],
     script:
@@ -104,7 +104,7 @@ rule colbert_index:
 rule colbert_retrieve:
     """ColBERT (PLAID) top-k (TREC run) for one query set."""
     input:
-        index="resources/indexes/colbert/{ranker}",
+        index=lambda wildcards: f"resources/indexes/{corpus_of(wildcards)}/colbert/{wildcards.ranker}",
         checkpoint=colbert_checkpoint_files,
         queries=query_set_files,
     output:

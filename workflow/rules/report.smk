@@ -48,6 +48,7 @@ rule main_table:
     params:
         settings=config["significance"],
         report=config["report"],
+        out_of_domain=OUT_OF_DOMAIN,
     script:
         "../scripts/main_table.py"
 
@@ -135,3 +136,36 @@ rule model_cards:
         cells=GRID_CELLS,
     script:
         "../scripts/model_cards.py"
+
+
+rule efficiency:
+    """What each cell cost: training time and GPU-hours (all stages), steps, pairs, tokens, teacher rankings,
+    re-ranking time per query; and a plot of effectiveness against training cost."""
+    input:
+        unpack(efficiency_inputs),
+    output:
+        csv=report(
+            "results/tables/efficiency.csv",
+            category="Tables",
+            labels={"table": "efficiency", "content": "cost per cell, means over seeds"},
+        ),
+        md="results/tables/efficiency.md",
+        plot=report(
+            "results/plots/efficiency.png",
+            caption="../report/efficiency.rst",
+            category="Plots",
+            subcategory="cost",
+            labels={"test set": "in-domain mean", "figure": "effectiveness against training cost"},
+        ),
+    log:
+        "logs/report/efficiency.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        cost_cells=cost_cells(),
+        rerank_keys=[
+            (ranker, r, s, seed, t) for ranker in RERANKED_RANKERS for r, s, seed in GRID_CELLS for t in TEST_SETS
+        ],
+        metric=config["report"]["metrics"][0],
+    script:
+        "../scripts/efficiency.py"

@@ -1,10 +1,10 @@
 rule rerank:
     """Re-score the top-k of one test set's first-stage run with one model."""
     input:
-        **doc_store_files(),
+        unpack(lambda wildcards: doc_store_files(corpus_of(wildcards))),
         model="results/models/{reranker}/{schedule}/seed{seed}",
         run="results/runs/first_stage/{ranker}/{dataset}.run",
-        queries=lambda wildcards: dataset_files(TEST_SET_DATASETS[wildcards.dataset]),
+        queries=lambda wildcards: dataset_files(TEST_SET_DATASETS[wildcards.dataset], corpus=corpus_of(wildcards)),
     output:
         "results/runs/rerank/{ranker}/{reranker}/{schedule}/seed{seed}/{dataset}.run",
     log:
@@ -22,7 +22,7 @@ rule rerank:
         runtime=120,
     params:
         queries=lambda wildcards: TEST_SET_DATASETS[wildcards.dataset],
-        corpus=config["corpus"],
+        corpus=lambda wildcards: CORPORA[corpus_of(wildcards)],
         settings=config["rerank"],
     script:
         "../scripts/rerank.py"

@@ -6,7 +6,9 @@ from stagewise.reporting.table import latex_table, main_table, markdown_table, r
 to_file(snakemake.log[0])
 r = snakemake.params.report
 per_query = read_metrics([*snakemake.input.first_stage, *snakemake.input.rerank])
-table = main_table(per_query, pd.read_csv(snakemake.input.significance), snakemake.params.settings["confidence"])
+significance = pd.read_csv(snakemake.input.significance, dtype={"system_a": str, "system_b": str})
+table = main_table(per_query, significance, snakemake.params.settings["confidence"],
+                   out_of_domain=snakemake.params.out_of_domain)
 write_csv(table, snakemake.output.csv)
-write_text(markdown_table(table, r["metrics"], r["digits"]), snakemake.output.md)
-write_text(latex_table(table, r["metrics"], r["digits"]), snakemake.output.tex)
+write_text(markdown_table(table, r["metrics"], r["digits"], significance), snakemake.output.md)
+write_text(latex_table(table, r["metrics"], r["digits"], significance), snakemake.output.tex)

@@ -10,7 +10,7 @@ import pandas as pd  # noqa: E402
 
 from ..io import atomic_path  # noqa: E402
 from .significance import FIRST_STAGE, seed_means  # noqa: E402
-from .table import SCHEDULE_ORDER  # noqa: E402
+from .table import schedule_order  # noqa: E402
 
 
 def schedule_plot(per_query: pd.DataFrame, dataset: str, metric: str, out_path):
@@ -23,12 +23,13 @@ def schedule_plot(per_query: pd.DataFrame, dataset: str, metric: str, out_path):
         cell = means[means["ranker"] == ranker]
         trained = cell[cell["schedule"] != FIRST_STAGE]
         labels, x = [], 0
+        order = schedule_order(trained["schedule"])
         for reranker in dict.fromkeys(trained["reranker"]):
-            for schedule in SCHEDULE_ORDER:
+            for schedule in order:
                 seeds = trained[(trained["reranker"] == reranker) & (trained["schedule"] == schedule)]["value"]
                 if seeds.empty:
                     continue
-                ax.bar(x, seeds.mean(), color=f"C{SCHEDULE_ORDER.index(schedule)}", alpha=0.5)
+                ax.bar(x, seeds.mean(), color=f"C{order.index(schedule)}", alpha=0.5)
                 ax.scatter([x] * len(seeds), seeds, color="black", s=12, zorder=3)
                 labels.append(f"{reranker}\n{schedule}")
                 x += 1
@@ -65,3 +66,31 @@ def _save(fig, out_path):
     with atomic_path(out_path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=110)
     plt.close(fig)
+
+
+def efficiency_plot(costs: pd.DataFrame, table: pd.DataFrame, metric: str, out_path):
+    """Effectiveness against training cost: x the training wall time of all a model's stages, y ``metric``'s mean
+    over rankers and in-domain test sets; a colour per schedule, a marker per reranker, a small dot per seed and a
+    large one for the mean over seeds."""
+    domain = table["domain"] == "in" if "domain" in table else True
+    effect = table[(table["metric"] == metric) & domain & (table["schedule"] != FIRST_STAGE)]
+    effect = effect.groupby(["reranker", "schedule"], as_index=False)["mean"].mean()
+    per_seed = costs.groupby(["reranker", "schedule", "seed"], as_index=False)["wall_s"].sum()
+    schedules = schedule_order(per_seed["schedule"])
+    markers = dict(zip(dict.fromkeys(per_seed["reranker"]), "osD^vP*X"))
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for (reranker, schedule), seeds in per_seed.groupby(["reranker", "schedule"], sort=False):
+        y = effect[(effect["reranker"] == reranker) & (effect["schedule"] == schedule)]["mean"]
+        if y.empty:
+            continue
+        colour = f"C{schedules.index(schedule)}"
+        ax.scatter(seeds["wall_s"] / 60, [y.iloc[0]] * len(seeds), color=colour, marker=markers[reranker], s=12,
+                   alpha=0.5)
+        ax.scatter([seeds["wall_s"].mean() / 60], [y.iloc[0]], color=colour, marker=markers[reranker], s=70,
+                   edgecolor="black", label=f"{reranker} {schedule}")
+    ax.set_xlabel("training wall time, all stages (min; small dots: seeds)")
+    ax.set_ylabel(f"{metric}, mean over rankers and in-domain test sets")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    _save(fig, out_path)

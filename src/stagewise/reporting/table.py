@@ -192,6 +192,7 @@ def _detectable(significance: pd.DataFrame | None, metric: str) -> str:
     if significance is None or significance.empty or "mde" not in significance:
         return ""
     s = significance[(significance["metric"] == metric) & (significance["system_b"] != FIRST_STAGE)]
+    s = s[s["mde"] > 0]  # systems that score every query alike (a stage 2 that changed nothing) detect nothing
     if s.empty:
         return ""
     parts = []

@@ -1,0 +1,107 @@
+"""What each schedule costs: training time, GPU-hours, steps, pairs and tokens, teacher rankings, re-ranking time.
+
+Inputs are what the workflow leaves anyway: each model folder's ``hparams.json`` (steps, the pairs and tokens its
+training processed, the device, the training groups) and Snakemake's benchmark file of each training and re-ranking
+job (``s``: wall seconds, ``max_rss``: peak MB). A two-stage cell's cost includes its stage-1 model's: C-D costs C
+plus its D stage (every cell of a stage-2 sweep shares, and is charged, the same C).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from ..config import first_stage_of, stage_of
+
+#: per trained model: its own (last) stage's numbers
+STAGE_COLUMNS = ["wall_s", "steps", "pairs", "tokens", "gpu_s", "teacher_rankings"]
+
+
+def read_benchmark(path) -> dict:
+    """Snakemake's benchmark file of one job: its last line (a job retried with --benchmark-repeats has several)."""
+    frame = pd.read_csv(path, sep="\t")
+    if frame.empty:
+        raise ValueError(f"{path}: an empty benchmark file")
+    row = frame.iloc[-1]
+    return {"wall_s": float(row["s"]), "max_rss_mb": float(row["max_rss"]) if "max_rss" in row else float("nan")}
+
+
+def stage_costs(models: dict, benchmarks: dict) -> pd.DataFrame:
+    """One row per trained model (reranker, schedule, seed) -> the cost of its own stage. ``models`` and
+    ``benchmarks`` map (reranker, schedule, seed) to its model folder and its training job's benchmark file."""
+    rows = []
+    for (reranker, schedule, seed), folder in models.items():
+        hparams = json.loads((Path(folder) / "hparams.json").read_text())
+        bench = read_benchmark(benchmarks[reranker, schedule, seed])
+        gpu = hparams.get("device") == "gpu"
+        rows.append({"reranker": reranker, "schedule": schedule, "seed": str(seed), "stage": stage_of(schedule),
+                     "wall_s": bench["wall_s"], "max_rss_mb": bench["max_rss_mb"], "steps": hparams["steps"],
+                     "pairs": hparams.get("pairs_seen", float("nan")), "tokens": hparams.get("tokens_seen", float("nan")),
+                     "gpu_s": bench["wall_s"] if gpu else 0.0,
+                     "teacher_rankings": hparams["training_groups"] if stage_of(schedule) == "D" else 0})
+    return pd.DataFrame(rows)
+
+
+def cumulative_costs(stages: pd.DataFrame) -> pd.DataFrame:
+    """Each model's cost through all its stages: a two-stage cell adds its stage-1 model's row (which must be there)."""
+    own = stages.set_index(["reranker", "schedule", "seed"])
+    rows = []
+    for (reranker, schedule, seed), row in own.iterrows():
+        total = row[STAGE_COLUMNS].astype(float).copy()
+        first = first_stage_of(schedule)
+        if first is not None:
+            if (reranker, first, seed) not in own.index:
+                raise ValueError(f"the cost of {reranker}/{schedule}/seed{seed} needs its stage-1 model "
+                                 f"{reranker}/{first}/seed{seed}")
+            total += own.loc[(reranker, first, seed), STAGE_COLUMNS].astype(float)
+        rows.append({"reranker": reranker, "schedule": schedule, "seed": seed, "stages": 2 if first else 1,
+                     **total.to_dict(), "max_rss_mb": row["max_rss_mb"]})
+    return pd.DataFrame(rows)
+
+
+def rerank_seconds_per_query(benchmarks: dict, per_query: pd.DataFrame) -> pd.DataFrame:
+    """(reranker, schedule, seed) -> re-ranking wall seconds per query, over its (ranker, test set) jobs:
+    ``benchmarks`` maps (ranker, reranker, schedule, seed, dataset) to the job's benchmark file; the number of
+    queries per test set comes from the per-query metrics."""
+    queries = per_query.groupby("dataset")["qid"].nunique()
+    rows = [{"reranker": rr, "schedule": s, "seed": str(seed), "wall_s": read_benchmark(path)["wall_s"],
+             "queries": int(queries[dataset])}
+            for (_, rr, s, seed, dataset), path in benchmarks.items()]
+    frame = pd.DataFrame(rows).groupby(["reranker", "schedule", "seed"], as_index=False)[["wall_s", "queries"]].sum()
+    frame["rerank_s_per_query"] = frame["wall_s"] / frame["queries"]
+    return frame[["reranker", "schedule", "seed", "rerank_s_per_query"]]
+
+
+def efficiency_table(costs: pd.DataFrame, rerank: pd.DataFrame, table: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """One row per grid cell (reranker, schedule): means over seeds of its cumulative training cost and its
+    re-ranking time per query, next to ``metric``'s mean over the rankers and in-domain test sets (main.csv)."""
+    # inner: a stage-1 model that is not a cell of the grid (C of C-D when C is not a schedule) has no re-ranking
+    merged = costs.merge(rerank, on=["reranker", "schedule", "seed"], how="inner")
+    cells = merged.groupby(["reranker", "schedule"], as_index=False, sort=False).agg(
+        n_seeds=("seed", "nunique"), stages=("stages", "first"), train_wall_s=("wall_s", "mean"),
+        gpu_hours=("gpu_s", lambda s: s.mean() / 3600), steps=("steps", "mean"), pairs=("pairs", "mean"),
+        tokens=("tokens", "mean"), teacher_rankings=("teacher_rankings", "mean"),
+        peak_rss_mb=("max_rss_mb", "max"), rerank_s_per_query=("rerank_s_per_query", "mean"))
+    domain = table["domain"] == "in" if "domain" in table else True
+    effect = table[(table["metric"] == metric) & domain & (table["schedule"] != "-")]
+    effect = effect.groupby(["reranker", "schedule"], as_index=False)["mean"].mean().rename(
+        columns={"mean": f"{metric}_in_domain"})
+    return cells.merge(effect, on=["reranker", "schedule"], how="left")
+
+
+def efficiency_markdown(cells: pd.DataFrame, metric: str) -> str:
+    head = ["reranker", "schedule", "stages", "training (min)", "GPU-hours", "steps", "pairs", "tokens (M)",
+            "teacher rankings", "re-rank ms/query", metric]
+    lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
+    for r in cells.itertuples():
+        values = [r.reranker, r.schedule, f"{r.stages}", f"{r.train_wall_s / 60:.1f}", f"{r.gpu_hours:.2f}",
+                  f"{r.steps:.0f}", f"{r.pairs:,.0f}", f"{r.tokens / 1e6:.2f}", f"{r.teacher_rankings:,.0f}",
+                  f"{1000 * r.rerank_s_per_query:.1f}", f"{cells.loc[r.Index, f'{metric}_in_domain']:.3f}"]
+        lines.append("| " + " | ".join(values) + " |")
+    return ("\n".join(lines) + "\n\nMeans over seeds. A two-stage cell counts its stage-1 model (C-D = C + its D "
+            "stage). Training time and GPU-hours are the training jobs' wall time (Snakemake benchmark files; "
+            "GPU-hours count jobs that trained on a GPU); pairs and tokens are what training scored; teacher "
+            "rankings are the LLM rankings D stages used; re-ranking time is the re-ranking jobs' wall time (model "
+            f"loading included) per query; {metric} is the mean over rankers and in-domain test sets.\n")

@@ -1,0 +1,84 @@
+"""The efficiency table from model folders' hparams.json and Snakemake benchmark files (their real layout)."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from stagewise.reporting.efficiency import (
+    cumulative_costs,
+    efficiency_markdown,
+    efficiency_table,
+    rerank_seconds_per_query,
+    stage_costs,
+)
+from stagewise.reporting.plots import efficiency_plot
+
+# a benchmark file as Snakemake 9 writes it (header and one line per repeat)
+BENCHMARK = ("s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+             "{s}\t0:00:46\t{rss}\t2252.11\t466.11\t540.00\t0.00\t36.37\t95.02\t44.73\n")
+
+
+def _model(tmp_path, name, stage, steps, pairs, tokens, groups, device="gpu"):
+    folder = tmp_path / "models" / name
+    folder.mkdir(parents=True)
+    (folder / "hparams.json").write_text(json.dumps({"stage": stage, "steps": steps, "pairs_seen": pairs,
+                                                     "tokens_seen": tokens, "training_groups": groups,
+                                                     "device": device}))
+    return folder
+
+
+def _bench(tmp_path, name, seconds, rss=600.0):
+    path = tmp_path / "benchmarks" / f"{name}.tsv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(BENCHMARK.format(s=seconds, rss=rss))
+    return path
+
+
+@pytest.fixture
+def grid(tmp_path):
+    """electra C, D, C-D and the sweep cell C-D_lr6e-12 at one seed, trained on a GPU; C-D's D stage on the CPU."""
+    specs = {"C": ("C", 100, 1600, 80000, 500, 3600.0), "D": ("D", 50, 400, 20000, 200, 1800.0),
+             "C-D": ("D", 50, 400, 20000, 200, 900.0), "C-D_lr6e-12": ("D", 50, 400, 20000, 200, 1000.0)}
+    models, benches = {}, {}
+    for schedule, (stage, steps, pairs, tokens, groups, seconds) in specs.items():
+        key = ("electra", schedule, 1)
+        models[key] = _model(tmp_path, schedule, stage, steps, pairs, tokens, groups,
+                             device="cpu" if schedule == "C-D" else "gpu")
+        benches[key] = _bench(tmp_path, f"train-{schedule}", seconds)
+    per_query = pd.DataFrame({"dataset": ["dl19"] * 4 + ["dl20"] * 2, "qid": ["1", "2", "3", "4", "5", "6"]})
+    rerank = {("bm25", "electra", s, 1, d): _bench(tmp_path, f"rerank-{s}-{d}", 8.0 if d == "dl19" else 4.0)
+              for s in specs for d in ("dl19", "dl20")}
+    table = pd.DataFrame([{"ranker": "bm25", "reranker": "electra", "schedule": s, "dataset": d, "metric": "ndcg@10",
+                           "mean": v, "domain": "in" if d == "dl19" else "out"}
+                          for s, v in (("C", 0.6), ("D", 0.5), ("C-D", 0.62), ("C-D_lr6e-12", 0.6))
+                          for d in ("dl19", "scifact")])
+    return models, benches, rerank, per_query, table
+
+
+def test_two_stage_cells_add_their_stage_one_cost_and_gpu_hours_count_gpu_stages(grid):
+    models, benches, *_ = grid
+    costs = cumulative_costs(stage_costs(models, benches)).set_index("schedule")
+    assert costs.loc["C", ["wall_s", "steps", "pairs", "tokens", "teacher_rankings", "stages"]].tolist() == \
+        [3600.0, 100, 1600, 80000, 0, 1]
+    # C-D = C (GPU, 3600 s) + its D stage (CPU, 900 s): 4500 s of training, one GPU-hour
+    assert costs.loc["C-D", ["wall_s", "gpu_s", "steps", "pairs", "teacher_rankings", "stages"]].tolist() == \
+        [4500.0, 3600.0, 150, 2000, 200, 2]
+    assert costs.loc["C-D_lr6e-12", "wall_s"] == 4600.0  # the sweep cell is charged the same C
+    with pytest.raises(ValueError, match="needs its stage-1 model electra/C/seed1"):
+        cumulative_costs(stage_costs({k: v for k, v in models.items() if k[1] != "C"}, benches))
+
+
+def test_the_table_has_a_row_per_cell_with_rerank_time_per_query_and_in_domain_effectiveness(grid, tmp_path):
+    models, benches, rerank, per_query, table = grid
+    costs = cumulative_costs(stage_costs(models, benches))
+    cells = efficiency_table(costs, rerank_seconds_per_query(rerank, per_query), table, "ndcg@10")
+    row = cells.set_index("schedule").loc["C-D"]
+    assert row["gpu_hours"] == pytest.approx(1.0) and row["train_wall_s"] == 4500.0
+    assert row["rerank_s_per_query"] == pytest.approx((8.0 + 4.0) / 6)  # 12 s over 4 + 2 queries
+    assert row["ndcg@10_in_domain"] == pytest.approx(0.62)  # scifact (out of domain) left out
+    assert list(cells["schedule"]) == ["C", "D", "C-D", "C-D_lr6e-12"]
+    md = efficiency_markdown(cells, "ndcg@10")
+    assert "| electra | C-D | 2 | 75.0 | 1.00 | 150 | 2,000 | 0.10 | 200 | 2000.0 | 0.620 |" in md
+    efficiency_plot(costs, table, "ndcg@10", tmp_path / "efficiency.png")
+    assert (tmp_path / "efficiency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
