@@ -29,7 +29,7 @@ def dry_run(folder, *args):
 
 
 def trained_cells(stdout):
-    return set(re.findall(r"wildcards: reranker=(\w+), schedule=([CD-]+), seed=(\d+)", stdout))
+    return set(re.findall(r"wildcards: reranker=(\w+), schedule=([\w.-]+), seed=(\d+)", stdout))
 
 
 def test_config_on_the_command_line_merges_over_the_demo(checkout):
