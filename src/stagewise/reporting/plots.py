@@ -88,7 +88,7 @@ def efficiency_plot(costs: pd.DataFrame, table: pd.DataFrame, metric: str, out_p
                    alpha=0.5)
         ax.scatter([seeds["wall_s"].mean() / 60], [y.iloc[0]], color=colour, marker=markers[reranker], s=70,
                    edgecolor="black", label=f"{reranker} {schedule}")
-    ax.set_xlabel("training wall time, all stages (min; small dots: seeds)")
+    ax.set_xlabel("training wall time, all stages (min; small dots: each seed's time)")
     ax.set_ylabel(f"{metric}, mean over rankers and in-domain test sets")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(alpha=0.3)
