@@ -80,5 +80,8 @@ def test_the_table_has_a_row_per_cell_with_rerank_time_per_query_and_in_domain_e
     assert list(cells["schedule"]) == ["C", "D", "C-D", "C-D_lr6e-12"]
     md = efficiency_markdown(cells, "ndcg@10")
     assert "| electra | C-D | 2 | 75.0 | 1.00 | 150 | 2,000 | 0.10 | 200 | 2000.0 | 0.620 |" in md
-    efficiency_plot(costs, table, "ndcg@10", tmp_path / "efficiency.png")
+    per_query_scores = pd.DataFrame([{"ranker": "bm25", "reranker": "electra", "schedule": s, "seed": "1", "dataset": d,
+                                      "qid": q, "metric": "ndcg@10", "value": 0.5} for s in ("C", "C-D")
+                                     for d in ("dl19", "scifact") for q in ("1", "2")])
+    efficiency_plot(costs, per_query_scores, "ndcg@10", tmp_path / "efficiency.png", out_of_domain=["scifact"])
     assert (tmp_path / "efficiency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -167,5 +167,6 @@ rule efficiency:
             (ranker, r, s, seed, t) for ranker in RERANKED_RANKERS for r, s, seed in GRID_CELLS for t in TEST_SETS
         ],
         metric=config["report"]["metrics"][0],
+        out_of_domain=OUT_OF_DOMAIN,
     script:
         "../scripts/efficiency.py"

@@ -16,9 +16,10 @@ i, p = snakemake.input, snakemake.params
 # efficiency_inputs() lists models, benchmarks and keys in the same orders
 keys = [tuple(k) for k in p.cost_cells]
 costs = cumulative_costs(stage_costs(dict(zip(keys, i.models, strict=True)), dict(zip(keys, i.train, strict=True))))
-rerank = rerank_seconds_per_query(dict(zip(map(tuple, p.rerank_keys), i.rerank, strict=True)), read_metrics(i.metrics))
+per_query = read_metrics(i.metrics)
+rerank = rerank_seconds_per_query(dict(zip(map(tuple, p.rerank_keys), i.rerank, strict=True)), per_query)
 table = pd.read_csv(i.table, dtype={"seed": str})
 cells = efficiency_table(costs, rerank, table, p.metric)
 write_csv(cells, snakemake.output.csv, float_format="%.6g")
 write_text(efficiency_markdown(cells, p.metric), snakemake.output.md)
-efficiency_plot(costs, table, p.metric, snakemake.output.plot)
+efficiency_plot(costs, per_query, p.metric, snakemake.output.plot, p.out_of_domain)

@@ -68,28 +68,24 @@ def _save(fig, out_path):
     plt.close(fig)
 
 
-def efficiency_plot(costs: pd.DataFrame, table: pd.DataFrame, metric: str, out_path):
+def efficiency_plot(costs: pd.DataFrame, per_query: pd.DataFrame, metric: str, out_path, out_of_domain=()):
     """Effectiveness against training cost: x the training wall time of all a model's stages, y ``metric``'s mean
     over rankers and in-domain test sets; a colour per schedule, a marker per reranker, a small dot per seed and a
     large one for the mean over seeds."""
-    domain = table["domain"] == "in" if "domain" in table else True
-    effect = table[(table["metric"] == metric) & domain & (table["schedule"] != FIRST_STAGE)]
-    effect = effect.groupby(["reranker", "schedule"], as_index=False)["mean"].mean()
-    per_seed = costs.groupby(["reranker", "schedule", "seed"], as_index=False)["wall_s"].sum()
-    schedules = schedule_order(per_seed["schedule"])
-    markers = dict(zip(dict.fromkeys(per_seed["reranker"]), "osD^vP*X"))
+    means = seed_means(per_query[(per_query["metric"] == metric) & (per_query["schedule"] != FIRST_STAGE)
+                                 & ~per_query["dataset"].isin(list(out_of_domain))])
+    effect = means.groupby(["reranker", "schedule", "seed"], as_index=False)["value"].mean()
+    seeds = costs.assign(seed=costs["seed"].astype(str)).merge(effect, on=["reranker", "schedule", "seed"])
+    schedules = schedule_order(seeds["schedule"])
+    markers = dict(zip(dict.fromkeys(seeds["reranker"]), "osD^vP*X"))
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for (reranker, schedule), seeds in per_seed.groupby(["reranker", "schedule"], sort=False):
-        y = effect[(effect["reranker"] == reranker) & (effect["schedule"] == schedule)]["mean"]
-        if y.empty:
-            continue
+    for (reranker, schedule), cell in seeds.groupby(["reranker", "schedule"], sort=False):
         colour = f"C{schedules.index(schedule)}"
-        ax.scatter(seeds["wall_s"] / 60, [y.iloc[0]] * len(seeds), color=colour, marker=markers[reranker], s=12,
-                   alpha=0.5)
-        ax.scatter([seeds["wall_s"].mean() / 60], [y.iloc[0]], color=colour, marker=markers[reranker], s=70,
+        ax.scatter(cell["wall_s"] / 60, cell["value"], color=colour, marker=markers[reranker], s=12, alpha=0.5)
+        ax.scatter([cell["wall_s"].mean() / 60], [cell["value"].mean()], color=colour, marker=markers[reranker], s=70,
                    edgecolor="black", label=f"{reranker} {schedule}")
-    ax.set_xlabel("training wall time, all stages (min; small dots: each seed's time)")
-    ax.set_ylabel(f"{metric}, mean over rankers and in-domain test sets")
+    ax.set_xlabel("training wall time, all stages (min)")
+    ax.set_ylabel(f"{metric}, mean over rankers and in-domain test sets\n(small: each seed, large: their mean)")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(alpha=0.3)
     fig.tight_layout()
