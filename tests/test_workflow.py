@@ -100,7 +100,7 @@ def test_long_jobs_report_progress_in_their_rule_logs(finished_workflow):
     reranking = "\n".join(p.read_text() for p in (logs / "rerank").rglob("*.log"))
     assert re.search(r"re-ranking: (\d+) of \1 pairs \(100%\), [\d.,]+ pairs/s", reranking)
     # colbert-ai's own prints (it writes progress with print) land in the rule's log, not in Snakemake's output
-    colbert = (logs / "first_stage" / "colbert" / "index.log").read_text()
+    colbert = (logs / "first_stage" / "colbert" / "index-main.log").read_text()
     assert "#>" in colbert, colbert[-2000:]
     assert "BM25 retrieval: " in (logs / "first_stage" / "bm25" / "test-a.log").read_text()
 
