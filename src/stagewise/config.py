@@ -255,10 +255,9 @@ def corpora(config: dict) -> dict[str, str]:
 
 def out_of_domain(config: dict) -> list[str]:
     """The test sets the tables count out-of-domain: their ``domain``, by default those with their own corpus."""
-    corpus_of = test_set_corpora(config)
+    own_corpus = {name: key != MAIN_CORPUS for name, key in test_set_corpora(config).items()}
     return [name for name, spec in config["test_sets"].items()
-            if (spec.get("domain") if isinstance(spec, dict) else None) == "out"
-            or (corpus_of[name] != MAIN_CORPUS and not (isinstance(spec, dict) and spec.get("domain") == "in"))]
+            if (spec if isinstance(spec, dict) else {}).get("domain", "out" if own_corpus[name] else "in") == "out"]
 
 
 def relevance_thresholds(config: dict) -> dict[str, int]:

@@ -9,6 +9,7 @@ from stagewise.reporting.efficiency import (
     cumulative_costs,
     efficiency_markdown,
     efficiency_table,
+    in_domain_effectiveness,
     rerank_seconds_per_query,
     stage_costs,
 )
@@ -49,11 +50,12 @@ def grid(tmp_path):
     per_query = pd.DataFrame({"dataset": ["dl19"] * 4 + ["dl20"] * 2, "qid": ["1", "2", "3", "4", "5", "6"]})
     rerank = {("bm25", "electra", s, 1, d): _bench(tmp_path, f"rerank-{s}-{d}", 8.0 if d == "dl19" else 4.0)
               for s in specs for d in ("dl19", "dl20")}
-    table = pd.DataFrame([{"ranker": "bm25", "reranker": "electra", "schedule": s, "dataset": d, "metric": "ndcg@10",
-                           "mean": v, "domain": "in" if d == "dl19" else "out"}
-                          for s, v in (("C", 0.6), ("D", 0.5), ("C-D", 0.62), ("C-D_lr6e-12", 0.6))
-                          for d in ("dl19", "scifact")])
-    return models, benches, rerank, per_query, table
+    # per-query scores: dl19 in domain, scifact out of domain (0.1 lower: left out of the effectiveness)
+    scores = pd.DataFrame([{"ranker": "bm25", "reranker": "electra", "schedule": s, "seed": "1", "dataset": d,
+                            "qid": q, "metric": "ndcg@10", "value": v - (0.1 if d == "scifact" else 0.0)}
+                           for s, v in (("C", 0.6), ("D", 0.5), ("C-D", 0.62), ("C-D_lr6e-12", 0.6))
+                           for d in ("dl19", "scifact") for q in ("1", "2")])
+    return models, benches, rerank, per_query, in_domain_effectiveness(scores, "ndcg@10", ["scifact"])
 
 
 def test_two_stage_cells_add_their_stage_one_cost_and_gpu_hours_count_gpu_stages(grid):
@@ -70,9 +72,9 @@ def test_two_stage_cells_add_their_stage_one_cost_and_gpu_hours_count_gpu_stages
 
 
 def test_the_table_has_a_row_per_cell_with_rerank_time_per_query_and_in_domain_effectiveness(grid, tmp_path):
-    models, benches, rerank, per_query, table = grid
+    models, benches, rerank, per_query, effect = grid
     costs = cumulative_costs(stage_costs(models, benches))
-    cells = efficiency_table(costs, rerank_seconds_per_query(rerank, per_query), table, "ndcg@10")
+    cells = efficiency_table(costs, rerank_seconds_per_query(rerank, per_query), effect, "ndcg@10")
     row = cells.set_index("schedule").loc["C-D"]
     assert row["gpu_hours"] == pytest.approx(1.0) and row["train_wall_s"] == 4500.0
     assert row["rerank_s_per_query"] == pytest.approx((8.0 + 4.0) / 6)  # 12 s over 4 + 2 queries
@@ -80,8 +82,5 @@ def test_the_table_has_a_row_per_cell_with_rerank_time_per_query_and_in_domain_e
     assert list(cells["schedule"]) == ["C", "D", "C-D", "C-D_lr6e-12"]
     md = efficiency_markdown(cells, "ndcg@10")
     assert "| electra | C-D | 2 | 75.0 | 1.00 | 150 | 2,000 | 0.10 | 200 | 2000.0 | 0.620 |" in md
-    per_query_scores = pd.DataFrame([{"ranker": "bm25", "reranker": "electra", "schedule": s, "seed": "1", "dataset": d,
-                                      "qid": q, "metric": "ndcg@10", "value": 0.5} for s in ("C", "C-D")
-                                     for d in ("dl19", "scifact") for q in ("1", "2")])
-    efficiency_plot(costs, per_query_scores, "ndcg@10", tmp_path / "efficiency.png", out_of_domain=["scifact"])
+    efficiency_plot(costs, effect, "ndcg@10", tmp_path / "efficiency.png")
     assert (tmp_path / "efficiency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -215,7 +215,6 @@ def efficiency_inputs(wildcards=None):
             for t in TEST_SETS
         ],
         "metrics": rerank_metrics(),
-        "table": "results/tables/main.csv",
     }
 
 

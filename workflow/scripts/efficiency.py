@@ -1,10 +1,9 @@
-import pandas as pd
-
 from stagewise.logs import to_file
 from stagewise.reporting.efficiency import (
     cumulative_costs,
     efficiency_markdown,
     efficiency_table,
+    in_domain_effectiveness,
     rerank_seconds_per_query,
     stage_costs,
 )
@@ -18,8 +17,8 @@ keys = [tuple(k) for k in p.cost_cells]
 costs = cumulative_costs(stage_costs(dict(zip(keys, i.models, strict=True)), dict(zip(keys, i.train, strict=True))))
 per_query = read_metrics(i.metrics)
 rerank = rerank_seconds_per_query(dict(zip(map(tuple, p.rerank_keys), i.rerank, strict=True)), per_query)
-table = pd.read_csv(i.table, dtype={"seed": str})
-cells = efficiency_table(costs, rerank, table, p.metric)
+effect = in_domain_effectiveness(per_query, p.metric, p.out_of_domain)
+cells = efficiency_table(costs, rerank, effect, p.metric)
 write_csv(cells, snakemake.output.csv, float_format="%.6g")
 write_text(efficiency_markdown(cells, p.metric), snakemake.output.md)
-efficiency_plot(costs, per_query, p.metric, snakemake.output.plot, p.out_of_domain)
+efficiency_plot(costs, effect, p.metric, snakemake.output.plot)

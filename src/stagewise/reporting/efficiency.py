@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import first_stage_of, stage_of
+from .significance import FIRST_STAGE, seed_means
 
 #: per trained model: its own (last) stage's numbers
 STAGE_COLUMNS = ["wall_s", "steps", "pairs", "tokens", "gpu_s", "teacher_rankings"]
@@ -74,21 +75,27 @@ def rerank_seconds_per_query(benchmarks: dict, per_query: pd.DataFrame) -> pd.Da
     return frame[["reranker", "schedule", "seed", "rerank_s_per_query"]]
 
 
-def efficiency_table(costs: pd.DataFrame, rerank: pd.DataFrame, table: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """One row per grid cell (reranker, schedule): means over seeds of its cumulative training cost and its
-    re-ranking time per query, next to ``metric``'s mean over the rankers and in-domain test sets (main.csv)."""
+def in_domain_effectiveness(per_query: pd.DataFrame, metric: str, out_of_domain=()) -> pd.DataFrame:
+    """(reranker, schedule, seed) -> ``value``: ``metric``'s mean over rankers and in-domain test sets of each seed's
+    per-test-set mean (the re-rankers only)."""
+    means = seed_means(per_query[(per_query["metric"] == metric) & (per_query["schedule"] != FIRST_STAGE)
+                                 & ~per_query["dataset"].isin(list(out_of_domain))])
+    return means.groupby(["reranker", "schedule", "seed"], as_index=False)["value"].mean()
+
+
+def efficiency_table(costs: pd.DataFrame, rerank: pd.DataFrame, effect: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """One row per grid cell (reranker, schedule): means over seeds of its cumulative training cost, its re-ranking
+    time per query and its in-domain effectiveness (``effect``: ``in_domain_effectiveness``)."""
     # inner: a stage-1 model that is not a cell of the grid (C of C-D when C is not a schedule) has no re-ranking
-    merged = costs.merge(rerank, on=["reranker", "schedule", "seed"], how="inner")
+    merged = costs.merge(rerank, on=["reranker", "schedule", "seed"], how="inner").merge(
+        effect.rename(columns={"value": f"{metric}_in_domain"}), on=["reranker", "schedule", "seed"], how="left")
     cells = merged.groupby(["reranker", "schedule"], as_index=False, sort=False).agg(
         n_seeds=("seed", "nunique"), stages=("stages", "first"), train_wall_s=("wall_s", "mean"),
         gpu_hours=("gpu_s", lambda s: s.mean() / 3600), steps=("steps", "mean"), pairs=("pairs", "mean"),
         tokens=("tokens", "mean"), teacher_rankings=("teacher_rankings", "mean"),
-        peak_rss_mb=("max_rss_mb", "max"), rerank_s_per_query=("rerank_s_per_query", "mean"))
-    domain = table["domain"] == "in" if "domain" in table else True
-    effect = table[(table["metric"] == metric) & domain & (table["schedule"] != "-")]
-    effect = effect.groupby(["reranker", "schedule"], as_index=False)["mean"].mean().rename(
-        columns={"mean": f"{metric}_in_domain"})
-    return cells.merge(effect, on=["reranker", "schedule"], how="left")
+        peak_rss_mb=("max_rss_mb", "max"), rerank_s_per_query=("rerank_s_per_query", "mean"),
+        **{f"{metric}_in_domain": (f"{metric}_in_domain", "mean")})
+    return cells
 
 
 def efficiency_markdown(cells: pd.DataFrame, metric: str) -> str:

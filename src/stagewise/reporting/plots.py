@@ -68,13 +68,10 @@ def _save(fig, out_path):
     plt.close(fig)
 
 
-def efficiency_plot(costs: pd.DataFrame, per_query: pd.DataFrame, metric: str, out_path, out_of_domain=()):
+def efficiency_plot(costs: pd.DataFrame, effect: pd.DataFrame, metric: str, out_path):
     """Effectiveness against training cost: x the training wall time of all a model's stages, y ``metric``'s mean
-    over rankers and in-domain test sets; a colour per schedule, a marker per reranker, a small dot per seed and a
-    large one for the mean over seeds."""
-    means = seed_means(per_query[(per_query["metric"] == metric) & (per_query["schedule"] != FIRST_STAGE)
-                                 & ~per_query["dataset"].isin(list(out_of_domain))])
-    effect = means.groupby(["reranker", "schedule", "seed"], as_index=False)["value"].mean()
+    over rankers and in-domain test sets (``effect``: efficiency.in_domain_effectiveness); a colour per schedule, a
+    marker per reranker, a small dot per seed and a large one for the mean over seeds."""
     seeds = costs.assign(seed=costs["seed"].astype(str)).merge(effect, on=["reranker", "schedule", "seed"])
     schedules = schedule_order(seeds["schedule"])
     markers = dict(zip(dict.fromkeys(seeds["reranker"]), "osD^vP*X"))

@@ -12,14 +12,13 @@ from .significance import FIRST_STAGE, GRID, aggregate, over_seeds, seed_means
 # the superscript letter of each system within a (ranker, reranker) family: the paper's schedules keep theirs; the
 # cells of a stage-2 sweep get the next letters (f stays the first stage's)
 LETTERS = {"C": "a", "D": "b", "C-D": "c", "D-C": "d", FIRST_STAGE: "f"}
-SCHEDULE_ORDER = list(SCHEDULES)
-_SPARE_LETTERS = [c for c in "eghijkmnpqrstuvwxyz"]
+_SPARE_LETTERS = "eghijkmnpqrstuvwxyz"
 
 
 def schedule_order(schedules) -> list[str]:
     """Schedules and sweep cells in table order: C, D, C-D and its cells, D-C and its cells (given order within)."""
     unique = list(dict.fromkeys(s for s in schedules if s != FIRST_STAGE))
-    return sorted(unique, key=lambda s: (SCHEDULE_ORDER.index(base_schedule(s)), s != base_schedule(s),
+    return sorted(unique, key=lambda s: (SCHEDULES.index(base_schedule(s)), s != base_schedule(s),
                                          unique.index(s)))
 
 
