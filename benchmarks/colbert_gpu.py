@@ -30,10 +30,11 @@ def main(argv=None):
     parser.add_argument("--layers", type=int, default=6)
     parser.add_argument("--doc-maxlen", type=int, default=180)
     parser.add_argument("--depth", type=int, default=500)
+    parser.add_argument("--topics", type=int, default=200)
     parser.add_argument("--out", default="benchmarks/results/colbert_gpu.json")
     args = parser.parse_args(argv)
 
-    docs, splits = generate(SyntheticSpec(seed=1, n_passages=args.passages, n_topics=200, concepts_per_topic=60,
+    docs, splits = generate(SyntheticSpec(seed=1, n_passages=args.passages, n_topics=args.topics, concepts_per_topic=60,
                                           splits={"train": 1, "test": args.queries}))
     queries = splits["test"][0]
     with tempfile.TemporaryDirectory() as scratch:
@@ -53,6 +54,7 @@ def main(argv=None):
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({os.cpu_count()} cores)",
         "python": platform.python_version(), "torch": torch.__version__,
         "passages": len(docs), "queries": len(queries), "layers": args.layers, "doc_maxlen": args.doc_maxlen,
+        "topics": args.topics,
         "depth": args.depth,
         "index_seconds": round(index_s, 1), "passages_per_second": round(len(docs) / index_s, 1),
         "search_seconds": round(search_s, 2), "queries_per_second": round(len(queries) / search_s, 1),

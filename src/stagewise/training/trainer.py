@@ -215,7 +215,7 @@ def initial_model(init_model, seed: int):
 
 
 def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dict, seed: int, threads: int = 1,
-                step_seconds: float = 0.0, data_files=()) -> Path:
+                step_seconds: float = 0.0, data_files=(), callbacks=()) -> Path:
     """Fine-tune the model folder ``init_model`` on ``dataset`` (groups for this stage) with a fresh optimizer.
 
     ``hparams``: steps or epochs, queries_per_batch, accumulate_grad_batches, loss, temperature, lr,
@@ -225,7 +225,8 @@ def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dic
     was written by the same training (hyperparameters, initial model, ``data_files``; otherwise it starts over and
     logs why); SIGTERM or SIGUSR1
     saves a checkpoint after the current step and stops with TrainingInterrupted. ``step_seconds`` (tests only)
-    sleeps after every micro-batch. Writes a Hugging Face
+    sleeps after every micro-batch; ``callbacks``: more Lightning callbacks (benchmarks time steps with one). Writes a
+    Hugging Face
     folder plus hparams.json and training_log.csv (all attempts) to ``out_dir`` atomically.
     """
     from transformers import AutoTokenizer
@@ -300,7 +301,7 @@ def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dic
         accumulate_grad_batches=accumulate, gradient_clip_val=hparams.get("gradient_clip_val", 10.0),
         logger=CSVLogger(work_dir, name="", version="log"), log_every_n_steps=1,
         callbacks=[checkpoints, _RandomState(fingerprint), _ProgressLog(steps, hparams.get("log_every"))]
-        + ([SlowSteps(step_seconds)] if step_seconds else []),
+        + ([SlowSteps(step_seconds)] if step_seconds else []) + list(callbacks),
         enable_checkpointing=False, plugins=plugins,
         default_root_dir=work_dir, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
         deterministic=True, **validation,
