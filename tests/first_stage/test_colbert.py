@@ -144,9 +144,12 @@ def test_a_plaid_index_missing_passages_or_files_is_not_trusted(index, corpus, t
 
 
 def test_a_killed_sharded_search_resumes_from_its_shards_and_equals_one_search(index, corpus, checkpoint, tmp_path,
-                                                                                caplog):
+                                                                                caplog, monkeypatch):
     from stagewise.io import write_qrels, write_tsv
 
+    # query batches of 8 against shards of 10: shard boundaries fall inside batches, and the run must still equal
+    # the unsharded search's byte for byte, on any processor (each query is encoded in the same batch either way)
+    monkeypatch.setattr(colbert, "QUERY_BATCH", 8)
     queries, _ = copied_queries(corpus, n=25, seed=3)
     folder = tmp_path / "qs"
     write_tsv(queries, folder / "queries.tsv")

@@ -227,11 +227,43 @@ def check_plaid_index(plaid_dir, expected: int):
         raise RuntimeError(f"the ColBERT index at {plaid_dir} holds {passages} passages, the corpus {expected}")
 
 
+#: queries encoded in one forward pass. A query's batch is fixed by its position in the search's query list (batch
+#: i // QUERY_BATCH), whatever the shards: matrix kernels round differently at other batch shapes (seen: 1e-6 on an
+#: Intel Xeon between batches of 10 and 25), which would make a run depend on how its search was sharded
+QUERY_BATCH = 128
+
+
+class _PlaidSearch:
+    """An open PLAID index: ``encode`` query texts in aligned batches, ``ranked`` turns their embeddings into top-k
+    runs (colbert-ai searches one query at a time), and calling it does both for a dict of queries."""
+
+    def __init__(self, plaid, docids: list[str], k: int):
+        self.plaid, self.docids, self.k = plaid, docids, k
+
+    def encode(self, texts: list[str]):
+        """Embeddings of ``texts``, encoded QUERY_BATCH at a time from the first: call it from a batch boundary."""
+        import torch
+
+        return torch.cat([self.plaid.encode(texts[i:i + QUERY_BATCH]) for i in range(0, len(texts), QUERY_BATCH)])
+
+    def ranked(self, queries: dict[str, str], Q) -> dict:
+        from colbert.data import Queries
+
+        qids = list(queries)
+        results = self.plaid._search_all_Q(Queries(data={i: queries[q] for i, q in enumerate(qids)}), Q,
+                                           k=min(self.k, len(self.docids))).todict()
+        return {qid: {self.docids[pid]: float(score) for pid, _rank, score in results.get(i, [])}
+                for i, qid in enumerate(qids)}
+
+    def __call__(self, queries: dict[str, str]) -> dict:
+        return self.ranked(queries, self.encode(list(queries.values())))
+
+
 @contextlib.contextmanager
 def searcher(index_dir, checkpoint: str, k: int = 500, query_maxlen: int = 32, threads: int | None = None):
-    """An open PLAID index: yields ``search(queries) -> {qid: {docid: score}}`` (top-k), loading the index once."""
+    """An open PLAID index: yields a ``_PlaidSearch`` (``search(queries) -> {qid: {docid: score}}``, top-k), loading
+    the index once."""
     from colbert import Searcher
-    from colbert.data import Queries
     from colbert.infra import ColBERTConfig
 
     index_dir = Path(index_dir).resolve()  # colbert joins a relative index path to its own index root
@@ -240,15 +272,7 @@ def searcher(index_dir, checkpoint: str, k: int = 500, query_maxlen: int = 32, t
         plaid = Searcher(index=str(index_dir / "plaid"), checkpoint=str(checkpoint),
                          collection=str(index_dir / "collection.tsv"),
                          config=ColBERTConfig(query_maxlen=query_maxlen), verbose=1)
-
-        def search_queries(queries: dict[str, str]):
-            qids = list(queries)
-            results = plaid.search_all(Queries(data={i: queries[q] for i, q in enumerate(qids)}),
-                                       k=min(k, len(docids))).todict()
-            return {qid: {docids[pid]: float(score) for pid, _rank, score in results.get(i, [])}
-                    for i, qid in enumerate(qids)}
-
-        yield search_queries
+        yield _PlaidSearch(plaid, docids, k)
 
 
 def search(index_dir, checkpoint: str, queries: dict[str, str], k: int = 500, query_maxlen: int = 32,
@@ -310,7 +334,8 @@ def retrieve(index_dir, checkpoint: str, queries: str, out_path, depth: int = 50
     all_queries = datasets.queries(queries)
     qids = sorted(all_queries)
     if shard_dir is None:
-        write_run(search(index_dir, checkpoint, all_queries, depth, query_maxlen, threads), out_path, tag="colbert")
+        write_run(search(index_dir, checkpoint, {q: all_queries[q] for q in qids}, depth, query_maxlen, threads),
+                  out_path, tag="colbert")
         return len(qids)
     shard_dir = Path(shard_dir)
     identity = {"index": json.loads((Path(index_dir) / INDEX_META).read_text())["fingerprint"],
@@ -329,9 +354,14 @@ def retrieve(index_dir, checkpoint: str, queries: str, out_path, depth: int = 50
         log.info("resuming the ColBERT search: %d of %d shards already in %s", len(done), len(shards), shard_dir)
     todo = [n for n in range(len(shards)) if n not in set(done)]
     if todo:
-        with searcher(index_dir, checkpoint, depth, query_maxlen, threads) as search_queries:
+        with searcher(index_dir, checkpoint, depth, query_maxlen, threads) as plaid:
             for n in todo:
-                write_run(search_queries({q: all_queries[q] for q in shards[n]}), shard_dir / f"{n:05d}.run",
+                # encoded in the batches an unsharded search of all queries would use (see QUERY_BATCH)
+                first, end = n * shard_size, n * shard_size + len(shards[n])
+                start = first - first % QUERY_BATCH
+                stop = min(len(qids), -(-end // QUERY_BATCH) * QUERY_BATCH)
+                Q = plaid.encode([all_queries[q] for q in qids[start:stop]])[first - start:end - start]
+                write_run(plaid.ranked({q: all_queries[q] for q in shards[n]}, Q), shard_dir / f"{n:05d}.run",
                           tag="colbert")
                 log.info("ColBERT search: shard %d of %d written", n + 1, len(shards))
                 if after_shard is not None:
