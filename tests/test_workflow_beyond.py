@@ -91,7 +91,9 @@ def test_tables_show_out_of_domain_columns_their_mean_and_equivalence(beyond):
     out = [t for t in config["test_sets"] if t not in ("test-a", "test-b")]
     assert set(table.loc[table["domain"] == "out", "dataset"]) == {*out, "out-of-domain mean"}
     ndcg = table[(table["metric"] == "ndcg@10") & (table["schedule"] == "C")].set_index("dataset")["mean"]
-    assert ndcg["out-of-domain mean"] == pytest.approx(ndcg[out].mean())  # one seed: the mean of the columns
+    # one seed: the mean of the columns. main.csv rounds every value to 4 decimals, the mean from unrounded values:
+    # the columns' mean and the printed mean each lie within 0.00005 of the exact one
+    assert ndcg["out-of-domain mean"] == pytest.approx(ndcg[out].mean(), abs=1e-4 + 1e-9)
     md = (folder / "results" / "tables" / "main.md").read_text()
     header = next(line for line in md.splitlines() if line.startswith("| reranker"))
     assert header.endswith(" | ".join(f"bm25 {t}" for t in [*out, "out-of-domain mean"]) + " |")
