@@ -80,8 +80,11 @@ def test_equivalence_p_values_are_statsmodels_ttost_paired_corrected_over_the_fa
     x, y = scores["C"].sort_index().to_numpy(), scores["D-C"].sort_index().to_numpy()
     assert row["p_equivalence"] == pytest.approx(ttost_paired(x, y, -0.03, 0.03)[0], rel=1e-12)
     assert row["margin"] == 0.03
-    expected = multipletests(result["p_equivalence"].to_numpy(), alpha=0.05, method="holm")[1]
-    assert np.allclose(result["p_equivalence_corrected"].to_numpy(), expected)
+    # the equivalence family: the 6 pairs of schedules, not the comparisons against the first stage
+    cells = result[result["system_b"] != "-"]
+    assert len(cells) == 6 and result.loc[result["system_b"] == "-", "p_equivalence"].isna().all()
+    expected = multipletests(cells["p_equivalence"].to_numpy(), alpha=0.05, method="holm")[1]
+    assert np.allclose(cells["p_equivalence_corrected"].to_numpy(), expected)
     # C and D-C differ by 0.01 on average with noise of 0.05 / sqrt(3) per query: equivalent within 0.03, while
     # C-D (0.10 better than C) is better, not equivalent
     assert row["outcome"] == "equivalent" and not row["significant"] and row["equivalent"]
@@ -92,7 +95,7 @@ def test_equivalence_p_values_are_statsmodels_ttost_paired_corrected_over_the_fa
 def test_without_a_margin_there_is_no_equivalence_test_and_no_difference_is_not_equivalence():
     result = compare(grid(n_queries=5, seed=3))
     assert result["p_equivalence"].isna().all() and not result["equivalent"].any()
-    assert set(result["outcome"]) <= {"better", "worse", "not different"}
+    assert set(result["outcome"]) <= {"better", "worse", "inconclusive"}
 
 
 def test_the_interval_is_the_90_percent_t_interval_of_the_paired_differences():
@@ -111,11 +114,17 @@ def test_the_minimum_detectable_effect_has_the_configured_power_in_statsmodels()
     row = compare(frame, alpha=0.05, power=0.8).query("system_a == 'C' and system_b == 'D-C'").iloc[0]
     scores = frame.groupby(["schedule", "qid"])["value"].mean()
     sd = (scores["C"] - scores["D-C"]).std(ddof=1)
+    # at the level the Holm-corrected marks amount to: alpha over the family's 10 comparisons
+    assert row["mde_alpha"] == pytest.approx(0.005)
     effect = row["mde"] / sd
-    assert TTestPower().power(effect_size=effect, nobs=43, alpha=0.05, alternative="two-sided") == \
+    assert TTestPower().power(effect_size=effect, nobs=43, alpha=0.005, alternative="two-sided") == \
         pytest.approx(0.8, abs=1e-6)
-    # the textbook value for 43 pairs: d of about 0.437
-    assert effect == pytest.approx(0.4373, abs=1e-3)
+    # uncorrected, the textbook value for 43 pairs: d of about 0.437; corrected it is 25-35% larger
+    uncorrected = row["mde_uncorrected"] / sd
+    assert uncorrected == pytest.approx(0.4373, abs=1e-3)
+    assert 1.25 < effect / uncorrected < 1.45
+    none = compare(frame, alpha=0.05, correction="none").query("system_a == 'C' and system_b == 'D-C'").iloc[0]
+    assert none["mde_alpha"] == 0.05 and none["mde"] == pytest.approx(none["mde_uncorrected"])
     more = compare(grid(n_queries=200), alpha=0.05).query("system_a == 'C' and system_b == 'D-C'").iloc[0]
     assert more["mde"] < row["mde"]  # more queries detect smaller differences
 
@@ -127,3 +136,46 @@ def test_identical_systems_are_equivalent_within_any_margin():
     row = result.query("system_a == 'C' and system_b == 'C-D_lr6e-12'").iloc[0]
     assert (row["p_value"], row["p_equivalence"], row["outcome"]) == (1.0, 0.0, "equivalent")
     assert row["mde"] == 0.0
+
+
+def test_a_significant_difference_inside_the_margin_is_negligible():
+    """Many queries make a tiny difference significant; the TOST shows it inside the margin: the fourth outcome."""
+    rng = np.random.default_rng(5)
+    n = 3000
+    base = rng.uniform(0.2, 0.6, n)
+    rows = []
+    for schedule, shift in (("C", 0.0), ("C-D", 0.004)):
+        for seed_ in ("1", "2"):
+            values = base + shift + rng.normal(0, 0.02, n)
+            rows += [("bm25", "electra", schedule, seed_, "dl", f"q{i}", "ndcg@10", values[i]) for i in range(n)]
+    row = compare(pd.DataFrame(rows, columns=COLUMNS), margins={"ndcg@10": 0.01}).iloc[0]
+    assert row["significant"] and row["equivalent"] and row["outcome"] == "negligible"
+    assert -0.01 < row["difference_low"] < row["difference_high"] < 0  # C below C-D, by less than the margin
+
+
+def test_per_seed_differences_pair_cells_by_seed_and_the_first_stage_with_every_seed():
+    rows = []
+    # two queries; C's seed means 0.5 and 0.7, C-D's 0.6 and 0.6: differences -0.1 and +0.1 per seed
+    for schedule, seed_, values in (("C", "1", (0.4, 0.6)), ("C", "2", (0.6, 0.8)), ("C-D", "1", (0.5, 0.7)),
+                                    ("C-D", "2", (0.5, 0.7)), ("-", "-", (0.1, 0.3))):
+        rows += [("bm25", "electra" if schedule != "-" else "-", schedule, seed_, "dl", f"q{i}", "ndcg@10", v)
+                 for i, v in enumerate(values)]
+    result = compare(pd.DataFrame(rows, columns=COLUMNS), correction="none").set_index(["system_a", "system_b"])
+    pair = result.loc[("C", "C-D")]
+    assert pair["seed_differences"] == "-0.1;0.1" and pair["n_seed_pairs"] == 2
+    assert pair["seed_difference_mean"] == pytest.approx(0.0, abs=1e-12)
+    assert pair["seed_difference_sd"] == pytest.approx(np.std([-0.1, 0.1], ddof=1))
+    assert pair["seeds_agreeing"] == 0  # the ensemble's difference is 0: no seed agrees with a sign it lacks
+    first = result.loc[("C", "-")]
+    assert first["seed_differences"] == "0.3;0.5" and first["seeds_agreeing"] == 2
+
+
+def test_the_seed_share_of_per_query_variance():
+    from stagewise.reporting.significance import seed_variance_share
+
+    rows = [("bm25", "electra", "C", s, "dl", q, "ndcg@10", v)
+            for q, values in (("q1", (0.2, 0.4)), ("q2", (0.6, 0.8))) for s, v in zip(("1", "2"), values)]
+    share = seed_variance_share(pd.DataFrame(rows, columns=COLUMNS))["seed_variance_share"].iloc[0]
+    values = np.array([0.2, 0.4, 0.6, 0.8])
+    assert share == pytest.approx(np.mean([np.var([0.2, 0.4], ddof=1), np.var([0.6, 0.8], ddof=1)])
+                                  / values.var(ddof=1))
