@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stagewise.config import relevance_thresholds, stage_settings, validate_config
+from stagewise.config import relevance_thresholds, schedule_cells, stage_settings, validate_config
 
 from .conftest import ROOT, copy_checkout, with_venv_path
 
@@ -34,9 +34,13 @@ def test_paper_config_reproduces_the_released_details(paper):
     assert (c["loss"], d["loss"], d["epochs"]) == ("lce", "ranknet", 15)
     teacher = paper["teacher"]
     assert (teacher["ranking_size"], teacher["malformed"], teacher["repeated"]) == (20, "drop", "keep")
-    # the second stage: the stage's own section with the release's optimizer_s2.yaml learning rate
-    assert stage_settings(paper, "C-D") == {**d, "lr": 6.0e-12}
-    assert stage_settings(paper, "D-C") == {**c, "lr": 6.0e-12}
+    # the second stage: the stage's own section at each of the two learning rates the release names besides
+    # optimizer_s2.yaml's 6.0e-12 (which moves no weight): its scripts' comments (1e-8) and its README (1e-5)
+    assert schedule_cells(paper) == ["C", "D", "C-D_lr1e-08", "C-D_lr1e-05", "D-C_lr1e-08", "D-C_lr1e-05"]
+    assert stage_settings(paper, "C-D_lr1e-08") == {**d, "lr": 1.0e-8}
+    assert stage_settings(paper, "C-D_lr1e-05") == {**d, "lr": 1.0e-5} == d
+    assert stage_settings(paper, "D-C_lr1e-08") == {**c, "lr": 1.0e-8}
+    assert stage_settings(paper, "D-C_lr1e-05") == {**c, "lr": 1.0e-5} == c
     assert stage_settings(paper, "D") == d
     assert relevance_thresholds(paper) == {"dl19": 2, "dl20": 2, "dlhard": 2, "devsmall": 1}
     assert paper["evaluation"]["first_stage_depth"] == "full"
@@ -57,20 +61,39 @@ def test_every_reference_cell_names_a_cell_of_the_paper_grid(paper, monkeypatch)
     assert {c["metric"] for c in cells} == set(paper["evaluation"]["metrics"])
 
 
-def test_paper_grid_dry_run_lists_40_trainings_320_rerankings_and_no_training_retrieval(tmp_path):
+def test_vs_reference_sets_each_release_two_stage_row_next_to_both_cells_of_its_schedule(paper, monkeypatch):
+    from stagewise.reporting.reference import paired_with_cells, reference_cells
+
+    monkeypatch.chdir(ROOT)
+    cells = reference_cells(paper["reference"])
+    grid = schedule_cells(paper)
+    rows = paired_with_cells(cells, grid)  # what the vs_reference rule compares (its params: the grid's cells)
+    for cell in cells:
+        paired = paired_with_cells([cell], grid)
+        assert all({**r, "schedule": cell["schedule"]} == cell for r in paired), cell
+        if cell["schedule"] in ("C-D", "D-C"):
+            assert [r["schedule"] for r in paired] == [f"{cell['schedule']}_lr1e-08", f"{cell['schedule']}_lr1e-05"]
+        else:
+            assert [r["schedule"] for r in paired] == [cell["schedule"]], cell
+    # 48 first-stage rows, 192 of C and D, and each of the 192 C-D and D-C rows twice
+    assert len(rows) == 48 + 192 + 2 * 192
+
+
+def test_paper_grid_dry_run_lists_60_trainings_480_rerankings_and_no_training_retrieval(tmp_path):
     copy_checkout(tmp_path)  # a clean checkout: no results, no teacher files
     env = with_venv_path()
     result = subprocess.run([SNAKEMAKE, "-n", "--configfile", "config/paper.yaml"], cwd=tmp_path, capture_output=True,
                             text=True, timeout=120, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
-    assert counts["train"] == "40" and counts["rerank"] == "320"
+    # 2 rerankers x 6 cells (C, D, C-D and D-C each at two stage-2 rates) x 5 seeds; x 2 rankers x 4 test sets
+    assert counts["train"] == "60" and counts["rerank"] == "480"
     # the two teacher files and the ColBERTv2 training run: one job each that says where to get it
     assert counts["external_file"] == "3"
     assert counts["colbert_retrieve"] == counts["bm25_retrieve"] == "4"  # the four test sets, not the training queries
     assert "dataset=train" not in result.stdout
-    stage2 = re.findall(r"wildcards: reranker=\w+, schedule=(C-D|D-C), seed=\d", result.stdout)
-    assert len(stage2) == 20
+    stage2 = re.findall(r"wildcards: reranker=\w+, schedule=((?:C-D|D-C)_lr1e-0[58]), seed=\d", result.stdout)
+    assert len(stage2) == 40 and len(set(stage2)) == 4
     assert counts["vs_reference"] == "1"
     # prepared once on the submitting host: six ir_datasets ids (corpus, training queries, four test sets) and three
     # hub checkpoints; every other job reads them offline from resources/
@@ -117,8 +140,8 @@ def test_the_beir_companion_adds_seven_out_of_domain_sets_each_with_its_own_corp
                             capture_output=True, text=True, timeout=180, env=with_venv_path())
     assert result.returncode == 0, result.stderr[-3000:]
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
-    # 4 + 7 test sets, 40 models, two rankers; a BM25 and a PLAID index per corpus (MS MARCO + 7)
-    assert counts["rerank"] == str(40 * 2 * 11) and counts["bm25_index"] == counts["colbert_index"] == "8"
+    # 4 + 7 test sets, 60 models, two rankers; a BM25 and a PLAID index per corpus (MS MARCO + 7)
+    assert counts["rerank"] == str(60 * 2 * 11) and counts["bm25_index"] == counts["colbert_index"] == "8"
     # ir_datasets ids: five BEIR sets are their corpus's id (beir/nq), two are not (beir/quora/test, beir/quora)
     assert counts["prepare_dataset"] == str(6 + 5 + 2 * 2)
     for corpus in ("beir/trec-covid", "beir/dbpedia-entity", "beir/quora"):
