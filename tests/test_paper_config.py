@@ -21,6 +21,20 @@ def paper():
     return validate_config(yaml.safe_load((ROOT / "config" / "paper.yaml").read_text()))
 
 
+def deviation_table() -> dict[str, dict[str, str]]:
+    """The README's table "Where stagewise deviates from the released code": detail -> {release, ours, key}."""
+    text = (ROOT / "README.md").read_text().split("### Where stagewise deviates from the released code")[1]
+    start = text.index("\n|") + 1
+    lines = text[start:text.index("\n\n", start)].splitlines()
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert header == ["detail", "release", "our default", "key"], header
+    rows = {}
+    for line in lines[2:]:
+        detail, release, ours, key = [c.strip() for c in line.strip("|").split(" | ")]
+        rows[detail] = {"release": release, "ours": ours, "key": key}
+    return rows
+
+
 def test_paper_config_reproduces_the_released_details(paper):
     c, d = paper["training"]["C"], paper["training"]["D"]
     assert (c["negatives"], c["negatives_depth"], c["positive_policy"]) == (99, 200, "keep")
@@ -154,3 +168,32 @@ def test_the_beir_companion_adds_seven_out_of_domain_sets_each_with_its_own_corp
     validate_config(config)
     assert out_of_domain(config) == list(yaml.safe_load((ROOT / "config" / "beir.yaml").read_text())["test_sets"])
     assert corpora(config)["trec-covid"] == "beir/trec-covid" and corpora(config)["main"] == "msmarco-passage"
+
+
+#: colbert-ir/colbertv2.0's artifact.metadata, the keys that shape an index: RAGatouille loads it from the hub and
+#: asserts nbits 1, kmeans_niters 20 and doc_maxlen 180 (AnswerDotAI/RAGatouille, tests/test_trainer_loading.py)
+COLBERTV2_METADATA = {"nbits": 1, "kmeans_niters": 20, "doc_maxlen": 180}
+
+
+def test_the_paper_colbertv2_index_has_the_settings_the_readme_says_the_release_got(paper):
+    from colbert.infra import ColBERTConfig, Run
+
+    from stagewise.first_stage.colbert import index_config
+
+    # colbert-ai's Indexer: ColBERTConfig.from_existing(checkpoint's config, the given config, Run().config)
+    checkpoint, run = ColBERTConfig.from_deprecated_args(COLBERTV2_METADATA)[0], Run().config
+    # the release (create_baseline_run.py, ColBERTSearcher.__init__): paths and doc_maxlen=300, nothing else
+    release = ColBERTConfig.from_existing(checkpoint, ColBERTConfig(
+        root="indexes/colbert", index_name="msmarco-passage", index_path="indexes/colbert/msmarco-passage",
+        index_root="indexes/colbert", doc_maxlen=300), run)
+    s = paper["rankers"]["colbertv2"]
+    ours = ColBERTConfig.from_existing(checkpoint, index_config(s["nbits"], s["doc_maxlen"], s["kmeans_niters"],
+                                                                s["index_batch_size"]), run)
+    shaping = ("nbits", "kmeans_niters", "doc_maxlen", "query_maxlen", "dim", "index_bsize", "similarity")
+    assert {k: getattr(ours, k) for k in shaping} == {k: getattr(release, k) for k in shaping}
+    assert (release.nbits, release.kmeans_niters, release.doc_maxlen) == (1, 20, 300)
+    assert s["query_maxlen"] == release.query_maxlen == 32  # our searches pass it; the release's come from the index
+    row = deviation_table()["ColBERTv2 index"]
+    for said in ("nbits 1", "kmeans_niters 20", "`doc_maxlen=300`"):
+        assert said in row["release"], said
+    assert "paper.yaml: 1, 20, 300" in row["key"]
