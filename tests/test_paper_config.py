@@ -45,6 +45,7 @@ def test_paper_config_reproduces_the_released_details(paper):
         assert (stage["lr"], stage["weight_decay"], stage["warmup_steps"], stage["gradient_clip_val"]) == (1e-5, 0.01, 0, 10.0)
         assert stage["max_length"] == 256 and stage["freeze_position_embeddings"] and stage["validation_fraction"] == 0.01
         assert stage["weight_decay_all"] and stage["validation_seed"] == 42
+        assert stage["validation_split"] == "train_test_split"  # scikit-learn's over the file's query ids
     assert (c["loss"], d["loss"], d["epochs"]) == ("lce", "ranknet", 15)
     teacher = paper["teacher"]
     assert (teacher["ranking_size"], teacher["malformed"], teacher["repeated"]) == (20, "drop", "keep")
