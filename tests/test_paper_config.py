@@ -198,3 +198,62 @@ def test_the_paper_colbertv2_index_has_the_settings_the_readme_says_the_release_
     for said in ("nbits 1", "kmeans_niters 20", "`doc_maxlen=300`"):
         assert said in row["release"], said
     assert "paper.yaml: 1, 20, 300" in row["key"]
+
+
+_NO_DEFAULT = object()
+#: each row of the README's deviation table: (config key, our default, paper.yaml's value) per key it names; rows
+#: without a key name where their behaviour is tested instead
+DEVIATION_KEYS = {
+    "a training query without a positive in the negatives' pool": [("training.C.positive_policy", "add", "keep")],
+    "weight decay": [(f"training.{s}.weight_decay_all", False, True) for s in "CD"],
+    "validation split seed": [(f"training.{s}.validation_seed", None, 42) for s in "CD"],
+    "validation queries": [(f"training.{s}.validation_split", "permutation", "train_test_split") for s in "CD"],
+    "ColBERTv2 index": [("rankers.colbertv2.nbits", 2, 1), ("rankers.colbertv2.kmeans_niters", 4, 20),
+                        ("rankers.colbertv2.doc_maxlen", 300, 300), ("rankers.colbertv2.kmeans", "auto", "auto")],
+    "first-stage metrics (AP, recall)": [("evaluation.first_stage_depth", "rerank", "full")],
+    "training length": [("training.C.epochs", _NO_DEFAULT, 1), ("training.D.epochs", _NO_DEFAULT, 15)],
+    "model evaluated": "the model folder holds the weights of the last step (backbones.check_saved_model; "
+                       "tests/training/test_trainer.py, resumed training ends with the uninterrupted weights)",
+    "stage-2 learning rate": [("training.second_stage", {}, {"C-D": [{"lr": 1.0e-8}, {"lr": 1.0e-5}],
+                                                             "D-C": [{"lr": 1.0e-8}, {"lr": 1.0e-5}]})],
+    "re-ranking scores": [("rerank.head_precision", "fp32", "fp32")],  # ours kept: tests/test_rerank_wiring.py
+    "RankGPT strings with a repeated id": [("teacher.repeated", "keep", "keep")],
+    "D's query text": "tests/data/test_teacher.py: a teacher's query text is its candidates file's",
+    "seeds": [("seeds", _NO_DEFAULT, [1, 2, 3, 4, 5])],
+    "relevance threshold": [("test_sets.devsmall.relevance_threshold", _NO_DEFAULT, 1),
+                            ("test_sets.dl19.relevance_threshold", _NO_DEFAULT, 2)],
+}
+
+
+def _schema_default(path: str):
+    from stagewise.config import load_schema
+
+    schema = load_schema()
+    parts = path.split(".")
+    if parts[0] == "rankers":  # a ranker's keys: its kind's definition
+        node = schema["definitions"]["colbert_ranker"]["properties"][parts[2]]
+    elif parts[0] == "test_sets":
+        node = schema["definitions"]["test_set"]["properties"][parts[2]]
+    else:
+        node = schema
+        for part in parts:
+            node = node["properties"][part]
+    return node.get("default", _NO_DEFAULT)
+
+
+def test_every_row_of_the_readme_deviation_table_names_a_tested_key(paper):
+    rows = deviation_table()
+    assert set(rows) == set(DEVIATION_KEYS)  # a new row needs its key checked here
+    for detail, keys in DEVIATION_KEYS.items():
+        row = rows[detail]
+        if isinstance(keys, str):  # no key: the behaviour is fixed, and tested where the entry says
+            assert row["key"].startswith("none"), detail
+            continue
+        for path, ours, released in keys:
+            leaf = path.split(".")[-1]
+            assert leaf in row["key"] or path.split(".")[0] in row["key"], (detail, path)
+            assert _schema_default(path) == ours, (detail, path)
+            value = paper
+            for part in path.split("."):
+                value = value[part]
+            assert value == released, (detail, path, value)
