@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stagewise.config import relevance_thresholds, stage_settings, validate_config
+from stagewise.config import relevance_thresholds, schedule_cells, stage_settings, validate_config
 
 from .conftest import ROOT, copy_checkout, with_venv_path
 
@@ -19,6 +19,20 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 @pytest.fixture(scope="module")
 def paper():
     return validate_config(yaml.safe_load((ROOT / "config" / "paper.yaml").read_text()))
+
+
+def deviation_table() -> dict[str, dict[str, str]]:
+    """The README's table "Where stagewise deviates from the released code": detail -> {release, ours, key}."""
+    text = (ROOT / "README.md").read_text().split("### Where stagewise deviates from the released code")[1]
+    start = text.index("\n|") + 1
+    lines = text[start:text.index("\n\n", start)].splitlines()
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert header == ["detail", "release", "our default", "key"], header
+    rows = {}
+    for line in lines[2:]:
+        detail, release, ours, key = [c.strip() for c in line.strip("|").split(" | ")]
+        rows[detail] = {"release": release, "ours": ours, "key": key}
+    return rows
 
 
 def test_paper_config_reproduces_the_released_details(paper):
@@ -31,12 +45,17 @@ def test_paper_config_reproduces_the_released_details(paper):
         assert (stage["lr"], stage["weight_decay"], stage["warmup_steps"], stage["gradient_clip_val"]) == (1e-5, 0.01, 0, 10.0)
         assert stage["max_length"] == 256 and stage["freeze_position_embeddings"] and stage["validation_fraction"] == 0.01
         assert stage["weight_decay_all"] and stage["validation_seed"] == 42
+        assert stage["validation_split"] == "train_test_split"  # scikit-learn's over the file's query ids
     assert (c["loss"], d["loss"], d["epochs"]) == ("lce", "ranknet", 15)
     teacher = paper["teacher"]
     assert (teacher["ranking_size"], teacher["malformed"], teacher["repeated"]) == (20, "drop", "keep")
-    # the second stage: the stage's own section with the release's optimizer_s2.yaml learning rate
-    assert stage_settings(paper, "C-D") == {**d, "lr": 6.0e-12}
-    assert stage_settings(paper, "D-C") == {**c, "lr": 6.0e-12}
+    # the second stage: the stage's own section at each of the two learning rates the release names besides
+    # optimizer_s2.yaml's 6.0e-12 (which moves no weight): its scripts' comments (1e-8) and its README (1e-5)
+    assert schedule_cells(paper) == ["C", "D", "C-D_lr1e-08", "C-D_lr1e-05", "D-C_lr1e-08", "D-C_lr1e-05"]
+    assert stage_settings(paper, "C-D_lr1e-08") == {**d, "lr": 1.0e-8}
+    assert stage_settings(paper, "C-D_lr1e-05") == {**d, "lr": 1.0e-5} == d
+    assert stage_settings(paper, "D-C_lr1e-08") == {**c, "lr": 1.0e-8}
+    assert stage_settings(paper, "D-C_lr1e-05") == {**c, "lr": 1.0e-5} == c
     assert stage_settings(paper, "D") == d
     assert relevance_thresholds(paper) == {"dl19": 2, "dl20": 2, "dlhard": 2, "devsmall": 1}
     assert paper["evaluation"]["first_stage_depth"] == "full"
@@ -57,20 +76,39 @@ def test_every_reference_cell_names_a_cell_of_the_paper_grid(paper, monkeypatch)
     assert {c["metric"] for c in cells} == set(paper["evaluation"]["metrics"])
 
 
-def test_paper_grid_dry_run_lists_40_trainings_320_rerankings_and_no_training_retrieval(tmp_path):
+def test_vs_reference_sets_each_release_two_stage_row_next_to_both_cells_of_its_schedule(paper, monkeypatch):
+    from stagewise.reporting.reference import paired_with_cells, reference_cells
+
+    monkeypatch.chdir(ROOT)
+    cells = reference_cells(paper["reference"])
+    grid = schedule_cells(paper)
+    rows = paired_with_cells(cells, grid)  # what the vs_reference rule compares (its params: the grid's cells)
+    for cell in cells:
+        paired = paired_with_cells([cell], grid)
+        assert all({**r, "schedule": cell["schedule"]} == cell for r in paired), cell
+        if cell["schedule"] in ("C-D", "D-C"):
+            assert [r["schedule"] for r in paired] == [f"{cell['schedule']}_lr1e-08", f"{cell['schedule']}_lr1e-05"]
+        else:
+            assert [r["schedule"] for r in paired] == [cell["schedule"]], cell
+    # 48 first-stage rows, 192 of C and D, and each of the 192 C-D and D-C rows twice
+    assert len(rows) == 48 + 192 + 2 * 192
+
+
+def test_paper_grid_dry_run_lists_60_trainings_480_rerankings_and_no_training_retrieval(tmp_path):
     copy_checkout(tmp_path)  # a clean checkout: no results, no teacher files
     env = with_venv_path()
     result = subprocess.run([SNAKEMAKE, "-n", "--configfile", "config/paper.yaml"], cwd=tmp_path, capture_output=True,
                             text=True, timeout=120, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
-    assert counts["train"] == "40" and counts["rerank"] == "320"
+    # 2 rerankers x 6 cells (C, D, C-D and D-C each at two stage-2 rates) x 5 seeds; x 2 rankers x 4 test sets
+    assert counts["train"] == "60" and counts["rerank"] == "480"
     # the two teacher files and the ColBERTv2 training run: one job each that says where to get it
     assert counts["external_file"] == "3"
     assert counts["colbert_retrieve"] == counts["bm25_retrieve"] == "4"  # the four test sets, not the training queries
     assert "dataset=train" not in result.stdout
-    stage2 = re.findall(r"wildcards: reranker=\w+, schedule=(C-D|D-C), seed=\d", result.stdout)
-    assert len(stage2) == 20
+    stage2 = re.findall(r"wildcards: reranker=\w+, schedule=((?:C-D|D-C)_lr1e-0[58]), seed=\d", result.stdout)
+    assert len(stage2) == 40 and len(set(stage2)) == 4
     assert counts["vs_reference"] == "1"
     # prepared once on the submitting host: six ir_datasets ids (corpus, training queries, four test sets) and three
     # hub checkpoints; every other job reads them offline from resources/
@@ -117,8 +155,8 @@ def test_the_beir_companion_adds_seven_out_of_domain_sets_each_with_its_own_corp
                             capture_output=True, text=True, timeout=180, env=with_venv_path())
     assert result.returncode == 0, result.stderr[-3000:]
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
-    # 4 + 7 test sets, 40 models, two rankers; a BM25 and a PLAID index per corpus (MS MARCO + 7)
-    assert counts["rerank"] == str(40 * 2 * 11) and counts["bm25_index"] == counts["colbert_index"] == "8"
+    # 4 + 7 test sets, 60 models, two rankers; a BM25 and a PLAID index per corpus (MS MARCO + 7)
+    assert counts["rerank"] == str(60 * 2 * 11) and counts["bm25_index"] == counts["colbert_index"] == "8"
     # ir_datasets ids: five BEIR sets are their corpus's id (beir/nq), two are not (beir/quora/test, beir/quora)
     assert counts["prepare_dataset"] == str(6 + 5 + 2 * 2)
     for corpus in ("beir/trec-covid", "beir/dbpedia-entity", "beir/quora"):
@@ -131,3 +169,91 @@ def test_the_beir_companion_adds_seven_out_of_domain_sets_each_with_its_own_corp
     validate_config(config)
     assert out_of_domain(config) == list(yaml.safe_load((ROOT / "config" / "beir.yaml").read_text())["test_sets"])
     assert corpora(config)["trec-covid"] == "beir/trec-covid" and corpora(config)["main"] == "msmarco-passage"
+
+
+#: colbert-ir/colbertv2.0's artifact.metadata, the keys that shape an index: RAGatouille loads it from the hub and
+#: asserts nbits 1, kmeans_niters 20 and doc_maxlen 180 (AnswerDotAI/RAGatouille, tests/test_trainer_loading.py)
+COLBERTV2_METADATA = {"nbits": 1, "kmeans_niters": 20, "doc_maxlen": 180}
+
+
+def test_the_paper_colbertv2_index_has_the_settings_the_readme_says_the_release_got(paper):
+    from colbert.infra import ColBERTConfig, Run
+
+    from stagewise.first_stage.colbert import index_config
+
+    # colbert-ai's Indexer: ColBERTConfig.from_existing(checkpoint's config, the given config, Run().config)
+    checkpoint, run = ColBERTConfig.from_deprecated_args(COLBERTV2_METADATA)[0], Run().config
+    # the release (create_baseline_run.py, ColBERTSearcher.__init__): paths and doc_maxlen=300, nothing else
+    release = ColBERTConfig.from_existing(checkpoint, ColBERTConfig(
+        root="indexes/colbert", index_name="msmarco-passage", index_path="indexes/colbert/msmarco-passage",
+        index_root="indexes/colbert", doc_maxlen=300), run)
+    s = paper["rankers"]["colbertv2"]
+    ours = ColBERTConfig.from_existing(checkpoint, index_config(s["nbits"], s["doc_maxlen"], s["kmeans_niters"],
+                                                                s["index_batch_size"]), run)
+    shaping = ("nbits", "kmeans_niters", "doc_maxlen", "query_maxlen", "dim", "index_bsize", "similarity")
+    assert {k: getattr(ours, k) for k in shaping} == {k: getattr(release, k) for k in shaping}
+    assert (release.nbits, release.kmeans_niters, release.doc_maxlen) == (1, 20, 300)
+    assert s["query_maxlen"] == release.query_maxlen == 32  # our searches pass it; the release's come from the index
+    row = deviation_table()["ColBERTv2 index"]
+    for said in ("nbits 1", "kmeans_niters 20", "`doc_maxlen=300`"):
+        assert said in row["release"], said
+    assert "paper.yaml: 1, 20, 300" in row["key"]
+
+
+_NO_DEFAULT = object()
+#: each row of the README's deviation table: (config key, our default, paper.yaml's value) per key it names; rows
+#: without a key name where their behaviour is tested instead
+DEVIATION_KEYS = {
+    "a training query without a positive in the negatives' pool": [("training.C.positive_policy", "add", "keep")],
+    "weight decay": [(f"training.{s}.weight_decay_all", False, True) for s in "CD"],
+    "validation split seed": [(f"training.{s}.validation_seed", None, 42) for s in "CD"],
+    "validation queries": [(f"training.{s}.validation_split", "permutation", "train_test_split") for s in "CD"],
+    "ColBERTv2 index": [("rankers.colbertv2.nbits", 2, 1), ("rankers.colbertv2.kmeans_niters", 4, 20),
+                        ("rankers.colbertv2.doc_maxlen", 300, 300), ("rankers.colbertv2.kmeans", "auto", "auto")],
+    "first-stage metrics (AP, recall)": [("evaluation.first_stage_depth", "rerank", "full")],
+    "training length": [("training.C.epochs", _NO_DEFAULT, 1), ("training.D.epochs", _NO_DEFAULT, 15)],
+    "model evaluated": "the model folder holds the weights of the last step (backbones.check_saved_model; "
+                       "tests/training/test_trainer.py, resumed training ends with the uninterrupted weights)",
+    "stage-2 learning rate": [("training.second_stage", {}, {"C-D": [{"lr": 1.0e-8}, {"lr": 1.0e-5}],
+                                                             "D-C": [{"lr": 1.0e-8}, {"lr": 1.0e-5}]})],
+    "re-ranking scores": [("rerank.head_precision", "fp32", "fp32")],  # ours kept: tests/test_rerank_wiring.py
+    "RankGPT strings with a repeated id": [("teacher.repeated", "keep", "keep")],
+    "D's query text": "tests/data/test_teacher.py: a teacher's query text is its candidates file's",
+    "seeds": [("seeds", _NO_DEFAULT, [1, 2, 3, 4, 5])],
+    "relevance threshold": [("test_sets.devsmall.relevance_threshold", _NO_DEFAULT, 1),
+                            ("test_sets.dl19.relevance_threshold", _NO_DEFAULT, 2)],
+}
+
+
+def _schema_default(path: str):
+    from stagewise.config import load_schema
+
+    schema = load_schema()
+    parts = path.split(".")
+    if parts[0] == "rankers":  # a ranker's keys: its kind's definition
+        node = schema["definitions"]["colbert_ranker"]["properties"][parts[2]]
+    elif parts[0] == "test_sets":
+        node = schema["definitions"]["test_set"]["properties"][parts[2]]
+    else:
+        node = schema
+        for part in parts:
+            node = node["properties"][part]
+    return node.get("default", _NO_DEFAULT)
+
+
+def test_every_row_of_the_readme_deviation_table_names_a_tested_key(paper):
+    rows = deviation_table()
+    assert set(rows) == set(DEVIATION_KEYS)  # a new row needs its key checked here
+    for detail, keys in DEVIATION_KEYS.items():
+        row = rows[detail]
+        if isinstance(keys, str):  # no key: the behaviour is fixed, and tested where the entry says
+            assert row["key"].startswith("none"), detail
+            continue
+        for path, ours, released in keys:
+            leaf = path.split(".")[-1]
+            assert leaf in row["key"] or path.split(".")[0] in row["key"], (detail, path)
+            assert _schema_default(path) == ours, (detail, path)
+            value = paper
+            for part in path.split("."):
+                value = value[part]
+            assert value == released, (detail, path, value)

@@ -62,7 +62,8 @@ def _rerank(a):
     from .rerank import rerank_files
 
     _need(a.model, "model folder (argument model)"), _need(a.run, "run file (argument run)")
-    rerank_files(a.model, [a.run], [a.queries], a.corpus, [a.out], a.depth, a.batch_size, a.max_length, a.threads)
+    rerank_files(a.model, [a.run], [a.queries], a.corpus, [a.out], a.depth, a.batch_size, a.max_length, a.threads,
+                 head=a.head)
 
 
 def _evaluate(a):
@@ -116,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model"), p.add_argument("run"), p.add_argument("queries"), p.add_argument("corpus"), p.add_argument("out")
     p.add_argument("--depth", type=int, default=100), p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--max-length", type=int, default=256), p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--head", choices=["fp32", "bf16"], default="fp32",
+                   help="the classification head's precision when the model runs in bf16 (a GPU): fp32 on upcast "
+                        "hidden states, or bf16 like the body (the released code's scoring: its scores tie)")
     p.set_defaults(func=_rerank)
     p = sub.add_parser("evaluate", help="mean metrics of a run (ties by docid, binary metrics at the threshold)")
     p.add_argument("run"), p.add_argument("qrels", help="dataset with qrels (ir_datasets id or local:<folder>)")

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from stagewise.training.sampling import ContrastiveGroups, StepBatchSampler, split_validation
@@ -58,3 +59,58 @@ def test_validation_split_is_seeded_and_disjoint():
     assert split_validation(200, 0.01, seed=5) == (train, val)
     assert split_validation(200, 0.01, seed=6)[1] != val
     assert split_validation(10, 0.0, seed=5) == (list(range(10)), [])
+
+
+def test_the_release_split_equals_scikit_learns_train_test_split():
+    from sklearn.model_selection import train_test_split
+
+    from stagewise.training.sampling import train_test_split_ids
+
+    rng = np.random.default_rng(3)
+    for n, test_size, random_state in ((1000, 0.01, 42), (907, 0.01, 42), (5031, 0.1, 7), (12, 0.25, 0)):
+        # query ids in a file's order: neither sorted nor of one length, as the MS MARCO training run lists them
+        ids = [str(q) for q in rng.choice(1_200_000, size=n, replace=False)]
+        expected = train_test_split(ids, test_size=test_size, random_state=random_state)
+        assert list(train_test_split_ids(ids, test_size, random_state)) == [list(part) for part in expected]
+        # as numpy arrays too (the release split pandas' unique() of its first column)
+        expected = train_test_split(np.asarray(ids), test_size=test_size, random_state=random_state)
+        assert list(train_test_split_ids(ids, test_size, random_state)) == [part.tolist() for part in expected]
+
+
+def test_the_release_split_holds_out_the_queries_of_the_file_order_split_among_the_training_groups():
+    from sklearn.model_selection import train_test_split
+
+    from stagewise.training.sampling import split_validation, split_validation_by_query
+
+    file_ids = [f"q{i}" for i in (7, 3, 9, 1, 8, 2, 6, 0, 5, 4)] + [f"q{i}" for i in range(210, 10, -1)]
+    held = set(train_test_split(file_ids, test_size=0.05, random_state=42)[1])
+    groups = sorted(file_ids)[5:]  # the training groups: in query id order, some queries without one
+    train, val = split_validation_by_query(groups, file_ids, 0.05, 42)
+    assert [groups[i] for i in val] == [q for q in groups if q in held]
+    assert sorted(train + val) == list(range(len(groups)))
+    # another order of the same ids holds out other queries: the file's order is part of the split
+    assert split_validation_by_query(groups, sorted(file_ids), 0.05, 42)[1] != val
+    # and so does our own split of the same fraction and seed
+    assert split_validation(len(groups), 0.05, 42)[1] != val
+    assert split_validation_by_query(groups, file_ids, 0.0, 42) == (list(range(len(groups))), [])
+
+
+def test_training_groups_know_their_file_order(tmp_path):
+    from stagewise.data.candidates import Candidates, build_candidates
+    from stagewise.data.teacher import read_teacher
+    from stagewise.training.sampling import DistillationGroups
+
+    from ..data.test_teacher import GOOD, write_rankgpt
+
+    run = tmp_path / "train.run"
+    run.write_text("".join(f"{q}\t0\td{q}{r}\t{r}\t{10.0 - r}\tColBERT\n" for q in ("30", "4", "100") for r in (1, 2, 3)))
+    qrels = {q: {f"d{q}1": 1} for q in ("30", "4", "100")}
+    build_candidates(run, qrels, tmp_path / "store", depth=3)
+    texts = {f"d{q}{r}": "t" for q in ("30", "4", "100") for r in (1, 2, 3)}
+    c = ContrastiveGroups({q: "q" for q in qrels}, qrels, Candidates.open(tmp_path / "store"), texts, 1, 3, 1, 0)
+    assert c.file_query_ids == ["30", "4", "100"] and c.query_ids == ["100", "30", "4"]
+
+    candidates, permutations = write_rankgpt(tmp_path, [GOOD, "[1] > [2]", GOOD], qids=["77", "5", "123"])
+    teacher = read_teacher(candidates, permutations)  # the second string is malformed: dropped, as the release did
+    d = DistillationGroups(teacher.queries, teacher.rankings, {}, 20, 0, ranking_size=20)
+    assert d.file_query_ids == ["77", "123"] and d.query_ids == ["123", "77"]

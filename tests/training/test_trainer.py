@@ -282,6 +282,30 @@ def test_a_fixed_validation_seed_holds_out_the_same_queries_for_every_training_s
     assert split_validation(len(data), 0.25, 1)[1] != split_validation(len(data), 0.25, 2)[1]
 
 
+def test_the_release_validation_split_holds_out_scikit_learns_queries_of_the_file_order(tmp_path, groups):
+    from sklearn.model_selection import train_test_split
+
+    queries, qrels, run, texts = groups
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
+    held = set(train_test_split(list(run), test_size=0.25, random_state=42)[1])  # the run's queries, its order
+    seen = []
+    data_getitem = type(data).__getitem__
+    hp = {**HPARAMS, "steps": 1, "checkpoint_every": 1, "validation_fraction": 0.25, "validation_seed": 42,
+          "validation_split": "train_test_split"}
+    try:
+        type(data).__getitem__ = lambda self, key: seen.append(key) or data_getitem(self, key)
+        out = train_stage("C", backbone, data, tmp_path / "m", tmp_path / "w", hp, seed=1)
+    finally:
+        type(data).__getitem__ = data_getitem
+    validation = [q for q in data.query_ids if q in held]
+    assert json.loads((out / "hparams.json").read_text())["validation_groups"] == len(validation) > 0
+    # the validation batches (epoch 0, one pass in item order, after the training step) are exactly those groups
+    assert [data.query_ids[i] for _, i in seen[-len(validation):]] == validation
+    with pytest.raises(ValueError, match="validation_split 'random' is not one of"):
+        train_stage("C", backbone, data, tmp_path / "m2", tmp_path / "w2", {**hp, "validation_split": "random"}, seed=1)
+
+
 def _colbert_train_run(path, queries, docs):
     """Rank-DistiLLM's __colbert__msmarco-passage-train-judged.run: TAB-separated 'qid 0 docid rank score ColBERT',
     fp16-quantized scores that tie heavily (here ranks 4-60 all score 19.0)."""

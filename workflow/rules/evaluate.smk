@@ -21,12 +21,13 @@ rule evaluate_first_stage:
 
 rule evaluate_rerank:
     """Per-query metrics of every re-ranking model of one ranker on every test set (one job: evaluation takes
-    seconds, job start-up more)."""
+    seconds, job start-up more), and per re-ranked run the tied scores in each query's top 10."""
     input:
         runs=rerank_runs,
         qrels=[f for t in TEST_SETS for f in dataset_files(TEST_SET_DATASETS[t], with_docs=False)],
     output:
         "results/metrics/rerank/{ranker}.tsv",
+        ties="results/metrics/rerank/{ranker}.ties.tsv",
     log:
         "logs/evaluate/rerank/{ranker}.log",
     conda:

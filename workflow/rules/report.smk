@@ -117,6 +117,7 @@ rule vs_reference:
         "../../envs/report.yaml"
     params:
         reference=config.get("reference", {}),
+        cells=SCHEDULES,
     script:
         "../scripts/vs_reference.py"
 

@@ -5,4 +5,5 @@ to_file(snakemake.log[0])
 s, w = snakemake.params.settings, snakemake.wildcards
 rerank_files(snakemake.input.model, [snakemake.input.run], [snakemake.params.queries], snakemake.params.corpus,
              snakemake.output, s["depth"], s["batch_size"], s["max_length"], threads=snakemake.threads,
-             tag=f"{w.reranker}-{w.schedule}-seed{w.seed}", doc_store=snakemake.input.get("doc_store"))
+             tag=f"{w.reranker}-{w.schedule}-seed{w.seed}", doc_store=snakemake.input.get("doc_store"),
+             head=s["head_precision"])

@@ -1,9 +1,10 @@
 import pandas as pd
 
 from stagewise.logs import to_file
-from stagewise.reporting.reference import reference_cells
+from stagewise.reporting.reference import paired_with_cells, reference_cells
 from stagewise.reporting.table import vs_reference, write_csv
 
 to_file(snakemake.log[0])
 table = pd.read_csv(snakemake.input.table, dtype={"seed": str})
-write_csv(vs_reference(table, reference_cells(snakemake.params.reference)), snakemake.output[0])
+reference = paired_with_cells(reference_cells(snakemake.params.reference), snakemake.params.cells)
+write_csv(vs_reference(table, reference), snakemake.output[0])

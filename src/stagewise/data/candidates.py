@@ -52,9 +52,10 @@ class Candidates:
 
     @classmethod
     def from_rankings(cls, rankings: dict[str, list[str]], qrels: Qrels) -> Candidates:
-        """The same structure from in-memory rankings (small data, tests)."""
+        """The same structure from in-memory rankings (small data, tests), in their order (a run read from a file:
+        the file's, as a store keeps it)."""
         builder = _Builder()
-        for qid in sorted(rankings):
+        for qid in rankings:
             builder.add(qid, rankings[qid], qrels.get(qid, {}))
         return cls(builder.arrays())
 

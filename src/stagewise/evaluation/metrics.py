@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -19,6 +20,8 @@ import pandas as pd
 from ..errors import EvaluationError
 from ..io import Qrels, Run, atomic_path, read_run, sorted_ranking
 from .names import GRADED, IR_MEASURES, METRICS, canonical_metric  # noqa: F401  (re-exported)
+
+log = logging.getLogger(__name__)
 
 
 def ranx_metric(name: str, relevance_threshold: int) -> str:
@@ -81,23 +84,36 @@ def evaluate_runs(run_paths, qrels_by_dataset: dict[str, Qrels], out_path, keys:
 
 
 def evaluate_cells(cells, qrels_by_dataset: dict[str, Qrels], out_path, metrics,
-                   relevance_threshold: int | dict[str, int] = 2, depth: int | None = None):
+                   relevance_threshold: int | dict[str, int] = 2, depth: int | None = None, ties_path=None):
     """Evaluate many grid cells in one pass: ``cells`` holds (keys, run paths in the order of
     ``qrels_by_dataset``) pairs; one tidy TSV with the keys as leading columns. ``relevance_threshold``: one for
-    every dataset, or dataset -> threshold."""
+    every dataset, or dataset -> threshold. ``ties_path``: also a TSV with one row per run, the keys, the dataset and
+    its tied scores within the top 10 of the evaluated queries (``stagewise.evaluation.ties.top_ties``)."""
+    from .ties import TIE_DEPTH, top_ties
+
     thresholds = (relevance_threshold if isinstance(relevance_threshold, dict)
                   else dict.fromkeys(qrels_by_dataset, relevance_threshold))
     for dataset, qrels in qrels_by_dataset.items():  # before any run is read
         check_relevance_threshold(qrels, thresholds[dataset], metrics, dataset)
-    frames = []
+    frames, ties = [], []
     for keys, run_paths in cells:
         for path, (dataset, qrels) in zip(run_paths, qrels_by_dataset.items(), strict=True):
-            frame = per_query_metrics(qrels, read_run(path), metrics, thresholds[dataset], depth, dataset)
+            run = read_run(path)
+            frame = per_query_metrics(qrels, run, metrics, thresholds[dataset], depth, dataset)
             frame.insert(0, "dataset", dataset)
             for i, (key, value) in enumerate(keys.items()):
                 frame.insert(i, key, value)
             frames.append(frame)
+            if ties_path is not None:
+                counted = top_ties(run, [q for q, judged in qrels.items() if judged], TIE_DEPTH)
+                ties.append({**keys, "dataset": dataset, **counted})
+                if counted["queries_with_ties"]:
+                    log.info("%s: %d of %d queries hold tied scores in their top %d (%d entries)", path,
+                             counted["queries_with_ties"], counted["queries"], TIE_DEPTH, counted["tied_entries"])
     table = pd.concat(frames, ignore_index=True)
     with atomic_path(out_path) as tmp:
         table.to_csv(tmp, sep="\t", index=False)
+    if ties_path is not None:
+        with atomic_path(ties_path) as tmp:
+            pd.DataFrame(ties).to_csv(tmp, sep="\t", index=False)
     return table

@@ -147,7 +147,6 @@ def build_index(docs, checkpoint: str, index_dir, nbits: int = 2, doc_maxlen: in
     """
     import torch
     from colbert import Indexer
-    from colbert.infra import ColBERTConfig
 
     if kmeans not in ("auto", "faiss", "torch"):
         raise ConfigError(f"ColBERT kmeans must be auto, faiss or torch, not {kmeans!r}")
@@ -179,8 +178,7 @@ def build_index(docs, checkpoint: str, index_dir, nbits: int = 2, doc_maxlen: in
         with atomic_path(index_dir) as tmp:
             staging.rename(tmp)
             with _colbert_context(threads), _kmeans(use_torch):
-                config = ColBERTConfig(nbits=nbits, doc_maxlen=doc_maxlen, kmeans_niters=kmeans_niters,
-                                       index_bsize=index_batch_size, index_path=str((tmp / "plaid").resolve()))
+                config = index_config(nbits, doc_maxlen, kmeans_niters, index_batch_size, tmp / "plaid")
                 indexer = Indexer(checkpoint=str(checkpoint), config=config, verbose=1)
                 indexer.index(name="plaid", collection=str(tmp / "collection.tsv"), overwrite=True)
             check_plaid_index(tmp / "plaid", n)
@@ -190,6 +188,17 @@ def build_index(docs, checkpoint: str, index_dir, nbits: int = 2, doc_maxlen: in
         shutil.rmtree(staging, ignore_errors=True)
     log.info("ColBERT index written to %s", index_dir)
     return index_dir
+
+
+def index_config(nbits: int, doc_maxlen: int, kmeans_niters: int, index_batch_size: int, index_path=None):
+    """The ColBERTConfig an index is built with. colbert-ai's Indexer merges its config over the checkpoint's own
+    (``ColBERTConfig.from_existing(checkpoint_config, config, Run().config)``, a key counting where a config assigns
+    it), so the settings left out here would come from the checkpoint's ``artifact.metadata`` (colbertv2.0's, written
+    by its 2021 training run: nbits 1, kmeans_niters 20, doc_maxlen 180): every index setting is given."""
+    from colbert.infra import ColBERTConfig
+
+    return ColBERTConfig(nbits=nbits, doc_maxlen=doc_maxlen, kmeans_niters=kmeans_niters, index_bsize=index_batch_size,
+                         index_path=None if index_path is None else str(Path(index_path).resolve()))
 
 
 @contextlib.contextmanager

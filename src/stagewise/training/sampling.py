@@ -94,6 +94,16 @@ class ContrastiveGroups(Dataset):
     def __len__(self):
         return len(self.items)
 
+    @property
+    def query_ids(self) -> list[str]:
+        """The query of each training group."""
+        return [str(self.candidates.qids[i]) for i, _, _ in self.items]
+
+    @property
+    def file_query_ids(self) -> list[str]:
+        """Every query of the training run, in the run's order (the candidates keep it)."""
+        return self.candidates.qids.tolist()
+
     def __getitem__(self, key):
         epoch, idx = key if isinstance(key, tuple) else (0, key)
         i, positives, arbitrary = self.items[idx]
@@ -123,8 +133,11 @@ class DistillationGroups(Dataset):
 
     def __init__(self, queries, rankings, texts, group_size, seed, ranking_size=None):
         self.texts, self.group_size, self.seed, self.ranking_size = texts, group_size, seed, ranking_size
-        self.items = [(queries[qid], rankings[qid]) for qid in sorted(rankings) if qid in queries]
+        self.query_ids = [qid for qid in sorted(rankings) if qid in queries]  # the query of each training group
+        self.items = [(queries[qid], rankings[qid]) for qid in self.query_ids]
         self.without_query = len(rankings) - len(self.items)
+        #: every query with a ranking, in the rankings' order (a teacher file's: the candidates lines kept)
+        self.file_query_ids = list(rankings)
 
     def __len__(self):
         return len(self.items)
@@ -162,12 +175,38 @@ class StepBatchSampler(Sampler):
             number += 1
 
 
+#: how a stage's validation queries are drawn (training.<stage>.validation_split)
+VALIDATION_SPLITS = ("permutation", "train_test_split")
+
+
 def split_validation(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
     """(training, validation) indices: ceil(fraction * n) queries held out, drawn by the seed."""
     if fraction <= 0:
         return list(range(n)), []
     held = set(np.random.default_rng([seed, 1_000_003]).permutation(n)[:max(1, math.ceil(fraction * n))].tolist())
     return [i for i in range(n) if i not in held], sorted(held)
+
+
+def train_test_split_ids(ids: list, test_size: float, random_state: int) -> tuple[list, list]:
+    """scikit-learn's ``train_test_split(ids, test_size=test_size, random_state=random_state)`` (shuffled, not
+    stratified), computed as scikit-learn does it, without it: the first ceil(test_size * n) positions of
+    ``numpy.random.RandomState(random_state).permutation(n)`` are held out. (training ids, held-out ids), each in the
+    permutation's order. Which ids are held out depends on the order of ``ids``, not on their values."""
+    n_test = math.ceil(test_size * len(ids))
+    permutation = np.random.RandomState(random_state).permutation(len(ids))
+    return [ids[i] for i in permutation[n_test:]], [ids[i] for i in permutation[:n_test]]
+
+
+def split_validation_by_query(query_ids: list[str], file_query_ids, fraction: float,
+                              seed: int) -> tuple[list[int], list[int]]:
+    """(training, validation) indices of training groups whose queries are ``query_ids``: the released code's split,
+    which holds out the queries ``train_test_split_ids`` draws from every query id of the training file in the file's
+    order (``file_query_ids``; the release: the ColBERTv2 training run for C, the RankGPT permutations it kept for D),
+    before any query is left out for lack of a positive or a text."""
+    if fraction <= 0:
+        return list(range(len(query_ids))), []
+    held = set(train_test_split_ids(list(file_query_ids), fraction, seed)[1])
+    return ([i for i, q in enumerate(query_ids) if q not in held], [i for i, q in enumerate(query_ids) if q in held])
 
 
 class GroupCollator:

@@ -27,7 +27,7 @@ from .faults import SlowSteps, fail_once
 from .fingerprint import differences, training_fingerprint
 from .losses import LOSSES
 from .module import CrossEncoderModule
-from .sampling import GroupCollator, StepBatchSampler, split_validation
+from .sampling import VALIDATION_SPLITS, GroupCollator, StepBatchSampler, split_validation, split_validation_by_query
 
 log = logging.getLogger(__name__)
 
@@ -218,16 +218,16 @@ def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dic
                 step_seconds: float = 0.0, data_files=(), callbacks=()) -> Path:
     """Fine-tune the model folder ``init_model`` on ``dataset`` (groups for this stage) with a fresh optimizer.
 
-    ``hparams``: steps or epochs, queries_per_batch, accumulate_grad_batches, loss, temperature, lr,
-    weight_decay, warmup_steps, max_length, gradient_clip_val, checkpoint_every, freeze_position_embeddings,
-    validation_fraction, precision. Checkpoints live in ``work_dir``; a rerun after an interruption resumes from
-    the last one and ends with the weights an uninterrupted run ends with (same machine), but only when the checkpoint
-    was written by the same training (hyperparameters, initial model, ``data_files``; otherwise it starts over and
-    logs why); SIGTERM or SIGUSR1
-    saves a checkpoint after the current step and stops with TrainingInterrupted. ``step_seconds`` (tests only)
-    sleeps after every micro-batch; ``callbacks``: more Lightning callbacks (benchmarks time steps with one). Writes a
-    Hugging Face
-    folder plus hparams.json and training_log.csv (all attempts) to ``out_dir`` atomically.
+    ``hparams``: steps or epochs, queries_per_batch, accumulate_grad_batches, loss, temperature, lr, weight_decay,
+    warmup_steps, max_length, gradient_clip_val, checkpoint_every, freeze_position_embeddings, validation_fraction,
+    validation_seed, validation_split (train_test_split: ``dataset`` has ``query_ids`` and ``file_query_ids``, see
+    ``split_validation_by_query``), precision. Checkpoints live in ``work_dir``; a rerun after an interruption
+    resumes from the last one and ends with the weights an uninterrupted run ends with (same machine), but only when
+    the checkpoint was written by the same training (hyperparameters, initial model, ``data_files``; otherwise it
+    starts over and logs why); SIGTERM or SIGUSR1 saves a checkpoint after the current step and stops with
+    TrainingInterrupted. ``step_seconds`` (tests only) sleeps after every micro-batch; ``callbacks``: more Lightning
+    callbacks (benchmarks time steps with one). Writes a Hugging Face folder plus hparams.json and training_log.csv
+    (all attempts) to ``out_dir`` atomically.
     """
     from transformers import AutoTokenizer
 
@@ -240,8 +240,16 @@ def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dic
         raise ValueError(f"loss {loss!r} is not one of {LOSSES}")
     accumulate = hparams.get("accumulate_grad_batches", 1)
     validation_seed = hparams.get("validation_seed")
-    train_idx, val_idx = split_validation(len(dataset), hparams.get("validation_fraction", 0.0),
-                                          seed if validation_seed is None else validation_seed)
+    split_seed = seed if validation_seed is None else validation_seed
+    validation_fraction = hparams.get("validation_fraction", 0.0)
+    validation_split = hparams.get("validation_split", "permutation")
+    if validation_split == "train_test_split":
+        train_idx, val_idx = split_validation_by_query(dataset.query_ids, dataset.file_query_ids, validation_fraction,
+                                                       split_seed)
+    elif validation_split == "permutation":
+        train_idx, val_idx = split_validation(len(dataset), validation_fraction, split_seed)
+    else:
+        raise ValueError(f"validation_split {validation_split!r} is not one of {VALIDATION_SPLITS}")
     steps = resolve_steps(hparams, len(train_idx))
     torch.set_num_threads(max(1, threads))
     L.seed_everything(seed, workers=True, verbose=False)
@@ -326,7 +334,7 @@ def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dic
         check_saved_model(tmp, module.model)
         resolved = {**hparams, "stage": stage, "loss": loss, "init_model": str(init_model), "seed": seed,
                     "steps": steps, "training_groups": len(train_idx), "validation_groups": len(val_idx),
-                    "validation_split_seed": seed if validation_seed is None else validation_seed,
+                    "validation_split_seed": split_seed,
                     "attempts": attempt, "positive_policy_counts": getattr(dataset, "policy_counts", None),
                     "pairs_seen": module.seen["pairs"], "tokens_seen": module.seen["tokens"],
                     "device": "gpu" if gpu else "cpu"}

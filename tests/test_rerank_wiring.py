@@ -1,0 +1,60 @@
+"""The re-ranking settings reach the library: rerank.head_precision from the config through the rerank rule's script,
+--head through the command line (the library's scoring itself: tests/test_rerank.py)."""
+
+import runpy
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+import stagewise.logs
+import stagewise.rerank
+from stagewise.cli import main
+from stagewise.config import validate_config
+
+from .conftest import ROOT
+
+
+class _Input(SimpleNamespace):
+    def get(self, name, default=None):
+        return getattr(self, name, default)
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """rerank_files replaced by a recorder: (positional arguments, keywords) of each call."""
+    recorded = []
+    monkeypatch.setattr(stagewise.rerank, "rerank_files", lambda *a, **k: recorded.append((a, k)))
+    monkeypatch.setattr(stagewise.logs, "to_file", lambda *a, **k: None)
+    return recorded
+
+
+@pytest.mark.parametrize("head", [None, "bf16"])
+def test_the_rerank_rule_passes_the_configured_head_precision(tmp_path, calls, head):
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    if head:
+        config["rerank"]["head_precision"] = head
+    settings = validate_config(config)["rerank"]  # the rule's params: config["rerank"], defaults filled
+    snakemake = SimpleNamespace(
+        log=[str(tmp_path / "rerank.log")], threads=1, output=[str(tmp_path / "out.run")],
+        input=_Input(model="results/models/electra/C/seed1", run="results/runs/first_stage/bm25/test.run"),
+        params=SimpleNamespace(settings=settings, queries="local:q", corpus="local:c"),
+        wildcards=SimpleNamespace(reranker="electra", schedule="C", seed="1"))
+    runpy.run_path(str(ROOT / "workflow" / "scripts" / "rerank.py"), init_globals={"snakemake": snakemake})
+    (args, keywords), = calls
+    assert keywords["head"] == (head or "fp32")  # the schema's default when the config says nothing
+    assert args[5:8] == (settings["depth"], settings["batch_size"], settings["max_length"])
+
+
+@pytest.mark.parametrize("given", [[], ["--head", "bf16"]])
+def test_the_command_line_passes_head(tmp_path, calls, given):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "r.run").write_text("q Q0 d 1 1.0 t\n")
+    main(["rerank", str(tmp_path / "model"), str(tmp_path / "r.run"), "local:q", "local:c", str(tmp_path / "o.run"),
+          *given])
+    assert calls[0][1]["head"] == (given[1] if given else "fp32")
+
+
+def test_the_paper_grid_scores_with_the_fp32_head():
+    paper = validate_config(yaml.safe_load((ROOT / "config" / "paper.yaml").read_text()))
+    assert paper["rerank"]["head_precision"] == "fp32"
