@@ -15,11 +15,19 @@ GOLDEN_MD = """### ndcg@10
 | electra | C | 0.560 | 0.660<sup>f</sup> |
 | electra | C-D | 0.610<sup>af</sup> | 0.710 |
 
+Seeds: seeds make up 6% of a cell's per-query variance.
+
 Superscripts: significantly better than C (a), D (b), C-D (c), D-C (d) or the first stage (f) of the same ranker, \
-reranker and test set, after correction for the comparisons of that family. Subscripts ≈: equivalent within the \
-metric's margin (paired TOST, same correction) and not significantly different. No mark: not different, which is \
-not equivalence (significance.csv has each comparison's 90% interval and minimum detectable effect).
+reranker and test set, by more than the metric's margin where it has one. Subscripts ≈: equivalent within the margin \
+(paired TOST) and not significantly different. Subscripts ~: significantly different but within the margin (a \
+negligible difference). No mark: inconclusive, which is not equivalence. Families: the difference tests of every \
+pair of schedules and of each against the first stage within one ranker, reranker, test set and metric are \
+corrected together; the equivalence tests of the pairs of schedules form a family of their own; nothing is \
+corrected across families. Tests run on per-query scores averaged over seeds (significance.csv: each comparison's \
+p-values, 90% interval, minimum detectable effect and per-seed differences).
 """
+# seeds: each cell's two seeds differ by 0.02 on both queries, whose values lie 0.1 apart: within-query variance
+# 0.02^2 / 2 = 0.0002 over the total 0.0104 / 3, 5.8%
 
 
 def test_markdown_table_is_the_golden_one():
@@ -36,7 +44,8 @@ def test_latex_table_has_the_same_cells_and_superscripts():
 def test_main_table_is_tidy_with_markers_both_ways():
     table = main_table(fixed_grid(), fixed_significance())
     assert list(table.columns) == ["ranker", "reranker", "schedule", "dataset", "metric", "n_seeds", "mean", "std",
-                                   "ci_low", "ci_high", "better_than", "worse_than", "equivalent_to", "domain"]
+                                   "ci_low", "ci_high", "better_than", "worse_than", "equivalent_to", "negligible_to",
+                                   "seed_variance_share", "domain"]
     row = table[(table["ranker"] == "bm25") & (table["schedule"] == "C")].iloc[0]
     assert (row["mean"], row["n_seeds"], row["worse_than"]) == (pytest.approx(0.56), 2, "c")
     first = table[(table["ranker"] == "bm25") & (table["schedule"] == "-")].iloc[0]
@@ -63,7 +72,7 @@ def _with_sweep_cell(grid):
 def test_a_sweep_cell_gets_its_own_row_letter_and_equivalence_marks():
     grid = _with_sweep_cell(fixed_grid())
     significance = fixed_significance()
-    significance["outcome"] = ["worse", "better", "not different", "better"]
+    significance["outcome"] = ["worse", "better", "inconclusive", "better"]
     equivalent = {"ranker": "bm25", "reranker": "electra", "dataset": "dl19", "metric": "ndcg@10", "system_a": "C",
                   "system_b": "C-D_lr6e-12", "difference": 0.0, "significant": False, "outcome": "equivalent"}
     table = main_table(grid, pd.concat([significance, pd.DataFrame([equivalent])], ignore_index=True))
@@ -91,3 +100,15 @@ def test_out_of_domain_columns_come_after_the_in_domain_ones_with_their_mean():
     header = markdown_table(table, ["ndcg@10"]).splitlines()[2]
     assert header == ("| reranker | schedule | bm25 dl19 | bm25 scifact | bm25 nfc | bm25 out-of-domain mean | "
                       "colbert dl19 | colbert scifact | colbert nfc | colbert out-of-domain mean |")
+
+
+def test_a_negligible_difference_gets_its_own_mark_and_no_superscript():
+    significance = fixed_significance()
+    significance["outcome"] = ["negligible", "better", "inconclusive", "better"]  # C vs C-D: within the margin
+    table = main_table(fixed_grid(), significance)
+    lines = markdown_table(table, ["ndcg@10"]).splitlines()
+    assert lines[5:7] == ["| electra | C | 0.560<sub>~c</sub> | 0.660<sup>f</sup> |",
+                          "| electra | C-D | 0.610<sup>f</sup><sub>~a</sub> | 0.710 |"]
+    row = table[(table["ranker"] == "bm25") & (table["schedule"] == "C")].iloc[0]
+    assert (row["negligible_to"], row["worse_than"], row["equivalent_to"]) == ("c", "", "")
+    assert "0.560$_{\\sim c}$" in latex_table(table, ["ndcg@10"])

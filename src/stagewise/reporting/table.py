@@ -7,7 +7,7 @@ import pandas as pd
 
 from ..config import SCHEDULES, base_schedule
 from ..io import atomic_path
-from .significance import FIRST_STAGE, GRID, aggregate, over_seeds, seed_means
+from .significance import FIRST_STAGE, GRID, aggregate, over_seeds, seed_means, seed_variance_share
 
 # the superscript letter of each system within a (ranker, reranker) family: the paper's schedules keep theirs; the
 # cells of a stage-2 sweep get the next letters (f stays the first stage's)
@@ -37,19 +37,34 @@ def read_metrics(paths) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+#: main.csv's columns of letters, one per kind of outcome (see significance.OUTCOMES), and their marks in the tables
+MARK_COLUMNS = ("better_than", "worse_than", "equivalent_to", "negligible_to")
+
+
+def _outcomes(significance: pd.DataFrame) -> pd.Series:
+    if "outcome" in significance:
+        return significance["outcome"]
+    # results without outcomes (older files, hand-made tests): significant differences only
+    return significance.apply(lambda r: ("better" if r.difference > 0 else "worse") if r.significant
+                              else "inconclusive", axis=1)
+
+
 def _markers(significance: pd.DataFrame, letter: dict) -> dict:
     """(ranker, reranker, dataset, metric, system) -> (letters it is significantly better than, worse than,
-    equivalent to within the margin without a significant difference)."""
-    books = ({}, {}, {})
+    equivalent to within the margin without a significant difference, negligibly different from: significantly but
+    within the margin)."""
+    books = ({}, {}, {}, {})
     if significance is None or significance.empty:
         return {}
-    equivalent = significance["outcome"] == "equivalent" if "outcome" in significance else False
-    for r in significance[significance["significant"] | equivalent].itertuples():
-        if r.significant:
-            winner, loser = (r.system_a, r.system_b) if r.difference > 0 else (r.system_b, r.system_a)
+    for r, result in zip(significance.itertuples(), _outcomes(significance)):
+        if result in ("better", "worse"):
+            winner, loser = (r.system_a, r.system_b) if result == "better" else (r.system_b, r.system_a)
             pairs = ((winner, loser, books[0]), (loser, winner, books[1]))
+        elif result in ("equivalent", "negligible"):
+            book = books[2] if result == "equivalent" else books[3]
+            pairs = ((r.system_a, r.system_b, book), (r.system_b, r.system_a, book))
         else:
-            pairs = ((r.system_a, r.system_b, books[2]), (r.system_b, r.system_a, books[2]))
+            continue
         for system, other, book in pairs:
             book.setdefault((r.ranker, r.reranker, r.dataset, r.metric, system), set()).add(letter[other])
     keys = set().union(*books)
@@ -74,12 +89,14 @@ def main_table(per_query: pd.DataFrame, significance: pd.DataFrame | None = None
                out_of_domain=()):
     """Tidy: one row per (ranker, reranker, schedule, test set, metric) with n_seeds, mean, std, a confidence
     interval over seeds, ``better_than`` / ``worse_than``: the letters (C=a, D=b, C-D=c, D-C=d, first stage=f, a
-    sweep's cells e, g, ...) of the systems of the same ranker, reranker and test set it differs from significantly,
-    and ``equivalent_to``: those it is equivalent to within the metric's margin (TOST) without a difference."""
+    sweep's cells e, g, ...) of the systems of the same ranker, reranker and test set it differs from significantly
+    by more than the margin, ``equivalent_to``: those it is equivalent to within the metric's margin (TOST) without a
+    difference, ``negligible_to``: those it differs from significantly but within the margin; and
+    ``seed_variance_share``: the share of its per-query variance that lies between seeds."""
     table = aggregate(per_query, confidence)
     markers = _markers(significance, letters(table["schedule"]))
-    none = ("", "", "")
-    columns = ([], [], [])
+    none = ("", "", "", "")
+    columns = ([], [], [], [])
     for r in table.itertuples():
         if r.schedule == FIRST_STAGE:
             # the first stage is compared once per reranker; its markers name them: electra:ab
@@ -91,11 +108,13 @@ def main_table(per_query: pd.DataFrame, significance: pd.DataFrame | None = None
             found = markers.get((r.ranker, r.reranker, r.dataset, r.metric, r.schedule), none)
             for column, m in zip(columns, found):
                 column.append(m)
-    table["better_than"], table["worse_than"], table["equivalent_to"] = columns
+    for name, column in zip(MARK_COLUMNS, columns):
+        table[name] = column
+    table = table.merge(seed_variance_share(per_query), on=GRID + ["metric"], how="left")
     table["domain"] = ["out" if d in set(out_of_domain) else "in" for d in table["dataset"]]
     if len(out_of_domain):
         means = out_of_domain_mean(per_query, out_of_domain, confidence)
-        table = pd.concat([table, means.assign(better_than="", worse_than="", equivalent_to="", domain="out")])
+        table = pd.concat([table, means.assign(**{name: "" for name in MARK_COLUMNS}, domain="out")])
     first = table["schedule"] == FIRST_STAGE
     return pd.concat([table[first], table[~first]]).reset_index(drop=True)
 
@@ -110,8 +129,9 @@ def _layout(table: pd.DataFrame, metric: str):
     rerankers = [r for r in dict.fromkeys(t["reranker"]) if r != FIRST_STAGE]
     schedules = schedule_order(t["schedule"])
     equivalent = t["equivalent_to"] if "equivalent_to" in t else [""] * len(t)
-    cells = {(r.ranker, r.reranker, r.schedule, r.dataset): (r.mean, r.better_than, e)
-             for r, e in zip(t.itertuples(), equivalent)}
+    negligible = t["negligible_to"] if "negligible_to" in t else [""] * len(t)
+    cells = {(r.ranker, r.reranker, r.schedule, r.dataset): (r.mean, r.better_than, e, n)
+             for r, e, n in zip(t.itertuples(), equivalent, negligible)}
     lines = [("first stage", "", FIRST_STAGE, FIRST_STAGE)]
     lines += [(rr, s, rr, s) for rr in rerankers for s in schedules]
     columns = [(rk, ds) for rk in rankers for ds in datasets]
@@ -119,8 +139,8 @@ def _layout(table: pd.DataFrame, metric: str):
     for label, schedule, rr, s in lines:
         row = []
         for rk, ds in columns:
-            mean, mark, same = cells.get((rk, rr, s, ds), (None, "", ""))
-            row.append((mean, "" if s == FIRST_STAGE else _text(mark), "" if s == FIRST_STAGE else _text(same)))
+            mean, *marks = cells.get((rk, rr, s, ds), (None, "", "", ""))
+            row.append((mean, *("" if s == FIRST_STAGE else _text(m) for m in marks)))
         body.append((label, schedule, row))
     return rankers, datasets, body, letters(t["schedule"])
 
@@ -139,12 +159,12 @@ def markdown_table(table: pd.DataFrame, metrics, digits: int = 3, significance: 
         out.append("|" + "---|" * 2 + "---:|" * (len(header) - 2))
         for label, schedule, row in body:
             cells = ["" if m is None else f"{m:.{digits}f}" + (f"<sup>{k}</sup>" if k else "")
-                     + (f"<sub>≈{e}</sub>" if e else "") for m, k, e in row]
+                     + (f"<sub>≈{e}</sub>" if e else "") + (f"<sub>~{g}</sub>" if g else "") for m, k, e, g in row]
             out.append("| " + " | ".join([label, schedule, *cells]) + " |")
         out.append("")
-        detectable = _detectable(significance, metric)
-        if detectable:
-            out.append(detectable + "\n")
+        for line in (_detectable(significance, metric), _seeds(table, significance, metric)):
+            if line:
+                out.append(line + "\n")
     out.append(_legend(letters(table["schedule"])))
     return "\n".join(out) + "\n"
 
@@ -161,12 +181,13 @@ def latex_table(table: pd.DataFrame, metrics, digits: int = 3, significance: pd.
         out.append("\\midrule")
         for label, schedule, row in body:
             cells = ["" if m is None else f"{m:.{digits}f}" + (f"$^{{{k}}}$" if k else "")
-                     + (f"$_{{\\approx {e}}}$" if e else "") for m, k, e in row]
+                     + (f"$_{{\\approx {e}}}$" if e else "") + (f"$_{{\\sim {g}}}$" if g else "") for m, k, e, g in row]
             out.append(" & ".join([_tex(label), _tex(schedule), *cells]) + " \\\\")
         out.append("\\bottomrule")
         out.append("\\end{tabular}")
-        detectable = _detectable(significance, metric)
-        out.append(f"% {metric}; " + _legend(letter) + (f" {detectable}" if detectable else ""))
+        notes = " ".join(line for line in (_detectable(significance, metric), _seeds(table, significance, metric))
+                         if line)
+        out.append(f"% {metric}; " + _legend(letter) + (f" {notes}" if notes else ""))
         out.append("")
     return "\n".join(out)
 
@@ -179,15 +200,19 @@ def _legend(letter: dict) -> str:
     systems = [s for s in sorted(letter, key=lambda s: letter[s]) if s != FIRST_STAGE]
     named = ", ".join(f"{s} ({letter[s]})" for s in systems)
     return (f"Superscripts: significantly better than {named} or the first stage (f) of the same ranker, reranker "
-            "and test set, after correction for the comparisons of that family. Subscripts ≈: equivalent within the "
-            "metric's margin (paired TOST, same correction) and not significantly different. No mark: not different, "
-            "which is not equivalence (significance.csv has each comparison's 90% interval and minimum detectable "
-            "effect).")
+            "and test set, by more than the metric's margin where it has one. Subscripts ≈: equivalent within the "
+            "margin (paired TOST) and not significantly different. Subscripts ~: significantly different but within "
+            "the margin (a negligible difference). No mark: inconclusive, which is not equivalence. Families: the "
+            "difference tests of every pair of schedules and of each against the first stage within one ranker, "
+            "reranker, test set and metric are corrected together; the equivalence tests of the pairs of schedules "
+            "form a family of their own; nothing is corrected across families. Tests run on per-query scores "
+            "averaged over seeds (significance.csv: each comparison's p-values, 90% interval, minimum detectable "
+            "effect and per-seed differences).")
 
 
 def _detectable(significance: pd.DataFrame | None, metric: str) -> str:
     """One line: per ranker and test set, the range of the minimum detectable effects of this metric's comparisons
-    between schedules (what a test of that many queries could have missed)."""
+    between schedules (what a test of that many queries could have missed), at the level the marks use."""
     if significance is None or significance.empty or "mde" not in significance:
         return ""
     s = significance[(significance["metric"] == metric) & (significance["system_b"] != FIRST_STAGE)]
@@ -199,8 +224,32 @@ def _detectable(significance: pd.DataFrame | None, metric: str) -> str:
         low, high = g["mde"].min(), g["mde"].max()
         span = f"{low:.3f}" if f"{low:.3f}" == f"{high:.3f}" else f"{low:.3f}-{high:.3f}"
         parts.append(f"{ranker} {dataset} ({int(g['n_queries'].max())} queries) {span}")
-    return ("Minimum detectable difference between schedules (paired t-test at the configured alpha and power): "
-            + "; ".join(parts) + ".")
+    level = ""
+    if "mde_alpha" in s:
+        levels = sorted({f"{a:.2g}" for a in s["mde_alpha"]})
+        level = f" at {'/'.join(levels)} per comparison (the corrected marks' level)"
+    return ("Minimum detectable difference between schedules (paired t-test" + level + ", at the configured "
+            "power): " + "; ".join(parts) + ".")
+
+
+def _seeds(table: pd.DataFrame, significance: pd.DataFrame | None, metric: str) -> str:
+    """One line on the seeds behind this metric's numbers: how often the per-seed differences between schedules
+    agree in sign with the seed ensemble's, and the share of a cell's per-query variance that lies between seeds."""
+    parts = []
+    if significance is not None and not significance.empty and "seeds_agreeing" in significance:
+        s = significance[(significance["metric"] == metric) & (significance["system_b"] != FIRST_STAGE)]
+        if len(s) and s["n_seed_pairs"].sum():
+            parts.append(f"per-seed differences between schedules agree in sign with the seed ensemble's in "
+                         f"{int(s['seeds_agreeing'].sum())} of {int(s['n_seed_pairs'].sum())} (comparison, seed) "
+                         "pairs")
+    if "seed_variance_share" in table:
+        shares = table.loc[(table["metric"] == metric) & (table["schedule"] != FIRST_STAGE),
+                           "seed_variance_share"].dropna()
+        if len(shares):
+            low, high = f"{shares.min():.0%}", f"{shares.max():.0%}"
+            parts.append(f"seeds make up {low if low == high else f'{low}-{high}'} of a cell's per-query variance"
+                         + ("" if low == high else f" (median {shares.median():.0%})"))
+    return ("Seeds: " + "; ".join(parts) + ".") if parts else ""
 
 
 def vs_reference(table: pd.DataFrame, reference: list[dict]) -> pd.DataFrame:
