@@ -44,8 +44,8 @@ def test_latex_table_has_the_same_cells_and_superscripts():
 def test_main_table_is_tidy_with_markers_both_ways():
     table = main_table(fixed_grid(), fixed_significance())
     assert list(table.columns) == ["ranker", "reranker", "schedule", "dataset", "metric", "n_seeds", "mean", "std",
-                                   "ci_low", "ci_high", "better_than", "worse_than", "equivalent_to", "negligible_to",
-                                   "seed_variance_share", "domain"]
+                                   "ci_low", "ci_high", "seed_min", "seed_max", "better_than", "worse_than",
+                                   "equivalent_to", "negligible_to", "seed_variance_share", "domain"]
     row = table[(table["ranker"] == "bm25") & (table["schedule"] == "C")].iloc[0]
     assert (row["mean"], row["n_seeds"], row["worse_than"]) == (pytest.approx(0.56), 2, "c")
     first = table[(table["ranker"] == "bm25") & (table["schedule"] == "-")].iloc[0]
@@ -60,7 +60,12 @@ def test_vs_reference_shows_ours_theirs_and_the_difference():
             "value": 0.4}]
     out = vs_reference(table, ref)
     assert out.loc[0, "ours"] == pytest.approx(0.56) and out.loc[0, "difference"] == pytest.approx(0.06)
-    assert pd.isna(out.loc[1, "ours"])  # a reference cell we did not run stays visible, empty
+    # seeds 1 and 2 score 0.55 and 0.57: 0.5 lies outside our range, by more than our seeds disagree
+    assert (out.loc[0, "seed_min"], out.loc[0, "seed_max"]) == (pytest.approx(0.55), pytest.approx(0.57))
+    assert out.loc[0, "std"] == pytest.approx(0.0141421, abs=1e-6) and out.loc[0, "within_seed_range"] == False  # noqa: E712
+    assert pd.isna(out.loc[1, "ours"]) and pd.isna(out.loc[1, "within_seed_range"])  # not run: visible, empty
+    inside = vs_reference(table, [{**ref[0], "value": 0.56}])
+    assert inside.loc[0, "within_seed_range"] == True  # noqa: E712
 
 
 def _with_sweep_cell(grid):

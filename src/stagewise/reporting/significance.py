@@ -66,7 +66,7 @@ def aggregate(per_query: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame
 
 
 def over_seeds(means: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
-    """``aggregate`` of per-seed means (one row per cell, seed and metric)."""
+    """``aggregate`` of per-seed means (one row per cell, seed and metric), with the lowest and highest seed's."""
     rows = []
     for key, group in means.groupby(GRID + ["metric"], sort=False):
         values = group["value"].to_numpy(dtype=float)
@@ -76,8 +76,9 @@ def over_seeds(means: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
             low, high = stats.t.interval(confidence, n - 1, loc=mean, scale=std / np.sqrt(n))
         else:
             low = high = mean
-        rows.append((*key, n, mean, std, float(low), float(high)))
-    return pd.DataFrame(rows, columns=GRID + ["metric", "n_seeds", "mean", "std", "ci_low", "ci_high"])
+        rows.append((*key, n, mean, std, float(low), float(high), float(values.min()), float(values.max())))
+    return pd.DataFrame(rows, columns=GRID + ["metric", "n_seeds", "mean", "std", "ci_low", "ci_high", "seed_min",
+                                              "seed_max"])
 
 
 def per_query_over_seeds(per_query: pd.DataFrame) -> pd.DataFrame:

@@ -253,12 +253,21 @@ def _seeds(table: pd.DataFrame, significance: pd.DataFrame | None, metric: str) 
 
 
 def vs_reference(table: pd.DataFrame, reference: list[dict]) -> pd.DataFrame:
-    """Our mean next to reference numbers given per cell (ranker, reranker, schedule, dataset, metric, value)."""
+    """Our mean next to reference numbers given per cell (ranker, reranker, schedule, dataset, metric, value), with
+    our spread over seeds: the standard deviation, the lowest and highest seed's value, and whether the reference
+    lies within that range (one seed of ours and the reference's run are two draws of the same training only when
+    it does; with one seed of ours the range is a point)."""
     ref = pd.DataFrame(reference).rename(columns={"value": "reference"})
-    merged = ref.merge(table[GRID + ["metric", "n_seeds", "mean"]], on=GRID + ["metric"], how="left")
+    spread = [c for c in ("std", "seed_min", "seed_max") if c in table]
+    merged = ref.merge(table[GRID + ["metric", "n_seeds", "mean", *spread]], on=GRID + ["metric"], how="left")
     merged = merged.rename(columns={"mean": "ours"})
     merged["difference"] = merged["ours"] - merged["reference"]
-    return merged[GRID + ["metric", "n_seeds", "ours", "reference", "difference"]]
+    if {"seed_min", "seed_max"} <= set(merged):
+        # main.csv holds 4 decimals: a reference equal to a seed's rounded value lies within the range
+        inside = (merged["seed_min"] - 5e-5 <= merged["reference"]) & (merged["reference"] <= merged["seed_max"] + 5e-5)
+        merged["within_seed_range"] = inside.where(merged["ours"].notna())
+    return merged[GRID + ["metric", "n_seeds", "ours", "reference", "difference", *spread]
+                  + (["within_seed_range"] if "within_seed_range" in merged else [])]
 
 
 def write_csv(frame: pd.DataFrame, out_path, float_format="%.4f"):
