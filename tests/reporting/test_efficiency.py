@@ -20,12 +20,12 @@ BENCHMARK = ("s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_
              "{s}\t0:00:46\t{rss}\t2252.11\t466.11\t540.00\t0.00\t36.37\t95.02\t44.73\n")
 
 
-def _model(tmp_path, name, stage, steps, pairs, tokens, groups, device="gpu"):
+def _model(tmp_path, name, stage, steps, pairs, tokens, groups, device="gpu", **more):
     folder = tmp_path / "models" / name
     folder.mkdir(parents=True)
     (folder / "hparams.json").write_text(json.dumps({"stage": stage, "steps": steps, "pairs_seen": pairs,
                                                      "tokens_seen": tokens, "training_groups": groups,
-                                                     "device": device}))
+                                                     "device": device, **more}))
     return folder
 
 
@@ -42,11 +42,14 @@ def grid(tmp_path):
     specs = {"C": ("C", 100, 1600, 80000, 500, 3600.0), "D": ("D", 50, 400, 20000, 200, 1800.0),
              "C-D": ("D", 50, 400, 20000, 200, 900.0), "C-D_lr6e-12": ("D", 50, 400, 20000, 200, 1000.0)}
     models, benches = {}, {}
+    moved = {"C-D": {"relative_l2": 0.05, "changed_fraction": 0.9},
+             "C-D_lr6e-12": {"relative_l2": 1.5e-11, "changed_fraction": 0.004}}
     for schedule, (stage, steps, pairs, tokens, groups, seconds) in specs.items():
         key = ("electra", schedule, 1)
+        more = {"movement": moved[schedule]} if schedule in moved else {}
         models[key] = _model(tmp_path, schedule, stage, steps, pairs, tokens, groups,
-                             device="cpu" if schedule == "C-D" else "gpu")
-        benches[key] = _bench(tmp_path, f"train-{schedule}", seconds)
+                             device="cpu" if schedule == "C-D" else "gpu", **more)
+        benches[key] = _bench(tmp_path, f"train-{schedule}", seconds, rss=900.0 if schedule == "C" else 600.0)
     per_query = pd.DataFrame({"dataset": ["dl19"] * 4 + ["dl20"] * 2, "qid": ["1", "2", "3", "4", "5", "6"]})
     rerank = {("bm25", "electra", s, 1, d): _bench(tmp_path, f"rerank-{s}-{d}", 8.0 if d == "dl19" else 4.0)
               for s in specs for d in ("dl19", "dl20")}
@@ -81,6 +84,19 @@ def test_the_table_has_a_row_per_cell_with_rerank_time_per_query_and_in_domain_e
     assert row["ndcg@10_in_domain"] == pytest.approx(0.62)  # scifact (out of domain) left out
     assert list(cells["schedule"]) == ["C", "D", "C-D", "C-D_lr6e-12"]
     md = efficiency_markdown(cells, "ndcg@10")
-    assert "| electra | C-D | 2 | 75.0 | 1.00 | 150 | 2,000 | 0.10 | 200 | 2000.0 | 0.620 |" in md
+    assert "| electra | C-D | 2 | 75.0 | 1.00 | 150 | 2,000 | 0.10 | 200 | 2000.0 | 0.050 (90%) | 0.620 |" in md
+    assert "| electra | C-D_lr6e-12 | 2 |" in md and "| no (1e-11) |" in md  # a stage 2 that did not train
+    assert "| electra | C | 1 | 60.0 | 1.00 | 100 | 1,600 | 0.08 | 0 | 2000.0 |  | 0.600 |" in md
+    assert row["peak_rss_mb"] == 900.0  # C-D's peak is its C stage's
     efficiency_plot(costs, effect, "ndcg@10", tmp_path / "efficiency.png")
     assert (tmp_path / "efficiency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_training_time_is_the_trainings_own_over_all_attempts_where_recorded(tmp_path):
+    """A C training stopped twice by the time limit: its hparams.json sums the three attempts; the benchmark file
+    holds the last attempt's wall time only."""
+    models = {("electra", "C", 1): _model(tmp_path, "C", "C", 100, 1600, 80000, 500, train_seconds=30000.0,
+                                          attempts=3)}
+    benches = {("electra", "C", 1): _bench(tmp_path, "train-C", 9000.0)}
+    row = stage_costs(models, benches).iloc[0]
+    assert (row["wall_s"], row["gpu_s"], row["attempts"]) == (30000.0, 30000.0, 3)

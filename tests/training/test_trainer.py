@@ -478,3 +478,39 @@ def test_data_workers_draw_the_same_batches_so_the_weights_are_equal(tmp_path, t
     # auto: none on the CPU, where the model uses the job's threads; the threads less one (at most 8) on a GPU
     assert (data_workers("auto", False, 8), data_workers("auto", True, 8), data_workers("auto", True, 32),
             data_workers("auto", True, 1), data_workers(3, False, 1)) == (0, 7, 8, 0, 3)
+
+
+def test_a_stage_two_at_the_releases_learning_rate_moves_no_weight_and_says_so(tmp_path, groups, caplog):
+    queries, qrels, run, texts = groups
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
+    stage1 = train_stage("C", backbone, data, tmp_path / "c", tmp_path / "w1", {**HPARAMS, "steps": 4}, seed=1)
+    moved = json.loads((stage1 / "hparams.json").read_text())["movement"]
+    assert moved["changed_fraction"] > 0.5 and 0 < moved["relative_l2"] < 1  # lr 2e-3 moves nearly every weight
+    with caplog.at_level("WARNING"):
+        stage2 = train_stage("C", stage1, data, tmp_path / "cd", tmp_path / "w2", {**HPARAMS, "steps": 4, "lr": 6.0e-12},
+                             seed=1)
+    moved = json.loads((stage2 / "hparams.json").read_text())["movement"]
+    # only weights below about 6e-12 x 2^24 = 1e-4 (some 0.4% of a normal(0, 0.02) init) can take a step of 6e-12
+    assert moved["relative_l2"] < 1e-10 and moved["changed_fraction"] < 0.01
+    assert "stage C moved no weight that matters" in caplog.text
+    assert max((a - b).abs().max().item() for a, b in zip(weights(stage1).values(), weights(stage2).values())) < 1e-10
+    assert "| `movement` |" in (stage2 / "README.md").read_text()
+
+
+def test_training_time_is_summed_over_a_stopped_and_a_resumed_attempt(tmp_path, groups):
+    queries, qrels, run, texts = groups
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
+    hp = {**HPARAMS, "steps": 8, "checkpoint_every": 4}
+    # every micro-batch sleeps 0.3 s: the first attempt stops after step 4 (the signal arrives with micro-batch 5,
+    # read ahead during step 4), the second trains steps 5-8: each attempt sleeps at least 4 x 0.3 s
+    with pytest.raises(TrainingInterrupted, match="after step 4 of 8"):
+        train_stage("C", backbone, _SignalAfter(data, 4 * 5 + 1, signal.SIGTERM), tmp_path / "model",
+                    tmp_path / "work", hp, seed=1, step_seconds=0.3)
+    checkpointed = torch.load(tmp_path / "work" / "checkpoints" / "last.ckpt", map_location="cpu",
+                              weights_only=False)["stagewise_seen"]["seconds"]
+    assert checkpointed >= 3 * 0.3  # the checkpoint of step 4 is saved before that step's sleep
+    out = train_stage("C", backbone, data, tmp_path / "model", tmp_path / "work", hp, seed=1, step_seconds=0.3)
+    total = json.loads((out / "hparams.json").read_text())["train_seconds"]
+    assert total >= checkpointed + 4 * 0.3  # the second attempt's time is added to the first's

@@ -1,9 +1,13 @@
 """What each schedule costs: training time, GPU-hours, steps, pairs and tokens, teacher rankings, re-ranking time.
 
 Inputs are what the workflow leaves anyway: each model folder's ``hparams.json`` (steps, the pairs and tokens its
-training processed, the device, the training groups) and Snakemake's benchmark file of each training and re-ranking
-job (``s``: wall seconds, ``max_rss``: peak MB). A two-stage cell's cost includes its stage-1 model's: C-D costs C
-plus its D stage (every cell of a stage-2 sweep shares, and is charged, the same C).
+training processed, its training seconds over all attempts, the device, the training groups, how far it moved its
+weights) and Snakemake's benchmark file of each training and re-ranking job (``s``: wall seconds, ``max_rss``: peak
+MB). Training time is ``train_seconds`` (from loading the model to saving it, summed over every attempt up to its
+last checkpoint: a training that spans several SLURM time limits is charged all of them); Snakemake's benchmark,
+written by the attempt that succeeded only, stands in for folders without it. A two-stage cell's cost includes its
+stage-1 model's: C-D costs C plus its D stage (every cell of a stage-2 sweep shares, and is charged, the same C); its
+peak memory is the larger of its stages'.
 """
 
 from __future__ import annotations
@@ -37,11 +41,15 @@ def stage_costs(models: dict, benchmarks: dict) -> pd.DataFrame:
         hparams = json.loads((Path(folder) / "hparams.json").read_text())
         bench = read_benchmark(benchmarks[reranker, schedule, seed])
         gpu = hparams.get("device") == "gpu"
+        wall = float(hparams.get("train_seconds", bench["wall_s"]))
+        moved = hparams.get("movement") or {}
         rows.append({"reranker": reranker, "schedule": schedule, "seed": str(seed), "stage": stage_of(schedule),
-                     "wall_s": bench["wall_s"], "max_rss_mb": bench["max_rss_mb"], "steps": hparams["steps"],
+                     "wall_s": wall, "max_rss_mb": bench["max_rss_mb"], "steps": hparams["steps"],
                      "pairs": hparams.get("pairs_seen", float("nan")), "tokens": hparams.get("tokens_seen", float("nan")),
-                     "gpu_s": bench["wall_s"] if gpu else 0.0,
-                     "teacher_rankings": hparams["training_groups"] if stage_of(schedule) == "D" else 0})
+                     "gpu_s": wall if gpu else 0.0, "attempts": hparams.get("attempts", 1),
+                     "teacher_rankings": hparams["training_groups"] if stage_of(schedule) == "D" else 0,
+                     "relative_l2": moved.get("relative_l2", float("nan")),
+                     "changed_fraction": moved.get("changed_fraction", float("nan"))})
     return pd.DataFrame(rows)
 
 
@@ -51,14 +59,18 @@ def cumulative_costs(stages: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (reranker, schedule, seed), row in own.iterrows():
         total = row[STAGE_COLUMNS].astype(float).copy()
+        peak = row["max_rss_mb"]
         first = first_stage_of(schedule)
         if first is not None:
             if (reranker, first, seed) not in own.index:
                 raise ValueError(f"the cost of {reranker}/{schedule}/seed{seed} needs its stage-1 model "
                                  f"{reranker}/{first}/seed{seed}")
             total += own.loc[(reranker, first, seed), STAGE_COLUMNS].astype(float)
+            peak = max(peak, own.loc[(reranker, first, seed), "max_rss_mb"])
+        # how far the cell's last stage moved its weights: for a two-stage cell, stage 2 from the stage-1 model
+        moved = {k: row.get(k, float("nan")) for k in ("relative_l2", "changed_fraction")}
         rows.append({"reranker": reranker, "schedule": schedule, "seed": seed, "stages": 2 if first else 1,
-                     **total.to_dict(), "max_rss_mb": row["max_rss_mb"]})
+                     **total.to_dict(), "max_rss_mb": peak, **moved})
     return pd.DataFrame(rows)
 
 
@@ -94,21 +106,35 @@ def efficiency_table(costs: pd.DataFrame, rerank: pd.DataFrame, effect: pd.DataF
         gpu_hours=("gpu_s", lambda s: s.mean() / 3600), steps=("steps", "mean"), pairs=("pairs", "mean"),
         tokens=("tokens", "mean"), teacher_rankings=("teacher_rankings", "mean"),
         peak_rss_mb=("max_rss_mb", "max"), rerank_s_per_query=("rerank_s_per_query", "mean"),
+        last_stage_relative_l2=("relative_l2", "mean"), last_stage_changed_fraction=("changed_fraction", "mean"),
         **{f"{metric}_in_domain": (f"{metric}_in_domain", "mean")})
     return cells
 
 
+def _moved(relative_l2: float, changed: float) -> str:
+    from ..training.movement import STILL
+
+    if pd.isna(relative_l2):
+        return ""
+    if relative_l2 < STILL:
+        return f"no ({relative_l2:.1g})"
+    return f"{relative_l2:.3f} ({changed:.0%})"
+
+
 def efficiency_markdown(cells: pd.DataFrame, metric: str) -> str:
     head = ["reranker", "schedule", "stages", "training (min)", "GPU-hours", "steps", "pairs", "tokens (M)",
-            "teacher rankings", "re-rank ms/query", metric]
+            "teacher rankings", "re-rank ms/query", "last stage moved", metric]
     lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
     for r in cells.itertuples():
         values = [r.reranker, r.schedule, f"{r.stages}", f"{r.train_wall_s / 60:.1f}", f"{r.gpu_hours:.2f}",
                   f"{r.steps:.0f}", f"{r.pairs:,.0f}", f"{r.tokens / 1e6:.2f}", f"{r.teacher_rankings:,.0f}",
-                  f"{1000 * r.rerank_s_per_query:.1f}", f"{cells.loc[r.Index, f'{metric}_in_domain']:.3f}"]
+                  f"{1000 * r.rerank_s_per_query:.1f}", _moved(r.last_stage_relative_l2, r.last_stage_changed_fraction),
+                  f"{cells.loc[r.Index, f'{metric}_in_domain']:.3f}"]
         lines.append("| " + " | ".join(values) + " |")
     return ("\n".join(lines) + "\n\nMeans over seeds. A two-stage cell counts its stage-1 model (C-D = C + its D "
-            "stage). Training time and GPU-hours are the training jobs' wall time (Snakemake benchmark files; "
-            "GPU-hours count jobs that trained on a GPU); pairs and tokens are what training scored; teacher "
+            "stage). Training time and GPU-hours are the trainings' own time, from loading the model to saving it, "
+            "summed over attempts (GPU-hours count trainings on a GPU); pairs and tokens are what training scored; "
+            "'last stage moved' is the relative L2 distance of the last stage's weights from where it started and "
+            "the share of weights that changed at all (a stage-2 that moved nothing reads 'no'); teacher "
             "rankings are the LLM rankings D stages used; re-ranking time is the re-ranking jobs' wall time (model "
             f"loading included) per query; {metric} is the mean over rankers and in-domain test sets.\n")

@@ -16,7 +16,7 @@ SENTENCE_TRANSFORMERS = {"activation_fn": "torch.nn.modules.linear.Identity"}
 _SHOWN = ("stage", "loss", "seed", "init_model", "steps", "lr", "queries_per_batch", "accumulate_grad_batches",
           "negatives", "negatives_depth", "group_size", "max_length", "weight_decay", "weight_decay_all",
           "warmup_steps", "temperature", "freeze_position_embeddings", "training_groups", "validation_groups",
-          "attempts")
+          "attempts", "train_seconds", "movement")
 
 
 def lineage(hparams: dict) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import lightning as L
 import torch
 
@@ -15,9 +17,15 @@ class CrossEncoderModule(L.LightningModule):
         self.model = model
         self.loss_name, self.lr, self.weight_decay, self.warmup_steps = loss, lr, weight_decay, warmup_steps
         self.temperature, self.weight_decay_all = temperature, weight_decay_all
-        # what training processed (the efficiency table's pairs and tokens): kept in checkpoints, so a resumed
-        # training counts the steps its weights went through once
-        self.seen = {"pairs": 0, "tokens": 0}
+        # what training processed (the efficiency table's pairs and tokens) and the seconds its attempts took: kept in
+        # checkpoints, so a resumed training counts the steps its weights went through once and the time of every
+        # attempt up to its last checkpoint
+        self.seen = {"pairs": 0, "tokens": 0, "seconds": 0.0}
+        self.attempt_started = time.perf_counter()
+
+    def seconds(self) -> float:
+        """This training's seconds over all attempts: those checkpointed before this attempt, and this attempt's."""
+        return self.seen.get("seconds", 0.0) + time.perf_counter() - self.attempt_started
 
     def scores(self, batch):
         """(queries, group) scores: each length-sorted chunk of pairs is scored on its own and put back in place;
@@ -46,7 +54,7 @@ class CrossEncoderModule(L.LightningModule):
         return loss
 
     def on_save_checkpoint(self, checkpoint):
-        checkpoint["stagewise_seen"] = dict(self.seen)
+        checkpoint["stagewise_seen"] = {**self.seen, "seconds": self.seconds()}
 
     def on_load_checkpoint(self, checkpoint):
         self.seen = dict(checkpoint.get("stagewise_seen", self.seen))

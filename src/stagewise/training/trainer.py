@@ -10,6 +10,7 @@ import random
 import shutil
 import signal
 import threading
+import time
 from pathlib import Path
 
 import lightning as L
@@ -27,6 +28,7 @@ from .faults import SlowSteps, fail_once
 from .fingerprint import differences, training_fingerprint
 from .losses import LOSSES
 from .module import CrossEncoderModule
+from .movement import STILL, movement
 from .sampling import VALIDATION_SPLITS, GroupCollator, StepBatchSampler, split_validation, split_validation_by_query
 
 log = logging.getLogger(__name__)
@@ -231,6 +233,7 @@ def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dic
     """
     from transformers import AutoTokenizer
 
+    started = time.perf_counter()
     if stage not in DEFAULT_LOSS:
         raise ValueError(f"stage {stage!r} is not one of {sorted(DEFAULT_LOSS)}")
     if len(dataset) == 0:
@@ -255,12 +258,14 @@ def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dic
     L.seed_everything(seed, workers=True, verbose=False)
     tokenizer = AutoTokenizer.from_pretrained(init_model)
     model = initial_model(init_model, seed)
+    initial = {k: v.detach().clone() for k, v in model.state_dict().items()}  # to measure how far training moves
     model.train()  # from_pretrained returns eval mode; dropout belongs to training
     if hparams.get("freeze_position_embeddings"):
         log.info("position embeddings frozen (%d parameters)", _freeze_position_embeddings(model))
     module = CrossEncoderModule(model, loss, hparams["lr"], hparams.get("weight_decay", 0.01),
                                 hparams.get("warmup_steps", 0), hparams.get("temperature", 1.0),
                                 weight_decay_all=hparams.get("weight_decay_all", False))
+    module.attempt_started = started  # the attempt's time counts from loading the model
 
     work_dir = Path(work_dir)
     ckpt_dir = work_dir / "checkpoints"
@@ -325,6 +330,12 @@ def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dic
 
     from ..reporting.model_card import SENTENCE_TRANSFORMERS, training_card
 
+    moved = movement(initial, module.model)
+    if moved["relative_l2"] < STILL:
+        log.warning("stage %s moved no weight that matters: relative L2 distance %.2g from %s, %.2g%% of the entries "
+                    "changed at all (lr %g: AdamW's steps of about the learning rate fall below half an fp32 ulp of "
+                    "every weight larger than about lr x 2^24)", stage, moved["relative_l2"], init_model,
+                    100 * moved["changed_fraction"], hparams["lr"])
     with atomic_path(out_dir) as tmp:
         # sentence-transformers' CrossEncoder loads the folder with our scores: identity activation, our max length
         module.model.config.sentence_transformers = dict(SENTENCE_TRANSFORMERS)
@@ -337,6 +348,8 @@ def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dic
                     "validation_split_seed": split_seed,
                     "attempts": attempt, "positive_policy_counts": getattr(dataset, "policy_counts", None),
                     "pairs_seen": module.seen["pairs"], "tokens_seen": module.seen["tokens"],
+                    # from loading the model to saving it, every attempt up to its last checkpoint
+                    "train_seconds": round(module.seconds(), 3), "movement": moved,
                     "device": "gpu" if gpu else "cpu"}
         (tmp / "hparams.json").write_text(json.dumps(resolved, indent=2, sort_keys=True) + "\n")
         (tmp / "README.md").write_text(training_card(resolved, [str(p) for p in data_files]))
