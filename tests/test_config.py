@@ -201,3 +201,20 @@ def test_a_key_given_twice_in_a_config_file_is_refused_with_file_and_line(tmp_pa
     line = path.read_text().splitlines().index("  relevance_threshold: 1") + 1
     with pytest.raises(ConfigError, match=rf"my\.yaml:{line}: config key 'relevance_threshold' is given twice"):
         check_config_files([path])
+
+
+def test_a_claim_must_name_systems_of_the_grid_and_an_evaluated_metric():
+    from stagewise.config import validate_config
+    from stagewise.errors import ConfigError
+
+    def with_claim(**claim):
+        config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+        config["claims"] = [{"name": "x", "a": "D", "b": "C", "expect": "worse", **claim}]
+        return validate_config(config)
+
+    assert with_claim(metric="nDCG@10")["claims"][0]["metric"] == "ndcg@10"  # ir_measures' spelling is ours
+    assert with_claim(b="-")["claims"][0]["b"] == "-"  # the first stage
+    with pytest.raises(ConfigError, match="config key 'claims.0.a': 'C-X' is neither a schedule or cell"):
+        with_claim(a="C-X")
+    with pytest.raises(ConfigError, match="config key 'claims.0.metric': ndcg@20 is not in evaluation.metrics"):
+        with_claim(metric="ndcg@20")

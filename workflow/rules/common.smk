@@ -275,4 +275,6 @@ def all_targets():
     targets += expand("results/plots/{dataset}.png", dataset=TEST_SETS)
     if "reference" in config:
         targets.append("results/tables/vs_reference.csv")
+    if config["claims"]:
+        targets += ["results/tables/claims.csv", "results/tables/claims.md"]
     return targets

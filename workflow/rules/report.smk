@@ -122,6 +122,28 @@ rule vs_reference:
         "../scripts/vs_reference.py"
 
 
+rule claims:
+    """The config's claims about the grid, each checked per ranker, reranker and test set: holds, fails, inconclusive."""
+    input:
+        "results/tables/significance.csv",
+    output:
+        csv=report(
+            "results/tables/claims.csv",
+            category="Tables",
+            labels={"table": "claims", "content": "holds / fails / inconclusive per cell"},
+        ),
+        md="results/tables/claims.md",
+    log:
+        "logs/report/claims.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        claims=config["claims"],
+        cells=SCHEDULES,
+    script:
+        "../scripts/claims.py"
+
+
 rule model_cards:
     """Each model's card (the README.md its training wrote) with its measured effectiveness, one file per model."""
     input:
