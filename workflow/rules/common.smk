@@ -202,10 +202,26 @@ def cost_cells():
     return list(cells)
 
 
+def agreement_keys():
+    """(ranker, reranker, cell, seed, test set, stage-1 cell) of every two-stage cell whose stage-1 model is a cell of
+    the grid too: their re-rankings are compared (how far stage 2 moved the ranking)."""
+    return [
+        (ranker, r, s, seed, t, first_stage_of(s))
+        for ranker in RERANKED_RANKERS
+        for r, s, seed in GRID_CELLS
+        if first_stage_of(s) in SCHEDULES
+        for t in TEST_SETS
+    ]
+
+
 def efficiency_inputs(wildcards=None):
-    """Model folders and training benchmarks of cost_cells(), re-ranking benchmarks of the grid (in these orders)."""
+    """Model folders and training benchmarks of cost_cells(), re-ranking benchmarks of the grid, the re-ranked runs of
+    agreement_keys() (stage 2, then stage 1) (in these orders)."""
     cells = cost_cells()
+    pairs = agreement_keys()
     return {
+        "stage2_runs": [f"results/runs/rerank/{k}/{r}/{s}/seed{seed}/{t}.run" for k, r, s, seed, t, _ in pairs],
+        "stage1_runs": [f"results/runs/rerank/{k}/{r}/{f}/seed{seed}/{t}.run" for k, r, _, seed, t, f in pairs],
         "models": [f"results/models/{r}/{s}/seed{seed}" for r, s, seed in cells],
         "train": [f"benchmarks/train/{r}/{s}/seed{seed}.tsv" for r, s, seed in cells],
         "rerank": [

@@ -189,6 +189,7 @@ rule efficiency:
         rerank_keys=[
             (ranker, r, s, seed, t) for ranker in RERANKED_RANKERS for r, s, seed in GRID_CELLS for t in TEST_SETS
         ],
+        agreement_keys=agreement_keys(),
         metric=config["report"]["metrics"][0],
         out_of_domain=OUT_OF_DOMAIN,
     script:

@@ -5,6 +5,7 @@ from stagewise.reporting.efficiency import (
     efficiency_table,
     in_domain_effectiveness,
     rerank_seconds_per_query,
+    stage_agreement,
     stage_costs,
 )
 from stagewise.reporting.plots import efficiency_plot
@@ -18,7 +19,8 @@ costs = cumulative_costs(stage_costs(dict(zip(keys, i.models, strict=True)), dic
 per_query = read_metrics(i.metrics)
 rerank = rerank_seconds_per_query(dict(zip(map(tuple, p.rerank_keys), i.rerank, strict=True)), per_query)
 effect = in_domain_effectiveness(per_query, p.metric, p.out_of_domain)
-cells = efficiency_table(costs, rerank, effect, p.metric)
+agreement = stage_agreement([tuple(k) for k in p.agreement_keys], i.stage2_runs, i.stage1_runs)
+cells = efficiency_table(costs, rerank, effect, p.metric, agreement)
 write_csv(cells, snakemake.output.csv, float_format="%.6g")
 write_text(efficiency_markdown(cells, p.metric), snakemake.output.md)
 efficiency_plot(costs, effect, p.metric, snakemake.output.plot)

@@ -87,6 +87,37 @@ def rerank_seconds_per_query(benchmarks: dict, per_query: pd.DataFrame) -> pd.Da
     return frame[["reranker", "schedule", "seed", "rerank_s_per_query"]]
 
 
+def ranking_agreement(run_a: dict, run_b: dict) -> float:
+    """Mean over the queries of both runs of Kendall's tau-b (scipy) between the two runs' scores of the documents
+    both ranked; queries with fewer than two such documents, or constant scores, are left out (NaN if none is left)."""
+    import numpy as np
+    from scipy.stats import kendalltau
+
+    taus = []
+    for qid in sorted(set(run_a) & set(run_b)):
+        docs = sorted(set(run_a[qid]) & set(run_b[qid]))
+        if len(docs) < 2:
+            continue
+        tau = kendalltau([run_a[qid][d] for d in docs], [run_b[qid][d] for d in docs]).statistic
+        if not np.isnan(tau):
+            taus.append(tau)
+    return float(np.mean(taus)) if taus else float("nan")
+
+
+def stage_agreement(keys, stage2_runs, stage1_runs) -> pd.DataFrame:
+    """(reranker, schedule, seed) -> ``kendall_tau``: the mean over rankers and test sets of ``ranking_agreement``
+    between a two-stage cell's re-rankings and its stage-1 model's (``keys``: (ranker, reranker, cell, seed, test
+    set, stage-1 cell), in the order of the two run lists)."""
+    from ..io import read_run
+
+    rows = [{"reranker": r, "schedule": s, "seed": str(seed),
+             "kendall_tau": ranking_agreement(read_run(two), read_run(one))}
+            for (_, r, s, seed, _, _), two, one in zip(keys, stage2_runs, stage1_runs, strict=True)]
+    if not rows:
+        return pd.DataFrame(columns=["reranker", "schedule", "seed", "kendall_tau"])
+    return pd.DataFrame(rows).groupby(["reranker", "schedule", "seed"], as_index=False)["kendall_tau"].mean()
+
+
 def in_domain_effectiveness(per_query: pd.DataFrame, metric: str, out_of_domain=()) -> pd.DataFrame:
     """(reranker, schedule, seed) -> ``value``: ``metric``'s mean over rankers and in-domain test sets of each seed's
     per-test-set mean (the re-rankers only)."""
@@ -95,18 +126,24 @@ def in_domain_effectiveness(per_query: pd.DataFrame, metric: str, out_of_domain=
     return means.groupby(["reranker", "schedule", "seed"], as_index=False)["value"].mean()
 
 
-def efficiency_table(costs: pd.DataFrame, rerank: pd.DataFrame, effect: pd.DataFrame, metric: str) -> pd.DataFrame:
+def efficiency_table(costs: pd.DataFrame, rerank: pd.DataFrame, effect: pd.DataFrame, metric: str,
+                     agreement: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per grid cell (reranker, schedule): means over seeds of its cumulative training cost, its re-ranking
-    time per query and its in-domain effectiveness (``effect``: ``in_domain_effectiveness``)."""
+    time per query, its in-domain effectiveness (``effect``: ``in_domain_effectiveness``) and, for two-stage cells,
+    the Kendall tau between its re-rankings and its stage-1 model's (``agreement``: ``stage_agreement``)."""
+    if agreement is None:
+        agreement = pd.DataFrame(columns=["reranker", "schedule", "seed", "kendall_tau"])
     # inner: a stage-1 model that is not a cell of the grid (C of C-D when C is not a schedule) has no re-ranking
     merged = costs.merge(rerank, on=["reranker", "schedule", "seed"], how="inner").merge(
-        effect.rename(columns={"value": f"{metric}_in_domain"}), on=["reranker", "schedule", "seed"], how="left")
+        effect.rename(columns={"value": f"{metric}_in_domain"}), on=["reranker", "schedule", "seed"], how="left").merge(
+        agreement.astype({"seed": str}), on=["reranker", "schedule", "seed"], how="left")
     cells = merged.groupby(["reranker", "schedule"], as_index=False, sort=False).agg(
         n_seeds=("seed", "nunique"), stages=("stages", "first"), train_wall_s=("wall_s", "mean"),
         gpu_hours=("gpu_s", lambda s: s.mean() / 3600), steps=("steps", "mean"), pairs=("pairs", "mean"),
         tokens=("tokens", "mean"), teacher_rankings=("teacher_rankings", "mean"),
         peak_rss_mb=("max_rss_mb", "max"), rerank_s_per_query=("rerank_s_per_query", "mean"),
         last_stage_relative_l2=("relative_l2", "mean"), last_stage_changed_fraction=("changed_fraction", "mean"),
+        kendall_tau_vs_stage1=("kendall_tau", "mean"),
         **{f"{metric}_in_domain": (f"{metric}_in_domain", "mean")})
     return cells
 
@@ -123,18 +160,21 @@ def _moved(relative_l2: float, changed: float) -> str:
 
 def efficiency_markdown(cells: pd.DataFrame, metric: str) -> str:
     head = ["reranker", "schedule", "stages", "training (min)", "GPU-hours", "steps", "pairs", "tokens (M)",
-            "teacher rankings", "re-rank ms/query", "last stage moved", metric]
+            "teacher rankings", "re-rank ms/query", "last stage moved", "tau vs stage 1", metric]
     lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
     for r in cells.itertuples():
         values = [r.reranker, r.schedule, f"{r.stages}", f"{r.train_wall_s / 60:.1f}", f"{r.gpu_hours:.2f}",
                   f"{r.steps:.0f}", f"{r.pairs:,.0f}", f"{r.tokens / 1e6:.2f}", f"{r.teacher_rankings:,.0f}",
                   f"{1000 * r.rerank_s_per_query:.1f}", _moved(r.last_stage_relative_l2, r.last_stage_changed_fraction),
+                  "" if pd.isna(r.kendall_tau_vs_stage1) else f"{r.kendall_tau_vs_stage1:.3f}",
                   f"{cells.loc[r.Index, f'{metric}_in_domain']:.3f}"]
         lines.append("| " + " | ".join(values) + " |")
     return ("\n".join(lines) + "\n\nMeans over seeds. A two-stage cell counts its stage-1 model (C-D = C + its D "
             "stage). Training time and GPU-hours are the trainings' own time, from loading the model to saving it, "
             "summed over attempts (GPU-hours count trainings on a GPU); pairs and tokens are what training scored; "
             "'last stage moved' is the relative L2 distance of the last stage's weights from where it started and "
-            "the share of weights that changed at all (a stage-2 that moved nothing reads 'no'); teacher "
+            "the share of weights that changed at all (a stage-2 that moved nothing reads 'no'); 'tau vs stage 1' "
+            "is the mean Kendall tau between a two-stage cell's re-rankings and its stage-1 model's (1: the same "
+            "order); teacher "
             "rankings are the LLM rankings D stages used; re-ranking time is the re-ranking jobs' wall time (model "
             f"loading included) per query; {metric} is the mean over rankers and in-domain test sets.\n")
