@@ -514,3 +514,16 @@ def test_training_time_is_summed_over_a_stopped_and_a_resumed_attempt(tmp_path, 
     out = train_stage("C", backbone, data, tmp_path / "model", tmp_path / "work", hp, seed=1, step_seconds=0.3)
     total = json.loads((out / "hparams.json").read_text())["train_seconds"]
     assert total >= checkpointed + 4 * 0.3  # the second attempt's time is added to the first's
+
+
+def test_a_diverged_training_says_so_and_writes_no_model(tmp_path, groups):
+    from stagewise.training.module import TrainingDiverged
+
+    queries, qrels, run, texts = groups
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
+    with pytest.raises(TrainingDiverged, match=r"training diverged: the loss is nan at optimizer step \d+ "
+                                               r"\(learning rate 1e\+30\)"):
+        train_stage("C", backbone, data, tmp_path / "model", tmp_path / "work", {**HPARAMS, "steps": 6, "lr": 1e30},
+                    seed=1)
+    assert not (tmp_path / "model").exists()

@@ -10,6 +10,10 @@ import torch
 from .losses import compute_loss
 
 
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite: the weights that follow are no model."""
+
+
 class CrossEncoderModule(L.LightningModule):
     def __init__(self, model, loss: str, lr: float, weight_decay: float, warmup_steps: int, temperature: float = 1.0,
                  weight_decay_all: bool = False):
@@ -44,6 +48,10 @@ class CrossEncoderModule(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         loss = self.compute_loss(batch)
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(f"training diverged: the loss is {float(loss)} at optimizer step {self.global_step} "
+                                   f"(learning rate {self.lr:g}); lower training.<stage>.lr or check the inputs of "
+                                   "this step. No model was written")
         for _, encoded in batch["chunks"]:
             self.seen["pairs"] += int(encoded["input_ids"].shape[0])
             self.seen["tokens"] += int(encoded["attention_mask"].sum())
