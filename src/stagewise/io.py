@@ -52,18 +52,31 @@ def open_text(path):
 
 def _open_lines(path):
     """(line number, line) of a run or qrels file's content lines: plain or gzip-compressed; empty lines and comment
-    lines (``#`` first, as ir_metadata headers and trec_eval-style tools write them) skipped, line numbers kept."""
+    lines (``#`` first, as ir_metadata headers and trec_eval-style tools write them) skipped, line numbers kept. A
+    byte-order mark, a line that is not UTF-8 and a corrupt gzip stream stop with the file and line."""
+    import gzip
+    import zlib
+
     path = Path(path)
     if not path.exists():
         raise InputFormatError(path, "file not found")
-    with open_text(path) as f:
+    with open(path, "rb") as f:
+        compressed = f.read(2) == b"\x1f\x8b"
+    with (gzip.open(path, "rb") if compressed else open(path, "rb")) as f:
+        lineno = 0
         try:
-            for lineno, line in enumerate(f, start=1):
-                line = line.rstrip("\n")
+            for lineno, raw in enumerate(f, start=1):
+                try:
+                    line = raw.decode("utf-8").rstrip("\r\n")
+                except UnicodeDecodeError as e:
+                    raise InputFormatError(path, f"is not UTF-8 text ({e.reason} at byte {e.start} of the line); "
+                                                 "convert it with iconv -t UTF-8", lineno) from None
+                if lineno == 1 and line.startswith(BOM):
+                    raise InputFormatError(path, _BOM_MESSAGE, 1)
                 if line.strip() and not line.lstrip().startswith("#"):
                     yield lineno, line
-        except (OSError, EOFError) as e:  # a truncated or corrupt gzip stream
-            raise InputFormatError(path, f"cannot be read to its end ({e})") from None
+        except (OSError, EOFError, zlib.error) as e:  # a truncated or corrupt gzip stream
+            raise InputFormatError(path, f"cannot be read to its end ({type(e).__name__}: {e})", lineno + 1) from None
 
 
 def run_lines(path):
@@ -158,8 +171,6 @@ def read_qrels(path) -> Qrels:
     first_line: dict[tuple[str, str], int] = {}
     repeated = 0
     for lineno, line in _open_lines(path):
-        if lineno == 1 and line.startswith(BOM):
-            raise InputFormatError(path, _BOM_MESSAGE, 1)
         parts = line.split()
         if len(parts) != 4:
             raise InputFormatError(path, f"expected 4 columns 'qid iteration docid grade', got {len(parts)}", lineno)

@@ -64,3 +64,31 @@ def test_a_gzip_run_with_an_ir_metadata_header_imports_as_the_plain_run(tmp_path
     (tmp_path / "cut.run.gz").write_bytes(data[: len(data) // 2])
     with pytest.raises(InputFormatError, match="cut.run.gz.*cannot be read to its end"):
         read_run(tmp_path / "cut.run.gz")
+
+
+@pytest.mark.parametrize("content, line, message", [
+    (b"\xef\xbb\xbfq1 Q0 d1 1 2.0 x\nq1 Q0 d2 2 1.0 x\n", 1, "byte-order mark"),
+    (b"q1 Q0 d1 1 2.0 x\nq1 Q0 d\xe92 2 1.0 x\n", 2, "is not UTF-8 text"),
+])
+def test_a_run_with_a_byte_order_mark_or_latin_1_bytes_stops_at_its_line(tmp_path, content, line, message):
+    from stagewise.errors import InputFormatError
+    from stagewise.io import read_run
+
+    path = tmp_path / "bad.run"
+    path.write_bytes(content)
+    with pytest.raises(InputFormatError, match=f"bad.run:{line}: .*{message}"):
+        read_run(path)
+
+
+def test_a_corrupt_gzip_run_names_the_file(tmp_path):
+    import gzip
+
+    from stagewise.errors import InputFormatError
+    from stagewise.io import read_run
+
+    data = bytearray(gzip.compress(b"".join(f"q{i} Q0 d{i} 1 1.0 x\n".encode() for i in range(2000))))
+    data[len(data) // 2] ^= 0xFF  # a flipped byte in the middle of the deflate stream
+    path = tmp_path / "corrupt.run.gz"
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputFormatError, match=r"corrupt.run.gz:\d+: cannot be read to its end"):
+        read_run(path)
