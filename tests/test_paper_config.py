@@ -103,8 +103,11 @@ def test_paper_grid_dry_run_lists_60_trainings_480_rerankings_and_no_training_re
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
     # 2 rerankers x 6 cells (C, D, C-D and D-C each at two stage-2 rates) x 5 seeds; x 2 rankers x 4 test sets
     assert counts["train"] == "60" and counts["rerank"] == "480"
-    # the two teacher files and the ColBERTv2 training run: one job each that says where to get it
-    assert counts["external_file"] == "3"
+    # the two teacher files and the ColBERTv2 training run are the user's: no job makes them, the dry run says where
+    # to get them (a run stops before any job)
+    for key in ("teacher.candidates", "teacher.permutations", "training.C.negatives_run.path"):
+        assert f"config key '{key}': input file not found: " in result.stdout
+    assert "Obtain it from Zenodo record 10952882" in result.stdout and "external_file" not in counts
     assert counts["colbert_retrieve"] == counts["bm25_retrieve"] == "4"  # the four test sets, not the training queries
     assert "dataset=train" not in result.stdout
     stage2 = re.findall(r"wildcards: reranker=\w+, schedule=((?:C-D|D-C)_lr1e-0[58]), seed=\d", result.stdout)
@@ -117,19 +120,21 @@ def test_paper_grid_dry_run_lists_60_trainings_480_rerankings_and_no_training_re
     assert "resources/ir_datasets/prepared/msmarco-passage/dev/small.json" in result.stdout
 
 
-def test_an_absent_external_file_stops_saying_where_to_get_it_and_a_present_one_is_left_alone(tmp_path):
+def test_an_absent_download_stops_the_run_before_any_job_saying_where_to_get_it_and_a_present_one_is_left_alone(
+        tmp_path):
     copy_checkout(tmp_path)
     candidates = tmp_path / "resources" / "teacher" / "rankgpt" / "marco-train-100k.jsonl"
     candidates.parent.mkdir(parents=True)
     candidates.write_text('{"query_id": "1", "query": "q", "retrieved_passages": []}\n')
     env = with_venv_path()
     run = "resources/training/colbertv2/__colbert__msmarco-passage-train-judged.run"
-    result = subprocess.run([SNAKEMAKE, run, str(candidates.relative_to(tmp_path)), "--cores", "1",
-                             "--configfile", "config/paper.yaml"], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=300, env=env)
+    result = subprocess.run([SNAKEMAKE, "resources/training/candidates", "--cores", "1", "--configfile",
+                             "config/paper.yaml"], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode != 0
-    log = (tmp_path / "logs" / "data" / "external" / f"{run}.log").read_text()
-    assert f"input file not found: {run}. Obtain it from Zenodo record 10952882" in log
+    assert f"config key 'training.C.negatives_run.path': input file not found: {run}. Obtain it from Zenodo record " \
+           "10952882" in result.stderr
+    assert "Also absent: 'teacher.permutations'" in result.stderr
+    assert not (tmp_path / "logs").exists()  # no job ran
     assert candidates.exists()  # a present file is no job's output, so nothing deletes it
 
 

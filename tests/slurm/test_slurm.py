@@ -4,7 +4,7 @@ The cluster comes from tests/slurm/localslurm.py (root, Debian packages); withou
 reason. One SLURM run of a small grid carries three checks: a training job signalled with SIGTERM midway resumes
 from its checkpoint on retry, a job failing once (testing.fail_once) succeeds on retry, and the final table equals
 a local run's; sacct then shows every training job with gres/gpu=1. A second run shows that scancel stops the
-workflow with an error instead of leaving it waiting.
+workflow with an error instead of leaving it waiting; a third, that files the user provides survive a forced run.
 """
 
 import json
@@ -239,3 +239,17 @@ def test_scancel_stops_the_workflow_with_an_error(cluster, slurm_and_local, tmp_
     assert code != 0 and len(cancelled) == 3, out[-4000:]  # the first attempt and the profile's 2 retries
     assert "CANCELLED" in out and "At least one job did not complete successfully" in out
     print(f"scancel test: {time.monotonic() - started:.0f} s")
+
+
+def test_files_the_user_provides_survive_a_forced_run_on_the_cluster(cluster, tmp_path):
+    """Issue 22: a teacher file and a negatives run older than every script, with every job forced through SLURM (the
+    removed external_file rule, a local job on the submitting host, deleted them before running)."""
+    from ..test_hand_obtained import user_files, user_grid
+
+    folder, config = user_grid(tmp_path)
+    before = user_files(folder, config)
+    process = start_snakemake(folder, ["--profile", "slurm", "-F", "models", *FAST_POLL], cluster)
+    code = wait(process, 900, folder)
+    assert user_files(folder, config) == before
+    assert code == 0, output_of(folder)[-4000:]
+    assert (folder / "results" / "models" / "electra" / "D" / "seed1" / "config.json").exists()

@@ -3,6 +3,7 @@ import os
 import re
 from pathlib import Path
 
+from snakemake.logging import logger
 from stagewise.config import (
     MAIN_CORPUS,
     corpora,
@@ -20,6 +21,8 @@ from stagewise.config import (
 from stagewise.data import trec_dl
 from stagewise.data.datasets import is_local, local_folder
 from stagewise.data.prepare import PREPARED_ENV, is_hub_id
+from stagewise.errors import ConfigError
+from stagewise.hand_obtained import absent_message, hand_obtained_inputs
 
 validate_config(config)
 
@@ -46,6 +49,9 @@ CORPUS_OF = {**test_set_corpora(config), "train": MAIN_CORPUS}
 OUT_OF_DOMAIN = out_of_domain(config)
 # the training run that supplies C's hard negatives: an existing file, or a ranker's retrieval
 NEGATIVES_RUN = config["training"]["C"].get("negatives_run")
+# paths the config names that the user provides (teacher files, an existing training run, run files, local dataset
+# folders, checkpoints): no rule makes them, so no job deletes them; given() checks them as jobs are planned
+HAND_OBTAINED = {item.path: item for item in hand_obtained_inputs(config)}
 # ir_datasets ids the grid reads, and hub checkpoints it loads: prepared on the submitting host by local rules
 IR_DATASETS = sorted({s for s in [*CORPORA.values(), *QUERY_SETS.values()] if not is_local(s)})
 HUB_IDS = sorted(
@@ -66,6 +72,46 @@ if (SOURCE_TREE / "stagewise").is_dir():
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+def given(paths):
+    """Rule inputs (a path or a list); each the user provides must be present: an absent one stops the run while
+    Snakemake plans it, before any job, naming its config key and where to obtain it. A dry run warns instead and
+    plans without it."""
+    kept = []
+    for path in [paths] if isinstance(paths, str) else paths:
+        item = HAND_OBTAINED.get(path)
+        if item is None or item.present():
+            kept.append(path)
+        elif workflow.dryrun:
+            warn_absent(item)
+        else:
+            raise ConfigError(absent_message(item, [i for i in HAND_OBTAINED.values() if not i.present()]))
+    return kept[0] if isinstance(paths, str) and kept else kept
+
+
+WARNED = set()
+
+
+def warn_absent(item):
+    if item.path not in WARNED:
+        WARNED.add(item.path)
+        logger.warning(f"{absent_message(item)} (This dry run plans as if it were there; a run stops here.)")
+
+
+def check_no_rule_writes_hand_obtained():
+    """Stop when a rule could write a path the user provides, or a folder holding one (Snakemake deletes a job's
+    outputs before it runs). Called once every rule is defined."""
+    for item in HAND_OBTAINED.values():
+        path = Path(os.path.normpath(item.path))
+        for target in [path, *list(path.parents)[:-1]]:  # the path and the folders holding it, not . or /
+            writers = [r.name for r in workflow.rules if r.is_producer(str(target))]
+            if writers:
+                where = f"{item.path}," if target == path else f"{item.path}, inside {target},"
+                raise ConfigError(
+                    f"config key {item.key!r} names {where} which rule {writers[0]} writes. Snakemake deletes a "
+                    "job's outputs before the job runs: give a path that no rule writes."
+                )
+
+
 def prepared(spec):
     """The marker the prepare_dataset rule writes for an ir_datasets id (downloaded, docstore built)."""
     return f"resources/ir_datasets/prepared/{spec}.json"
@@ -74,7 +120,7 @@ def prepared(spec):
 def corpus_files(corpus=MAIN_CORPUS):
     """A local corpus is the docs.tsv of its folder; an ir_datasets corpus is its prepared marker."""
     spec = CORPORA[corpus]
-    return [str(local_folder(spec) / "docs.tsv")] if is_local(spec) else [prepared(spec)]
+    return given([str(local_folder(spec) / "docs.tsv")]) if is_local(spec) else [prepared(spec)]
 
 
 def doc_store_files(corpus=MAIN_CORPUS):
@@ -87,7 +133,7 @@ def dataset_files(spec, with_docs=True, corpus=MAIN_CORPUS):
     and its corpus's."""
     if is_local(spec):
         folder = local_folder(spec)
-        files = [str(folder / "queries.tsv"), str(folder / "qrels.txt")]
+        files = given([str(folder / "queries.tsv"), str(folder / "qrels.txt")])
     else:
         files = [prepared(spec)]
     return files + (corpus_files(corpus) if with_docs else [])
@@ -100,6 +146,15 @@ def corpus_of(wildcards):
 
 def query_set_files(wildcards):
     return dataset_files(QUERY_SETS[wildcards.dataset], with_docs=False)
+
+
+def train_query_files(wildcards):
+    return dataset_files(config["train_queries"], with_docs=False)
+
+
+def test_set_qrels(wildcards):
+    """Queries and qrels of every test set (the evaluation reads them all)."""
+    return [f for t in TEST_SETS for f in dataset_files(TEST_SET_DATASETS[t], with_docs=False)]
 
 
 def names_of(names):
@@ -136,7 +191,7 @@ def colbert_checkpoint_files(wildcards):
     """A rule input when the checkpoint is a folder (frozen here, downloaded here, or given)."""
     path = colbert_checkpoint(wildcards.ranker)
     settings = config["rankers"][wildcards.ranker]
-    return [path] if "encoder" in settings or path.startswith("resources/hub/") or Path(path).is_dir() else []
+    return given([path]) if "encoder" in settings or path.startswith("resources/hub/") or path in HAND_OBTAINED else []
 
 
 def backbone_spec(wildcards):
@@ -168,14 +223,23 @@ def training_inputs(wildcards):
     if stage_of(wildcards.schedule) == "C":
         inputs["candidates"] = "resources/training/candidates"
     else:
-        inputs["teacher"] = teacher_files()
+        inputs["teacher"] = given(teacher_files())
     return inputs
 
 
-def negatives_run_file():
+def negatives_run(wildcards):
     """The training run C's pools come from: an existing file (training.C.negatives_run) or a ranker's retrieval."""
     ranker = config["training"]["C"]["negatives_ranker"]
-    return NEGATIVES_RUN["path"] if NEGATIVES_RUN else f"results/runs/first_stage/{ranker}/train.run"
+    return given(NEGATIVES_RUN["path"]) if NEGATIVES_RUN else f"results/runs/first_stage/{ranker}/train.run"
+
+
+def imported_run(wildcards):
+    """A run-file ranker's run for one query set."""
+    return given(config["rankers"][wildcards.ranker]["runs"][wildcards.dataset])
+
+
+def reference_file(wildcards):
+    return given(config["reference"]["file"]) if config.get("reference", {}).get("file") else []
 
 
 def teacher_files():
@@ -247,28 +311,9 @@ def rerank_metrics():
     return expand("results/metrics/rerank/{ranker}.tsv", ranker=RERANKED_RANKERS)
 
 
-def trec_dl_source_files():
+def trec_dl_source_files(wildcards):
     """The shared TREC DL files the trec_dl_dataset rule reads (with a trec_dl section only)."""
-    return [str(p) for p in trec_dl.source_files(config["trec_dl"]["source"])] if "trec_dl" in config else []
-
-
-def external_files():
-    """Input files that the workflow does not make (path -> where to obtain them): the teacher's files (unless the
-    synthetic or TREC DL rules make them) and an existing training run for C. The external_files rule names them when absent.
-    """
-    files = {}
-    if "teacher" in config and "synthetic" not in config:
-        source = config["teacher"].get("source", "the config's teacher section")
-        files.update(
-            {
-                f: source
-                for f in teacher_files()
-                if not ("trec_dl" in config and f.startswith("resources/datasets/trecdl/"))
-            }
-        )
-    if NEGATIVES_RUN:
-        files[NEGATIVES_RUN["path"]] = NEGATIVES_RUN.get("source", "the config's training.C.negatives_run section")
-    return files
+    return given([str(p) for p in trec_dl.source_files(config["trec_dl"]["source"])]) if "trec_dl" in config else []
 
 
 def first_stage_metrics():

@@ -32,25 +32,6 @@ rule download_checkpoint:
         "../scripts/download_checkpoint.py"
 
 
-rule synthetic_dataset:
-    """The embedded synthetic collection (only when the config has a 'synthetic' section)."""
-    output:
-        docs="resources/datasets/synthetic/docs.tsv",
-        splits=expand(
-            "resources/datasets/synthetic/{split}/{name}",
-            split=config.get("synthetic", {}).get("splits", {}),
-            name=["queries.tsv", "qrels.txt"],
-        ),
-    log:
-        "logs/data/synthetic_dataset.log",
-    conda:
-        "../../envs/first_stage.yaml"
-    params:
-        spec=config.get("synthetic"),
-    script:
-        "../scripts/synthetic_dataset.py"
-
-
 rule doc_store:
     """The offset index of a local corpus: training groups and re-ranking read passage texts by id through it."""
     input:
@@ -76,8 +57,8 @@ rule training_candidates:
     """C's training pools, prepared once: each training query's top-negatives_depth of the training run (by its rank
     column) and its qrels positives, as arrays every C job memory-maps (the 251M-line MS MARCO run is read once)."""
     input:
-        run=negatives_run_file(),
-        queries=dataset_files(config["train_queries"], with_docs=False),
+        run=negatives_run,
+        queries=train_query_files,
     output:
         directory("resources/training/candidates"),
     log:
@@ -99,26 +80,48 @@ rule training_candidates:
         "../scripts/training_candidates.py"
 
 
-rule simulated_teacher:
-    """The demo teacher: the training queries' first-stage top-k ranked by true grade plus seeded noise."""
-    input:
-        run=f"results/runs/first_stage/{config.get('synthetic', {}).get('teacher_ranker', 'bm25')}/train.run",
-        queries=dataset_files(config["train_queries"], with_docs=False),
-    output:
-        candidates="resources/teacher/synthetic/train-candidates.jsonl",
-        permutations="resources/teacher/synthetic/train-permutations.json",
-    log:
-        "logs/data/simulated_teacher.log",
-    priority: 10
-    conda:
-        "../../envs/first_stage.yaml"
-    params:
-        train=config["train_queries"],
-        depth=config.get("synthetic", {}).get("teacher_depth", 20),
-        noise=config.get("synthetic", {}).get("teacher_noise", 0.7),
-        seed=config.get("synthetic", {}).get("seed", 0),
-    script:
-        "../scripts/simulated_teacher.py"
+# the demo's data and teacher, and the TREC DL folders: rules only when the config has their section, so that
+# no rule can write (and delete) files of the same names that a user provides
+if "synthetic" in config:
+
+    rule synthetic_dataset:
+        """The embedded synthetic collection."""
+        output:
+            docs="resources/datasets/synthetic/docs.tsv",
+            splits=expand(
+                "resources/datasets/synthetic/{split}/{name}",
+                split=config["synthetic"]["splits"],
+                name=["queries.tsv", "qrels.txt"],
+            ),
+        log:
+            "logs/data/synthetic_dataset.log",
+        conda:
+            "../../envs/first_stage.yaml"
+        params:
+            spec=config["synthetic"],
+        script:
+            "../scripts/synthetic_dataset.py"
+
+    rule simulated_teacher:
+        """The demo teacher: the training queries' first-stage top-k ranked by true grade plus seeded noise."""
+        input:
+            run=f"results/runs/first_stage/{config['synthetic']['teacher_ranker']}/train.run",
+            queries=train_query_files,
+        output:
+            candidates="resources/teacher/synthetic/train-candidates.jsonl",
+            permutations="resources/teacher/synthetic/train-permutations.json",
+        log:
+            "logs/data/simulated_teacher.log",
+        priority: 10
+        conda:
+            "../../envs/first_stage.yaml"
+        params:
+            train=config["train_queries"],
+            depth=config["synthetic"]["teacher_depth"],
+            noise=config["synthetic"]["teacher_noise"],
+            seed=config["synthetic"]["seed"],
+        script:
+            "../scripts/simulated_teacher.py"
 
 
 if "trec_dl" in config:
@@ -126,7 +129,7 @@ if "trec_dl" in config:
     rule trec_dl_dataset:
         """TREC DL 2019/2020 dataset folders and first-stage runs from the shared files (which are never committed)."""
         input:
-            trec_dl_source_files(),
+            trec_dl_source_files,
         output:
             docs="resources/datasets/trecdl/docs.tsv",
             sets=expand(
@@ -141,28 +144,6 @@ if "trec_dl" in config:
         conda:
             "../../envs/first_stage.yaml"
         params:
-            depth=config.get("trec_dl", {}).get("depth"),
+            depth=config["trec_dl"]["depth"],
         script:
             "../scripts/trec_dl_dataset.py"
-
-
-if external_files():
-
-    localrules:
-        external_file,
-
-    rule external_file:
-        """An input obtained by hand (no rule can make it): when it is absent, say where to get it. One job per file,
-        so that a present file is never an output of a job (Snakemake deletes the outputs of a failed job)."""
-        output:
-            "{external}",
-        log:
-            "logs/data/external/{external}.log",
-        wildcard_constraints:
-            external=names_of(list(external_files())),
-        conda:
-            "../../envs/first_stage.yaml"
-        params:
-            source=lambda wildcards: external_files()[wildcards.external],
-        script:
-            "../scripts/missing_input.py"

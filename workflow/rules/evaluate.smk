@@ -2,7 +2,7 @@ rule evaluate_first_stage:
     """Per-query metrics of a first-stage ranker on every test set."""
     input:
         runs=expand("results/runs/first_stage/{{ranker}}/{dataset}.run", dataset=TEST_SETS),
-        qrels=[f for t in TEST_SETS for f in dataset_files(TEST_SET_DATASETS[t], with_docs=False)],
+        qrels=test_set_qrels,
     output:
         "results/metrics/first_stage/{ranker}.tsv",
     log:
@@ -24,7 +24,7 @@ rule evaluate_rerank:
     seconds, job start-up more), and per re-ranked run the tied scores in each query's top 10."""
     input:
         runs=rerank_runs,
-        qrels=[f for t in TEST_SETS for f in dataset_files(TEST_SET_DATASETS[t], with_docs=False)],
+        qrels=test_set_qrels,
     output:
         "results/metrics/rerank/{ranker}.tsv",
         ties="results/metrics/rerank/{ranker}.ties.tsv",

@@ -135,7 +135,7 @@ rule colbert_retrieve:
 rule import_run:
     """An existing TREC run file as a ranker: validated (file and line on error), normalized, cut at depth."""
     input:
-        run=lambda wildcards: config["rankers"][wildcards.ranker]["runs"][wildcards.dataset],
+        run=imported_run,
         queries=query_set_files,
     output:
         "results/runs/first_stage/{ranker}/{dataset}.run",

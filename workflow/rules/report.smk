@@ -104,7 +104,7 @@ rule vs_reference:
     """Our numbers next to reference numbers given in the config (for example a paper's table)."""
     input:
         table="results/tables/main.csv",
-        file=[config["reference"]["file"]] if config.get("reference", {}).get("file") else [],
+        file=reference_file,
     output:
         report(
             "results/tables/vs_reference.csv",
