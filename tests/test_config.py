@@ -218,3 +218,21 @@ def test_a_claim_must_name_systems_of_the_grid_and_an_evaluated_metric():
         with_claim(a="C-X")
     with pytest.raises(ConfigError, match="config key 'claims.0.metric': ndcg@20 is not in evaluation.metrics"):
         with_claim(metric="ndcg@20")
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c["training"]["C"].update(epochs=1), "config key 'training.C': give 'steps' or 'epochs', not both"),
+    (lambda c: c["training"]["D"].pop("steps"), "config key 'training.D': give the stage's length as 'steps' or"),
+    (lambda c: c["training"]["second_stage"].update({"D-C": {"steps": 5, "epochs": 1}}),
+     "config key 'training.second_stage.D-C': give 'steps' or 'epochs', not both"),
+    (lambda c: c["significance"]["equivalence_margins"].update({"nDCG@10": 0.02}),
+     "is ndcg@10, which already has a margin"),
+    (lambda c: c["significance"].update(equivalence_margins={"RR(rel=1)@10": 0.01}),
+     "counts grades >= 1 as relevant, but test set"),
+    (lambda c: [r.update(rerank=False) for r in c["rankers"].values()], "no ranker is re-ranked"),
+])
+def test_settings_that_would_be_ignored_or_fail_late_stop_at_config_time(change, message):
+    config = copy.deepcopy(DEMO)
+    change(config)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        validate_config(config)

@@ -272,6 +272,25 @@ def first_stage_depth(config: dict) -> int | None:
     return config["rerank"]["depth"] if config["evaluation"]["first_stage_depth"] == "rerank" else None
 
 
+def _check_stage_lengths(config: dict):
+    """Each stage gives its length once: steps or epochs, not both (one would be ignored), and not neither (the job
+    would fail only when it runs); a stage-2 entry gives at most one of them (it replaces the stage's)."""
+    stages = {stage_of(cell) for cell in schedule_cells(config)}
+    for stage in sorted(stages):
+        section = config["training"][stage]
+        given = [k for k in ("steps", "epochs") if k in section]
+        if len(given) == 2:
+            raise ConfigError(f"config key 'training.{stage}': give 'steps' or 'epochs', not both (one would be "
+                              "ignored)")
+        if not given:
+            raise ConfigError(f"config key 'training.{stage}': give the stage's length as 'steps' or 'epochs'")
+    for schedule, setting in config["training"].get("second_stage", {}).items():
+        for i, override in enumerate(setting if isinstance(setting, list) else [setting]):
+            if "steps" in override and "epochs" in override:
+                where = f"training.second_stage.{schedule}" + (f".{i}" if isinstance(setting, list) else "")
+                raise ConfigError(f"config key '{where}': give 'steps' or 'epochs', not both (one would be ignored)")
+
+
 def _check_references(config: dict, given_c_keys: set):
     c = config["training"]["C"]
     if MAIN_CORPUS in config["test_sets"] and test_set_corpora(config)[MAIN_CORPUS] != MAIN_CORPUS:
@@ -284,6 +303,10 @@ def _check_references(config: dict, given_c_keys: set):
         raise ConfigError("config key 'training.C': give 'negatives_run' or 'negatives_ranker', not both")
     for name, ranker in config["rankers"].items():
         _check_ranker(name, ranker, config)
+    if not any(r.get("rerank", True) for r in config["rankers"].values()):
+        raise ConfigError("config key 'rankers': no ranker is re-ranked (every one has rerank: false), so no model "
+                          "would be evaluated; let at least one re-rank")
+    _check_stage_lengths(config)
     needs_train = {} if "negatives_run" in c else {c["negatives_ranker"]: "training.C.negatives_ranker"}
     if config.get("synthetic") is not None:
         needs_train.setdefault(config["synthetic"]["teacher_ranker"], "synthetic.teacher_ranker")
@@ -352,6 +375,14 @@ def _canonical_metrics(config: dict):
             raise ConfigError(f"{key}: {e}") from None
         if metric not in config["evaluation"]["metrics"]:
             raise ConfigError(f"{key}: {metric} is not in evaluation.metrics ({', '.join(config['evaluation']['metrics'])})")
+        if metric in margins:
+            raise ConfigError(f"{key}: {given} is {metric}, which already has a margin")
+        rel = canonical_metric(given)[1]
+        other = {t: v for t, v in thresholds.items() if rel is not None and v != rel}
+        if other:
+            raise ConfigError(f"{key}: {given} counts grades >= {rel} as relevant, but test set(s) "
+                              f"{', '.join(sorted(other))} count grades >= "
+                              f"{', '.join(str(v) for v in sorted(set(other.values())))}")
         margins[metric] = margin
     config["significance"]["equivalence_margins"] = margins
     systems = {*config["schedules"], *schedule_cells(config), "-"}
