@@ -3,6 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 STAGEWISE = str(Path(sys.executable).with_name("stagewise"))
 
 
@@ -39,3 +41,28 @@ def test_user_errors_end_in_one_line_naming_the_argument_and_exit_2(tmp_path):
         errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
         assert len(errors) == 1 and message in errors[0], (args, result.stderr[-2000:])
         assert "Traceback" not in result.stderr, args
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["rerank", "m", "r", "q", "c", "o", "--depth", "0"], "argument --depth: 0 is not at least 1"),
+    (["rerank", "m", "r", "q", "c", "o", "--batch-size", "-4"], "argument --batch-size: -4 is not at least 1"),
+    (["evaluate", "r", "q", "--relevance-threshold", "0"], "argument --relevance-threshold: 0 is not at least 1"),
+    (["retrieve", "i", "q", "o", "--depth", "ten"], "argument --depth: 'ten' is not an integer"),
+])
+def test_meaningless_numbers_are_refused_with_the_argument_named(argv, message, capsys):
+    from stagewise.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_evaluating_a_run_that_shares_no_query_with_the_qrels_stops(tmp_path):
+    from stagewise.errors import EvaluationError
+    from stagewise.evaluation.metrics import check_run_covers
+
+    with pytest.raises(EvaluationError, match=r"x.run: the run ranks none of the 2 judged queries of test set dl19 "
+                                              r"\(its queries: q7\); every metric would be 0"):
+        check_run_covers({"q7": {"d1": 1.0}}, {"q1": {"d1": 1}, "q2": {"d2": 2}}, "x.run", "dl19")
+    with pytest.raises(EvaluationError, match="x.run: the run is empty"):
+        check_run_covers({}, {"q1": {"d1": 1}}, "x.run", "dl19")

@@ -68,10 +68,12 @@ def _rerank(a):
 
 def _evaluate(a):
     from .data import datasets
-    from .evaluation.metrics import per_query_metrics
+    from .evaluation.metrics import check_run_covers, per_query_metrics
     from .io import read_run
 
-    frame = per_query_metrics(datasets.qrels(a.qrels), read_run(a.run), a.metrics, a.relevance_threshold)
+    qrels, run = datasets.qrels(a.qrels), read_run(a.run)
+    check_run_covers(run, qrels, a.run, a.qrels)
+    frame = per_query_metrics(qrels, run, a.metrics, a.relevance_threshold)
     print(json.dumps(frame.groupby("metric", sort=False)["value"].mean().round(4).to_dict()))
 
 
@@ -89,34 +91,45 @@ def _table(a):
 from .evaluation.metrics import METRICS  # noqa: E402  (a constant; the module imports ranx only when evaluating)
 
 
+def _positive(text: str) -> int:
+    """An integer of at least 1 (a depth, a batch size, a length, a count)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stagewise", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("synthetic", help="write the synthetic demo dataset folder")
-    p.add_argument("out"), p.add_argument("--seed", type=int, default=13), p.add_argument("--passages", type=int, default=20000)
+    p.add_argument("out"), p.add_argument("--seed", type=int, default=13), p.add_argument("--passages", type=_positive, default=20000)
     p.set_defaults(func=_synthetic)
     p = sub.add_parser("trecdl", help="TREC DL 2019/2020 dataset folders and first-stage runs from the shared files")
     p.add_argument("out"), p.add_argument("--source", help="the shared data folder (default: $STAGEWISE_SHARED_DATA or ../shared/data)")
-    p.add_argument("--depth", type=int, default=100, help="cut every run here before dropping passages without text")
+    p.add_argument("--depth", type=_positive, default=100, help="cut every run here before dropping passages without text")
     p.set_defaults(func=_trecdl)
     p = sub.add_parser("index", help="build a Lucene index of a corpus (ir_datasets id or local:<folder>)")
-    p.add_argument("corpus"), p.add_argument("index"), p.add_argument("--threads", type=int, default=1)
+    p.add_argument("corpus"), p.add_argument("index"), p.add_argument("--threads", type=_positive, default=1)
     p.set_defaults(func=_index)
     p = sub.add_parser("retrieve", help="BM25 top-k of a query set as a TREC run")
     p.add_argument("index"), p.add_argument("queries"), p.add_argument("out")
     p.add_argument("--k1", type=float, default=0.9), p.add_argument("--b", type=float, default=0.4)
-    p.add_argument("--depth", type=int, default=100), p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--depth", type=_positive, default=100), p.add_argument("--threads", type=_positive, default=1)
     p.set_defaults(func=_retrieve)
     p = sub.add_parser("train", help="train one stage (C or D) with the hyperparameters of a workflow config")
     p.add_argument("stage", choices=["C", "D"]), p.add_argument("init"), p.add_argument("out")
     p.add_argument("--config", default="config/config.yaml"), p.add_argument("--run", help="first-stage run (C)")
     p.add_argument("--seed", type=int, default=1), p.add_argument("--work-dir", default="resources/checkpoints/cli")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=_positive, default=1)
     p.set_defaults(func=_train)
     p = sub.add_parser("rerank", help="re-rank a first-stage run with a model folder")
     p.add_argument("model"), p.add_argument("run"), p.add_argument("queries"), p.add_argument("corpus"), p.add_argument("out")
-    p.add_argument("--depth", type=int, default=100), p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--max-length", type=int, default=256), p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--depth", type=_positive, default=100), p.add_argument("--batch-size", type=_positive, default=64)
+    p.add_argument("--max-length", type=_positive, default=256), p.add_argument("--threads", type=_positive, default=1)
     p.add_argument("--head", choices=["fp32", "bf16"], default="fp32",
                    help="the classification head's precision when the model runs in bf16 (a GPU): fp32 on upcast "
                         "hidden states, or bf16 like the body (the released code's scoring: its scores tie)")
@@ -125,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run"), p.add_argument("qrels", help="dataset with qrels (ir_datasets id or local:<folder>)")
     p.add_argument("--metrics", nargs="+", default=["ndcg@10", "mrr@10", "map", "recall@100"], choices=METRICS,
                    metavar="METRIC", help=f"any of {', '.join(METRICS)}")
-    p.add_argument("--relevance-threshold", type=int, default=2)
+    p.add_argument("--relevance-threshold", type=_positive, default=2)
     p.set_defaults(func=_evaluate)
     p = sub.add_parser("table", help="main table (seed statistics, significance markers) from per-query metric files")
     p.add_argument("out"), p.add_argument("metrics", nargs="+")

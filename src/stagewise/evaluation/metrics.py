@@ -50,6 +50,16 @@ def check_relevance_threshold(qrels: Qrels, relevance_threshold: int, metrics, n
                          f"test_sets.{name}.relevance_threshold (1 for binary qrels such as MS MARCO dev)")
 
 
+def check_run_covers(run: Run, qrels: Qrels, path, name: str):
+    """Stop on a run that ranks no judged query of its test set (an empty file, another test set's run): every
+    metric would be 0 for every query, which reads like a real result."""
+    judged = {q for q, docs in qrels.items() if docs}
+    if not judged & set(run):
+        what = "is empty" if not run else (f"ranks none of the {len(judged)} judged queries of test set {name} (its "
+                                           f"queries: {', '.join(sorted(run)[:3])}{', ...' if len(run) > 3 else ''})")
+        raise EvaluationError(f"{path}: the run {what}; every metric would be 0")
+
+
 def per_query_metrics(qrels: Qrels, run: Run, metrics, relevance_threshold: int = 2, depth: int | None = None,
                       name: str = "the qrels"):
     """DataFrame with columns qid, metric, value for every judged query (``name``: the test set, for errors)."""
@@ -99,6 +109,7 @@ def evaluate_cells(cells, qrels_by_dataset: dict[str, Qrels], out_path, metrics,
     for keys, run_paths in cells:
         for path, (dataset, qrels) in zip(run_paths, qrels_by_dataset.items(), strict=True):
             run = read_run(path)
+            check_run_covers(run, qrels, path, dataset)
             frame = per_query_metrics(qrels, run, metrics, thresholds[dataset], depth, dataset)
             frame.insert(0, "dataset", dataset)
             for i, (key, value) in enumerate(keys.items()):
