@@ -20,6 +20,19 @@ Run = dict[str, dict[str, float]]
 Qrels = dict[str, dict[str, int]]
 
 
+def remove_stale_temporaries(path, kinds=("tmp",)) -> int:
+    """Delete what an earlier writer of ``path`` left behind when it was killed (SIGKILL skips every cleanup): the
+    hidden ``.<name>.*.<kind>`` siblings (``atomic_path``'s ``tmp``; the ColBERT index's ``staging``). Snakemake runs
+    one job per output at a time (and one controller per working directory), so such a sibling belongs to no running
+    job. Called before this writer makes its own. Returns the count."""
+    path = Path(path)
+    stale = [p for kind in kinds for p in path.parent.glob(f".{path.name}.*.{kind}")]
+    for leftover in stale:
+        log.info("removing %s, left by an earlier attempt that was killed", leftover)
+        shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
+    return len(stale)
+
+
 @contextlib.contextmanager
 def atomic_path(path, suffix=""):
     """Yield a temporary path next to ``path``; rename it to ``path`` only if the block succeeds.
@@ -28,6 +41,7 @@ def atomic_path(path, suffix=""):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     target = tmp / ("out" + suffix)
     try:

@@ -76,6 +76,7 @@ rule training_candidates:
     params:
         train=config["train_queries"],
         depth=config["training"]["C"]["negatives_depth"],
+        md5=(config["training"]["C"].get("negatives_run") or {}).get("md5"),
     script:
         "../scripts/training_candidates.py"
 

@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..io import atomic_path, write_run
+from ..io import atomic_path, remove_stale_temporaries, write_run
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +156,7 @@ def build_index(docs, checkpoint: str, index_dir, nbits: int = 2, doc_maxlen: in
     index_dir = Path(index_dir)
     meta_path = index_dir / INDEX_META
     index_dir.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(index_dir, ("tmp", "staging"))  # a killed build's leftovers
     staging = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.", suffix=".staging", dir=index_dir.parent))
     try:
         h, n = hashlib.sha256(), 0
