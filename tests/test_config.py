@@ -236,3 +236,12 @@ def test_settings_that_would_be_ignored_or_fail_late_stop_at_config_time(change,
     change(config)
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         validate_config(config)
+
+
+def test_a_config_file_that_is_not_yaml_names_its_file_line_and_column(tmp_path):
+    from stagewise.config import check_config_files
+
+    bad = tmp_path / "my.yaml"
+    bad.write_text("seeds: [1, 2\nschedules: [C]\n")
+    with pytest.raises(ConfigError, match=r"my.yaml:2:\d+: not valid YAML: "):
+        check_config_files([bad])

@@ -46,3 +46,22 @@ def test_progress_lines_come_at_a_bounded_rate_with_rate_and_time_left(caplog):
     assert caplog.records[len(said)].getMessage().startswith("indexing: 100 documents, ")
     resumed = Progress(logger, "training", total=10, unit="steps", initial=8)
     assert resumed.update(9) and not resumed.update(9)  # no second line for the same count
+
+
+def test_a_failed_job_ends_its_log_with_the_message_and_shows_it_on_the_console(tmp_path):
+    script = """
+import sys
+from stagewise.logs import to_file
+from stagewise.errors import InputFormatError
+to_file(sys.argv[1])
+def read():
+    raise InputFormatError("runs/x.run", "expected 6 columns 'qid Q0 docid rank score tag', got 5", 7)
+read()
+"""
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "job.log")], capture_output=True, text=True,
+                            timeout=120)
+    message = "runs/x.run:7: expected 6 columns 'qid Q0 docid rank score tag', got 5"
+    assert result.returncode == 1
+    assert result.stderr == f"stagewise error: {message} (traceback in the job's log)\n"
+    log = (tmp_path / "job.log").read_text().splitlines()
+    assert log[-1] == f"stagewise error: {message}" and "Traceback (most recent call last):" in log

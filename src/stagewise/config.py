@@ -99,10 +99,17 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 
 
 def check_config_files(paths):
-    """Stop on a config file that gives a key twice in one mapping, naming the file, line and key."""
+    """Stop on a config file that gives a key twice in one mapping, naming the file, line and key, or that is not
+    YAML, naming the file, line and column (before Snakemake reads it and says only that parsing failed)."""
     for path in paths:
         with open(path, encoding="utf-8") as f:
-            yaml.load(f, Loader=_UniqueKeyLoader)
+            try:
+                yaml.load(f, Loader=_UniqueKeyLoader)
+            except yaml.MarkedYAMLError as e:
+                mark = e.problem_mark or e.context_mark
+                where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+                raise ConfigError(f"{where}: not valid YAML: {e.problem or e.context}"
+                                  + (f" ({e.context})" if e.context and e.problem else "")) from None
 
 
 def replaces_default(given: dict) -> bool:

@@ -99,15 +99,35 @@ class Progress:
         return True
 
 
+def _report_failure(kind, value, tb):
+    """The job's uncaught exception: its traceback in the log, then the message as the log's last line and on the
+    console (Snakemake's output shows the job's stderr): one line for an input or config error, which names the
+    file, line or key; the exception's type and message otherwise."""
+    import traceback
+
+    from .errors import StagewiseError
+
+    line = str(value) if isinstance(value, StagewiseError) else f"{kind.__name__}: {value}"
+    try:
+        traceback.print_exception(kind, value, tb, file=sys.stderr)
+        sys.stderr.write(f"\nstagewise error: {line}\n")
+        sys.stderr.flush()
+    finally:
+        sys.__stderr__.write(f"stagewise error: {line} (traceback in the job's log)\n")
+        sys.__stderr__.flush()
+
+
 def to_file(path, stdout: bool = False):
     """Route stderr and the logging module to ``path``; returns the log stream.
 
     Warnings and errors also go to the original stderr: Snakemake deletes a rule's log before each attempt,
     so a retried job's earlier failure (a preempted training, say) stays visible in Snakemake's output and in
     the cluster job's log. A log that cannot be written fails the job (see _LogFile). ``stdout``: the process's
-    standard output goes to the log too, Python's ``print`` and C code alike (colbert-ai prints its progress)."""
+    standard output goes to the log too, Python's ``print`` and C code alike (colbert-ai prints its progress). An
+    uncaught error ends the log with its one-line message and shows it on the console (see _report_failure)."""
     stream = _LogFile(path)
     sys.stderr = stream
+    sys.excepthook = _report_failure
     if stdout:
         sys.stdout.flush()
         os.dup2(stream.fileno(), 1)
