@@ -245,3 +245,10 @@ def test_a_config_file_that_is_not_yaml_names_its_file_line_and_column(tmp_path)
     bad.write_text("seeds: [1, 2\nschedules: [C]\n")
     with pytest.raises(ConfigError, match=r"my.yaml:2:\d+: not valid YAML: "):
         check_config_files([bad])
+
+
+def test_a_test_set_named_main_with_a_corpus_of_its_own_stops():
+    config = copy.deepcopy(DEMO)
+    config["test_sets"]["main"] = {"dataset": "local:data/vaswani/test", "corpus": "local:data/vaswani"}
+    with pytest.raises(ConfigError, match="config key 'test_sets.main': a test set with its own corpus cannot be named"):
+        validate_config(config)

@@ -300,7 +300,8 @@ def _check_stage_lengths(config: dict):
 
 def _check_references(config: dict, given_c_keys: set):
     c = config["training"]["C"]
-    if MAIN_CORPUS in config["test_sets"] and test_set_corpora(config)[MAIN_CORPUS] != MAIN_CORPUS:
+    main_spec = config["test_sets"].get(MAIN_CORPUS)
+    if isinstance(main_spec, dict) and main_spec.get("corpus", config["corpus"]) != config["corpus"]:
         raise ConfigError(f"config key 'test_sets.{MAIN_CORPUS}': a test set with its own corpus cannot be named "
                           f"{MAIN_CORPUS!r} (the grid's corpus has that name in paths); rename the test set")
     if "train" in config["test_sets"]:

@@ -75,3 +75,19 @@ def test_copies_and_worker_processes_read_through_handles_of_their_own(tiny_data
     assert queue.get(timeout=60) == store["d9"]
     child.join(60)
     assert child.exitcode == 0 and store["d5"] == expected
+
+
+def test_a_copied_project_reads_its_own_docs_not_the_originals(tmp_path):
+    import shutil
+
+    from stagewise.data.docstore import OffsetDocStore, build_offset_index
+
+    project = tmp_path / "project"
+    (project / "data").mkdir(parents=True)
+    (project / "data" / "docs.tsv").write_text("d1\tthe original text\n")
+    build_offset_index(project / "data" / "docs.tsv", project / "resources" / "store")
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy)
+    (project / "data" / "docs.tsv").write_text("d1\tchanged after the copy\n")  # the original moves on
+    store = OffsetDocStore(copy / "resources" / "store")
+    assert store["d1"] == "the original text" and store.path.resolve() == (copy / "data" / "docs.tsv").resolve()

@@ -29,7 +29,9 @@ FORMAT = 2
 class OffsetDocStore:
     """docid -> text of a ``docid<TAB>text`` file through its offset index (see ``build_offset_index``)."""
 
-    def __init__(self, index_dir):
+    def __init__(self, index_dir, located_at=None):
+        """``located_at``: where the store will be (its ``docs`` path is relative to that), when it is opened from
+        the temporary folder it is written to."""
         index_dir = Path(index_dir)
         meta_path = index_dir / "meta.json"
         if not meta_path.exists():
@@ -38,7 +40,8 @@ class OffsetDocStore:
         if self.meta.get("format") != FORMAT:
             raise InputFormatError(index_dir, f"a document store of layout {self.meta.get('format', 1)}, this stagewise "
                                               f"reads layout {FORMAT}: delete the folder, the doc_store rule rebuilds it")
-        self.path = Path(self.meta["docs"])
+        # relative to the store (an older store's absolute path stays absolute)
+        self.path = Path(os.path.normpath(Path(located_at or index_dir).absolute() / self.meta["docs"]))
         stat = self.path.stat()
         if (stat.st_size, stat.st_mtime_ns) != (self.meta["size"], self.meta["mtime_ns"]):
             raise InputFormatError(self.path, f"changed since its document store {index_dir} was built; rebuild it")
@@ -99,7 +102,9 @@ def build_offset_index(docs_path, out_dir) -> dict:
     if len(repeated):
         raise InputFormatError(docs_path, f"docid {sorted_ids[repeated[0]]!r} appears more than once")
     stat = docs_path.stat()
-    meta = {"format": FORMAT, "docs": str(docs_path.resolve()), "documents": len(docids), "size": stat.st_size,
+    # relative to the store: a copied or moved project reads its own docs.tsv, not the original folder's
+    docs = os.path.relpath(docs_path.resolve(), Path(out_dir).resolve())
+    meta = {"format": FORMAT, "docs": docs, "documents": len(docids), "size": stat.st_size,
             "mtime_ns": stat.st_mtime_ns}
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
@@ -107,7 +112,7 @@ def build_offset_index(docs_path, out_dir) -> dict:
         np.save(tmp / "offsets.npy", np.array(offsets, dtype=np.int64)[order])
         np.save(tmp / "lengths.npy", np.array(lengths, dtype=np.int32)[order])
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
-        OffsetDocStore(tmp)  # opens, or the job fails before the rename
+        OffsetDocStore(tmp, located_at=out_dir)  # opens, or the job fails before the rename
     log.info("document store: %d passages of %s -> %s", len(docids), docs_path, out_dir)
     return meta
 
