@@ -133,3 +133,11 @@ def test_config_metric_names_become_ours_and_a_rel_other_than_a_test_sets_thresh
         config(["ndcg@10", "nDCG@10"])
     with pytest.raises(ConfigError, match=r"'evaluation.metrics.0': unknown metric 'MRR@10'"):
         config(["MRR@10"])
+
+
+def test_qrels_without_a_positive_grade_stop_even_with_graded_metrics_only():
+    from stagewise.errors import EvaluationError
+    from stagewise.evaluation.metrics import per_query_metrics
+
+    with pytest.raises(EvaluationError, match="test set nfc: every grade of its qrels is 0 or lower"):
+        per_query_metrics({"q1": {"d1": 0, "d2": 0}}, {"q1": {"d1": 1.0}}, ["ndcg@10"], 1, name="nfc")

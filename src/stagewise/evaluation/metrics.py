@@ -39,11 +39,15 @@ def _rank_scores(run: Run, depth: int | None) -> Run:
 
 
 def check_relevance_threshold(qrels: Qrels, relevance_threshold: int, metrics, name: str = "the qrels"):
-    """Stop when binary metrics are asked for and no grade of ``qrels`` reaches the threshold."""
+    """Stop when no grade of ``qrels`` is positive (every metric, graded ones too, would be 0) or binary metrics are
+    asked for and no grade reaches the threshold."""
     binary = [m for m in metrics if canonical_metric(m)[0].split("@")[0] not in GRADED]
     top = max((g for docs in qrels.values() for g in docs.values()), default=None)
     if top is None:
         raise EvaluationError(f"test set {name}: its qrels hold no judgments, so every metric would be 0 for every system")
+    if top <= 0:
+        raise EvaluationError(f"test set {name}: every grade of its qrels is {top} or lower (no relevant document), so "
+                              "every metric, graded ones too, would be 0 for every system")
     if binary and (top is None or top < relevance_threshold):
         raise EvaluationError(f"test set {name}: relevance threshold {relevance_threshold} is above every grade of its "
                          f"qrels (highest: {top}), so {', '.join(binary)} would be 0 for every system; set "
