@@ -64,10 +64,9 @@ def open_text(path):
     return gzip.open(path, "rt", encoding="utf-8") if compressed else open(path, encoding="utf-8")
 
 
-def _open_lines(path):
-    """(line number, line) of a run or qrels file's content lines: plain or gzip-compressed; empty lines and comment
-    lines (``#`` first, as ir_metadata headers and trec_eval-style tools write them) skipped, line numbers kept. A
-    byte-order mark, a line that is not UTF-8 and a corrupt gzip stream stop with the file and line."""
+def text_lines(path):
+    """(line number, line without its newline) of a UTF-8 text file, plain or gzip-compressed (told by its first
+    bytes): a byte-order mark, a line that is not UTF-8 and a corrupt gzip stream stop with the file and line."""
     import gzip
     import zlib
 
@@ -87,10 +86,17 @@ def _open_lines(path):
                                                  "convert it with iconv -t UTF-8", lineno) from None
                 if lineno == 1 and line.startswith(BOM):
                     raise InputFormatError(path, _BOM_MESSAGE, 1)
-                if line.strip() and not line.lstrip().startswith("#"):
-                    yield lineno, line
+                yield lineno, line
         except (OSError, EOFError, zlib.error) as e:  # a truncated or corrupt gzip stream
             raise InputFormatError(path, f"cannot be read to its end ({type(e).__name__}: {e})", lineno + 1) from None
+
+
+def _open_lines(path):
+    """(line number, line) of a run or qrels file's content lines (see ``text_lines``); empty lines and comment
+    lines (``#`` first, as ir_metadata headers and trec_eval-style tools write them) skipped, line numbers kept."""
+    for lineno, line in text_lines(path):
+        if line.strip() and not line.lstrip().startswith("#"):
+            yield lineno, line
 
 
 def run_lines(path):

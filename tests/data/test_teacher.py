@@ -153,3 +153,14 @@ def test_md5_mismatch_names_the_file_and_both_sums(tmp_path):
     check_md5(path, hashlib.md5(b"[]").hexdigest())
     with pytest.raises(InputFormatError, match=r"p\.json: md5 is [0-9a-f]{32}, the config expects 0{32}"):
         check_md5(path, "0" * 32)
+
+
+def test_teacher_files_with_latin_1_bytes_stop_at_their_line(tmp_path):
+    from stagewise.data.teacher import read_teacher
+    from stagewise.errors import InputFormatError
+
+    candidates = tmp_path / "candidates.jsonl"
+    candidates.write_bytes(b'{"query_id": "1", "query": "caf\xe9", "retrieved_passages": []}\n')
+    (tmp_path / "permutations.txt").write_text("[1] > [2]\n")
+    with pytest.raises(InputFormatError, match=r"candidates.jsonl:1: is not UTF-8 text"):
+        read_teacher(candidates, tmp_path / "permutations.txt")

@@ -81,30 +81,28 @@ def check_md5(path, expected: str | None):
 
 def _read_candidates(path) -> list[tuple[int, str, str | None, dict[int, str]]]:
     """(line, qid, query text, rank -> docid) per candidates line; text fields are not kept."""
+    from ..io import text_lines
+
     candidates = []
-    try:
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    entry = json.loads(line)
-                    qid = entry["query_id"] if "query_id" in entry else entry["qid"]
-                    by_rank = {}
-                    for passage in entry["retrieved_passages"]:
-                        rank = int(passage["rank"])
-                        if rank in by_rank:
-                            raise ValueError(f"rank {rank} appears twice in retrieved_passages")
-                        by_rank[rank] = str(passage["docid"])
-                except KeyError as e:
-                    raise InputFormatError(path, f"not a candidates entry (no {e} field; expected query_id or qid, "
-                                                 "query, retrieved_passages with docid and rank)", lineno) from None
-                except (ValueError, TypeError, AttributeError) as e:
-                    raise InputFormatError(path, f"not a candidates entry ({e})", lineno) from None
-                query = entry.get("query")
-                candidates.append((lineno, str(qid), None if query is None else str(query), by_rank))
-    except FileNotFoundError:
-        raise InputFormatError(path, "file not found") from None
+    for lineno, line in text_lines(path):  # names the file and line of undecodable bytes
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+            qid = entry["query_id"] if "query_id" in entry else entry["qid"]
+            by_rank = {}
+            for passage in entry["retrieved_passages"]:
+                rank = int(passage["rank"])
+                if rank in by_rank:
+                    raise ValueError(f"rank {rank} appears twice in retrieved_passages")
+                by_rank[rank] = str(passage["docid"])
+        except KeyError as e:
+            raise InputFormatError(path, f"not a candidates entry (no {e} field; expected query_id or qid, "
+                                         "query, retrieved_passages with docid and rank)", lineno) from None
+        except (ValueError, TypeError, AttributeError) as e:
+            raise InputFormatError(path, f"not a candidates entry ({e})", lineno) from None
+        query = entry.get("query")
+        candidates.append((lineno, str(qid), None if query is None else str(query), by_rank))
     return candidates
 
 
@@ -122,11 +120,9 @@ def read_teacher(candidates_path, permutations_path, ranking_size: int | None = 
     if repeated not in ("keep", "drop"):
         raise ValueError(f"repeated must be 'keep' or 'drop', not {repeated!r}")
     candidates = _read_candidates(candidates_path)
-    try:
-        with open(permutations_path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except FileNotFoundError:
-        raise InputFormatError(permutations_path, "file not found") from None
+    from ..io import text_lines
+
+    lines = [line for _, line in text_lines(permutations_path)]
     try:
         permutations = json.loads("\n".join(lines))
     except json.JSONDecodeError as e:
