@@ -20,6 +20,37 @@ Run = dict[str, dict[str, float]]
 Qrels = dict[str, dict[str, int]]
 
 
+#: bytes read from each of a file's start, middle and end for its sampled identity
+SAMPLE_BYTES = 1 << 20
+
+
+def file_identity(path) -> dict:
+    """What a derived store records of the file it was built from, to notice a replacement that Snakemake's
+    timestamps miss (a copy with the original date, ``rsync -a``): size, modification time, and the sha256 of the
+    size and three 1 MiB samples (start, middle, end). Hashing a 10 GB training run whole per job is not affordable;
+    the samples cost milliseconds and catch any replacement that changes the size or one of them (a same-size file
+    that differs only outside the samples is not caught)."""
+    import hashlib
+
+    path = Path(path)
+    stat = path.stat()
+    h = hashlib.sha256(str(stat.st_size).encode())
+    with open(path, "rb") as f:
+        for start in sorted({0, max(0, stat.st_size // 2 - SAMPLE_BYTES // 2), max(0, stat.st_size - SAMPLE_BYTES)}):
+            f.seek(start)
+            h.update(f.read(SAMPLE_BYTES))
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sample_sha256": h.hexdigest()}
+
+
+def check_identity(path, recorded: dict, store) -> None:
+    """Stop when ``path`` is not the file ``store`` was built from (``recorded``: its ``file_identity``)."""
+    now = file_identity(path)
+    changed = [k for k in ("size", "sample_sha256") if k in recorded and recorded[k] != now[k]]
+    if changed:
+        raise InputFormatError(path, f"is not the file {store} was built from (its {' and '.join(changed)} changed); "
+                                     f"delete {store} so that it is rebuilt")
+
+
 def remove_stale_temporaries(path, kinds=("tmp",)) -> int:
     """Delete what an earlier writer of ``path`` left behind when it was killed (SIGKILL skips every cleanup): the
     hidden ``.<name>.*.<kind>`` siblings (``atomic_path``'s ``tmp``; the ColBERT index's ``staging``). Snakemake runs

@@ -46,3 +46,26 @@ def test_in_memory_candidates_match_the_store(tmp_path):
     stored, memory = Candidates.open(tmp_path / "store"), Candidates.from_rankings(read_run_by_rank(run, 4), qrels)
     assert [stored.pool(i) for i in range(2)] == [memory.pool(i) for i in range(2)]
     assert [stored.judged(i) for i in range(2)] == [memory.judged(i) for i in range(2)]
+
+
+def _replace_keeping_size_and_date(path, old: str, new: str):
+    """What ``cp -p`` or ``rsync -a`` of another file of the same size does: other bytes, the same size and date."""
+    import os
+
+    stat = path.stat()
+    content = path.read_text()
+    assert len(old) == len(new) and old in content
+    path.write_text(content.replace(old, new, 1))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_size == stat.st_size and path.stat().st_mtime_ns == stat.st_mtime_ns
+
+
+def test_a_training_run_replaced_with_the_same_size_and_date_is_noticed(tmp_path):
+    run = tmp_path / "train.run"
+    run.write_text("".join(f"q1 Q0 d{i} {i} {10 - i}.0 x\n" for i in range(1, 6)))
+    build_candidates(run, {"q1": {"d1": 1}}, tmp_path / "store", depth=5)
+    assert Candidates.open(tmp_path / "store", source=run).pool(0)[:2] == ["d1", "d2"]
+    _replace_keeping_size_and_date(run, "q1 Q0 d2", "q1 Q0 d7")
+    with pytest.raises(InputFormatError, match=r"train.run: is not the file .*store was built from \(its sample_sha256 "
+                                               r"changed\); delete .*store so that it is rebuilt"):
+        Candidates.open(tmp_path / "store", source=run)

@@ -91,3 +91,19 @@ def test_a_copied_project_reads_its_own_docs_not_the_originals(tmp_path):
     (project / "data" / "docs.tsv").write_text("d1\tchanged after the copy\n")  # the original moves on
     store = OffsetDocStore(copy / "resources" / "store")
     assert store["d1"] == "the original text" and store.path.resolve() == (copy / "data" / "docs.tsv").resolve()
+
+
+def test_a_corpus_replaced_with_the_same_size_and_date_is_noticed(tmp_path):
+    import os
+
+    from stagewise.data.docstore import OffsetDocStore, build_offset_index
+    from stagewise.errors import InputFormatError
+
+    docs = tmp_path / "docs.tsv"
+    docs.write_text("d1\tcats purr\nd2\tdogs bark\n")
+    build_offset_index(docs, tmp_path / "store")
+    stat = docs.stat()
+    docs.write_text("d1\tcats hiss\nd2\tdogs bark\n")  # same size; the date put back as cp -p would
+    os.utime(docs, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with pytest.raises(InputFormatError, match="docs.tsv: is not the file .*store was built from"):
+        OffsetDocStore(tmp_path / "store")

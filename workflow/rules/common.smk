@@ -222,6 +222,8 @@ def training_inputs(wildcards):
     inputs = {"init": init_model(wildcards), "queries": dataset_files(config["train_queries"]), **doc_store_files()}
     if stage_of(wildcards.schedule) == "C":
         inputs["candidates"] = "resources/training/candidates"
+        # the run the store was built from: a replacement Snakemake's timestamps miss stops the training
+        inputs["negatives_run"] = negatives_run(wildcards)
     else:
         inputs["teacher"] = given(teacher_files())
     return inputs

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputFormatError
-from ..io import Qrels, atomic_path, run_lines
+from ..io import Qrels, atomic_path, check_identity, file_identity, run_lines
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,9 @@ class Candidates:
         self.docids = arrays["docids"]
 
     @classmethod
-    def open(cls, folder) -> Candidates:
+    def open(cls, folder, source=None) -> Candidates:
+        """The store at ``folder``; with ``source`` (the training run), stop unless it is the file the store was
+        built from (see ``stagewise.io.file_identity``)."""
         folder = Path(folder)
         if not (folder / "meta.json").exists():
             raise InputFormatError(folder, "not a training candidates store (no meta.json); the training_candidates "
@@ -47,6 +49,8 @@ class Candidates:
         if meta.get("format") != FORMAT:
             raise InputFormatError(folder, f"a candidates store of layout {meta.get('format')}, this stagewise reads "
                                            f"layout {FORMAT}: delete the folder, the training_candidates rule rebuilds it")
+        if source is not None and "source_identity" in meta:
+            check_identity(source, meta["source_identity"], folder)
         arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in ARRAYS}
         return cls(arrays, meta)
 
@@ -152,7 +156,8 @@ def build_candidates(run_path, qrels: Qrels, out_dir, depth: int, queries=None) 
     flush()
     if not counts["queries"]:
         raise InputFormatError(run_path, "no queries of the training set in this run")
-    meta = {"format": FORMAT, "source": str(run_path), "depth": depth, **counts, "docids": len(builder.vocabulary)}
+    meta = {"format": FORMAT, "source": str(run_path), "source_identity": file_identity(run_path), "depth": depth,
+            **counts, "docids": len(builder.vocabulary)}
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
         for name, array in builder.arrays().items():

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputFormatError
-from ..io import atomic_path
+from ..io import atomic_path, check_identity, file_identity
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,8 @@ class OffsetDocStore:
         stat = self.path.stat()
         if (stat.st_size, stat.st_mtime_ns) != (self.meta["size"], self.meta["mtime_ns"]):
             raise InputFormatError(self.path, f"changed since its document store {index_dir} was built; rebuild it")
+        if "sample_sha256" in self.meta:  # a same-size replacement given the original date (cp -p, rsync -a)
+            check_identity(self.path, self.meta, index_dir)
         # plain arrays over the mapped files (np.asarray: no copy): indexing a np.memmap costs ~15 us in Python
         self.docids, self.offsets, self.lengths = (np.asarray(np.load(index_dir / name, mmap_mode="r"))
                                                    for name in ("docids.npy", "offsets.npy", "lengths.npy"))
@@ -101,11 +103,9 @@ def build_offset_index(docs_path, out_dir) -> dict:
     repeated = np.flatnonzero(sorted_ids[1:] == sorted_ids[:-1])
     if len(repeated):
         raise InputFormatError(docs_path, f"docid {sorted_ids[repeated[0]]!r} appears more than once")
-    stat = docs_path.stat()
     # relative to the store: a copied or moved project reads its own docs.tsv, not the original folder's
     docs = os.path.relpath(docs_path.resolve(), Path(out_dir).resolve())
-    meta = {"format": FORMAT, "docs": docs, "documents": len(docids), "size": stat.st_size,
-            "mtime_ns": stat.st_mtime_ns}
+    meta = {"format": FORMAT, "docs": docs, "documents": len(docids), **file_identity(docs_path)}
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
         np.save(tmp / "docids.npy", sorted_ids)

@@ -377,12 +377,14 @@ def _reopen_texts(worker_id):
 
 def train_from_files(stage: str, init_model, out_dir, work_dir, train_queries: str, corpus: str, hparams: dict,
                      seed: int, run_path=None, teacher: dict | None = None, threads: int = 1,
-                     testing: dict | None = None, cell: str = "", candidates=None, doc_store=None) -> Path:
+                     testing: dict | None = None, cell: str = "", candidates=None, doc_store=None,
+                     candidates_source=None) -> Path:
     """Build the stage's training groups from files and train: C takes hard negatives from a candidates store
     (``candidates``, see stagewise.data.candidates) or the TREC run at ``run_path``; D takes the teacher's rankings
     (``teacher``: the config's teacher section). Texts are read when a group is drawn, from ``doc_store`` (a local
     corpus's offset index) or ir_datasets' docstore; a local corpus without an index is read into memory.
-    ``testing``/``cell``: the config's test-only fault injection and this job's name in it."""
+    ``testing``/``cell``: the config's test-only fault injection and this job's name in it. ``candidates_source``: the
+    training run the candidates store was built from, checked to be that file (``Candidates.open``)."""
     from ..data import datasets
     from ..data.candidates import Candidates
     from ..io import read_run_by_rank
@@ -395,7 +397,7 @@ def train_from_files(stage: str, init_model, out_dir, work_dir, train_queries: s
         # the cut), as the released code cuts its ColBERTv2 training run: from the store the training_candidates
         # rule built (memory-mapped), or read here from a run file
         if candidates is not None:
-            pools = Candidates.open(candidates)
+            pools = Candidates.open(candidates, source=candidates_source)
             if pools.meta.get("depth", 0) < hparams["negatives_depth"]:
                 raise ValueError(f"the candidates store {candidates} holds the top {pools.meta.get('depth')}, "
                                  f"training.C.negatives_depth asks for {hparams['negatives_depth']}")
