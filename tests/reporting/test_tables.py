@@ -117,3 +117,19 @@ def test_a_negligible_difference_gets_its_own_mark_and_no_superscript():
     row = table[(table["ranker"] == "bm25") & (table["schedule"] == "C")].iloc[0]
     assert (row["negligible_to"], row["worse_than"], row["equivalent_to"]) == ("c", "", "")
     assert "0.560$_{\\sim c}$" in latex_table(table, ["ndcg@10"])
+
+
+def test_metrics_that_lack_a_configured_test_set_stop_the_tables():
+    """Snakemake keeps an existing metrics file when the job updating it cannot be planned (a misspelt test set
+    folder): the tables must say so rather than leave the test set out."""
+    from stagewise.errors import EvaluationError
+    from stagewise.reporting.table import check_coverage
+
+    grid = fixed_grid()
+    cells = [("electra", s, seed) for s in ("C", "C-D") for seed in ("1", "2")]
+    check_coverage(grid, ["dl19"], ["bm25", "colbert"], ["bm25", "colbert"], cells)  # complete: no error
+    with pytest.raises(EvaluationError, match=r"the metrics lack 10 runs of the configured grid, e.g. first stage "
+                                              r"bm25 on dl20 \(test set\(s\) dl20\).*check test_sets.dl20"):
+        check_coverage(grid, ["dl19", "dl20"], ["bm25", "colbert"], ["bm25", "colbert"], cells)
+    with pytest.raises(EvaluationError, match="electra/D-C/seed1 re-ranking bm25 on dl19"):
+        check_coverage(grid, ["dl19"], ["bm25"], ["bm25"], [("electra", "D-C", 1)])

@@ -256,6 +256,14 @@ def model_targets():
 
 # the trained models of the grid: (reranker, schedule, seed)
 GRID_CELLS = [(r, s, seed) for r in RERANKERS for s in SCHEDULES for seed in SEEDS]
+# what the tables must cover (checked by the scripts: an existing metrics file whose update cannot be planned would
+# otherwise hide a test set); a change of it reruns the tables
+GRID_EXPECTED = {
+    "test_sets": TEST_SETS,
+    "rankers": RANKERS,
+    "reranked_rankers": RERANKED_RANKERS,
+    "cells": GRID_CELLS,
+}
 
 
 def cost_cells():

@@ -15,6 +15,7 @@ rule significance:
         "../../envs/report.yaml"
     params:
         settings=config["significance"],
+        grid=GRID_EXPECTED,
     script:
         "../scripts/significance.py"
 
@@ -47,6 +48,7 @@ rule main_table:
         "../../envs/report.yaml"
     params:
         settings=config["significance"],
+        grid=GRID_EXPECTED,
         report=config["report"],
         out_of_domain=OUT_OF_DOMAIN,
     script:

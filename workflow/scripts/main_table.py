@@ -1,11 +1,21 @@
 import pandas as pd
 
 from stagewise.logs import to_file
-from stagewise.reporting.table import latex_table, main_table, markdown_table, read_metrics, write_csv, write_text
+from stagewise.reporting.table import (
+                   check_coverage,
+                   latex_table,
+                   main_table,
+                   markdown_table,
+                   read_metrics,
+                   write_csv,
+                   write_text,
+)
 
 to_file(snakemake.log[0])
 r = snakemake.params.report
 per_query = read_metrics([*snakemake.input.first_stage, *snakemake.input.rerank])
+g = snakemake.params.grid
+check_coverage(per_query, g["test_sets"], g["rankers"], g["reranked_rankers"], g["cells"])
 significance = pd.read_csv(snakemake.input.significance, dtype={"system_a": str, "system_b": str})
 table = main_table(per_query, significance, snakemake.params.settings["confidence"],
                    out_of_domain=snakemake.params.out_of_domain)

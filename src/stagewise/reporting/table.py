@@ -32,6 +32,28 @@ def letters(schedules) -> dict[str, str]:
     return found
 
 
+def check_coverage(per_query: pd.DataFrame, test_sets, rankers, reranked_rankers, cells) -> None:
+    """Stop unless the per-query metrics hold every test set for every first-stage ranker, and every (reranker,
+    schedule cell, seed) for every re-ranked ranker and test set. Snakemake treats an existing metrics file as up to
+    date when the job that would update it cannot be planned (a test set whose folder is misspelt, a corpus without
+    docs.tsv): the table would leave the test set out and exit 0."""
+    from ..errors import EvaluationError
+
+    present = set(zip(per_query["ranker"], per_query["reranker"], per_query["schedule"], per_query["seed"].astype(str),
+                      per_query["dataset"]))
+    missing = [f"first stage {ranker} on {t}" for ranker in rankers for t in test_sets
+               if (ranker, FIRST_STAGE, FIRST_STAGE, FIRST_STAGE, t) not in present]
+    missing += [f"{reranker}/{cell}/seed{seed} re-ranking {ranker} on {t}" for ranker in reranked_rankers
+                for reranker, cell, seed in cells for t in test_sets
+                if (ranker, reranker, cell, str(seed), t) not in present]
+    if missing:
+        sets = sorted({m.rsplit(" on ", 1)[1] for m in missing})
+        raise EvaluationError(f"the metrics lack {len(missing)} runs of the configured grid, e.g. {missing[0]} (test "
+                              f"set(s) {', '.join(sets)}): their runs could not be built; check test_sets."
+                              f"{sets[0]} (a misspelt folder, a corpus without docs.tsv) and run snakemake on "
+                              f"results/metrics/first_stage/{(list(rankers) or ['<ranker>'])[0]}.tsv to see why")
+
+
 def read_metrics(paths) -> pd.DataFrame:
     frames = [pd.read_csv(p, sep="\t", dtype={"qid": str, "seed": str, "reranker": str, "schedule": str}) for p in paths]
     return pd.concat(frames, ignore_index=True)
