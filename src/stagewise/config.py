@@ -232,6 +232,14 @@ def training_determinants(config: dict, schedule: str) -> dict:
     return _without_cosmetic({"hparams": stage_settings(config, schedule), "teacher": teacher})
 
 
+def negatives_run_path(config: dict) -> str:
+    """The training run C's pools come from: training.C.negatives_run's file, or the negatives ranker's retrieval for
+    the training queries (a workflow output)."""
+    c = config["training"]["C"]
+    return c["negatives_run"]["path"] if c.get("negatives_run") else \
+        f"results/runs/first_stage/{c['negatives_ranker']}/train.run"
+
+
 def test_set_dataset(spec) -> str:
     """A test set's dataset: the entry itself, or its ``dataset`` key."""
     return spec["dataset"] if isinstance(spec, dict) else spec

@@ -9,6 +9,7 @@ from stagewise.config import (
     corpora,
     first_stage_depth,
     first_stage_of,
+    negatives_run_path,
     out_of_domain,
     relevance_thresholds,
     schedule_cells,
@@ -222,8 +223,6 @@ def training_inputs(wildcards):
     inputs = {"init": init_model(wildcards), "queries": dataset_files(config["train_queries"]), **doc_store_files()}
     if stage_of(wildcards.schedule) == "C":
         inputs["candidates"] = "resources/training/candidates"
-        # the run the store was built from: a replacement Snakemake's timestamps miss stops the training
-        inputs["negatives_run"] = negatives_run(wildcards)
     else:
         inputs["teacher"] = given(teacher_files())
     return inputs
@@ -231,8 +230,8 @@ def training_inputs(wildcards):
 
 def negatives_run(wildcards):
     """The training run C's pools come from: an existing file (training.C.negatives_run) or a ranker's retrieval."""
-    ranker = config["training"]["C"]["negatives_ranker"]
-    return given(NEGATIVES_RUN["path"]) if NEGATIVES_RUN else f"results/runs/first_stage/{ranker}/train.run"
+    path = negatives_run_path(config)
+    return given(path) if NEGATIVES_RUN else path
 
 
 def imported_run(wildcards):

@@ -40,7 +40,7 @@ class Candidates:
     @classmethod
     def open(cls, folder, source=None) -> Candidates:
         """The store at ``folder``; with ``source`` (the training run), stop unless it is the file the store was
-        built from (see ``stagewise.io.file_identity``)."""
+        built from (see ``stagewise.io.file_identity``; a source deleted since is not checked)."""
         folder = Path(folder)
         if not (folder / "meta.json").exists():
             raise InputFormatError(folder, "not a training candidates store (no meta.json); the training_candidates "
@@ -49,7 +49,7 @@ class Candidates:
         if meta.get("format") != FORMAT:
             raise InputFormatError(folder, f"a candidates store of layout {meta.get('format')}, this stagewise reads "
                                            f"layout {FORMAT}: delete the folder, the training_candidates rule rebuilds it")
-        if source is not None and "source_identity" in meta:
+        if source is not None and Path(source).exists() and "source_identity" in meta:
             check_identity(source, meta["source_identity"], folder)
         arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in ARRAYS}
         return cls(arrays, meta)
