@@ -66,3 +66,14 @@ def test_evaluating_a_run_that_shares_no_query_with_the_qrels_stops(tmp_path):
         check_run_covers({"q7": {"d1": 1.0}}, {"q1": {"d1": 1}, "q2": {"d2": 2}}, "x.run", "dl19")
     with pytest.raises(EvaluationError, match="x.run: the run is empty"):
         check_run_covers({}, {"q1": {"d1": 1}}, "x.run", "dl19")
+
+
+def test_qrels_that_judge_none_of_the_ranked_documents_stop_the_evaluation():
+    from stagewise.errors import EvaluationError
+    from stagewise.evaluation.metrics import check_run_covers
+
+    run = {"q1": {"d1": 2.0, "d2": 1.0}, "q2": {"d3": 1.0}}
+    check_run_covers(run, {"q1": {"x9": 1, "d2": 0}}, "x.run", "scifact")  # one judged document ranked: fine
+    with pytest.raises(EvaluationError, match=r"x.run: none of the documents the run ranks for the 2 judged queries "
+                                              r"of test set scifact is judged in its qrels \(e.g. 'MED-10'\)"):
+        check_run_covers(run, {"q1": {"MED-10": 2}, "q2": {"MED-11": 1}}, "x.run", "scifact")

@@ -62,6 +62,13 @@ def check_run_covers(run: Run, qrels: Qrels, path, name: str):
         what = "is empty" if not run else (f"ranks none of the {len(judged)} judged queries of test set {name} (its "
                                            f"queries: {', '.join(sorted(run)[:3])}{', ...' if len(run) > 3 else ''})")
         raise EvaluationError(f"{path}: the run {what}; every metric would be 0")
+    # qrels of another corpus (an out-of-domain set's qrels against the wrong docs.tsv): not one judged document,
+    # relevant or not, among everything the run ranks for the judged queries
+    if not any(set(run.get(q, ())) & set(qrels[q]) for q in judged):
+        example = next(iter(next(iter(qrels[q] for q in sorted(judged)))))
+        raise EvaluationError(f"{path}: none of the documents the run ranks for the {len(judged)} judged queries of "
+                              f"test set {name} is judged in its qrels (e.g. {example!r}): do the qrels and the corpus "
+                              "use the same document ids? Every metric would be 0")
 
 
 def per_query_metrics(qrels: Qrels, run: Run, metrics, relevance_threshold: int = 2, depth: int | None = None,
