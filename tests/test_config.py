@@ -203,7 +203,7 @@ def test_a_key_given_twice_in_a_config_file_is_refused_with_file_and_line(tmp_pa
         check_config_files([path])
 
 
-def test_a_claim_must_name_systems_of_the_grid_and_an_evaluated_metric():
+def test_a_claims_metric_is_spelt_our_way_and_an_unknown_metric_stops():
     from stagewise.config import validate_config
     from stagewise.errors import ConfigError
 
@@ -213,11 +213,9 @@ def test_a_claim_must_name_systems_of_the_grid_and_an_evaluated_metric():
         return validate_config(config)
 
     assert with_claim(metric="nDCG@10")["claims"][0]["metric"] == "ndcg@10"  # ir_measures' spelling is ours
-    assert with_claim(b="-")["claims"][0]["b"] == "-"  # the first stage
-    with pytest.raises(ConfigError, match="config key 'claims.0.a': 'C-X' is neither a schedule or cell"):
-        with_claim(a="C-X")
-    with pytest.raises(ConfigError, match="config key 'claims.0.metric': ndcg@20 is not in evaluation.metrics"):
-        with_claim(metric="ndcg@20")
+    assert with_claim(a="C-X")["claims"][0]["a"] == "C-X"  # not in this grid: reported as not checked
+    with pytest.raises(ConfigError, match="config key 'claims.0.metric': "):
+        with_claim(metric="ndcg@ten")
 
 
 @pytest.mark.parametrize("change, message", [

@@ -25,7 +25,7 @@ def tiny_run(tmp_path_factory):
 
 def test_every_part_runs_and_the_table_comes_last(tiny_run):
     summary, stdout, log = tiny_run
-    assert list(summary["parts"]) == ["versions", "train", "resume", "rerank", "colbert"]
+    assert list(summary["parts"]) == ["versions", "train", "resume", "rerank", "colbert_warm", "colbert"]
     for part, data in summary["parts"].items():
         assert data["exit"] == 0, (part, log[-3000:])
         errors = {k: v["error"] for k, v in data.items() if isinstance(v, dict) and "error" in v}

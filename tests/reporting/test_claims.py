@@ -49,3 +49,12 @@ def test_verdicts(expect, outcome, expected):
 def test_an_unknown_expectation_is_refused():
     with pytest.raises(ValueError, match="not 'same'"):
         verdict("same", "better")
+
+
+def test_a_claim_about_a_system_the_grid_does_not_run_is_not_checked():
+    claims = [{"name": "D is below C", "a": "D", "b": "C", "expect": "worse", "metric": "ndcg@10"},
+              {"name": "map claim", "a": "D", "b": "C", "expect": "worse", "metric": "map"}]
+    checked = check_claims(claims, SIGNIFICANCE, ["C"])  # a grid of C alone (schedules: [C] over the demo)
+    assert checked["verdict"].tolist() == ["not checked", "not checked"]
+    assert checked["outcome"].tolist() == ["D not in the grid", "map not evaluated"]
+    assert "Not checked: D not in the grid." in claims_markdown(checked)

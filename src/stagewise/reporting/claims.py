@@ -10,7 +10,9 @@ A claim (the config's ``claims:``) names two systems, a metric and what it expec
   negligible for not_better); fails when it is better (worse); inconclusive otherwise.
 
 Each claim is checked for every ranker, reranker and test set. A system named by its schedule where the grid runs
-that schedule only as stage-2 sweep cells (paper.yaml's C-D_lr1e-08, C-D_lr1e-05) is checked for each cell.
+that schedule only as stage-2 sweep cells (paper.yaml's C-D_lr1e-08, C-D_lr1e-05) is checked for each cell. A claim
+about a system the grid does not run (a config merged over the demo's with ``schedules: [C]``), or a metric it does
+not evaluate, gets one row with the verdict ``not checked``.
 """
 
 from __future__ import annotations
@@ -50,6 +52,13 @@ def check_claims(claims: list[dict], significance: pd.DataFrame, cells: list[str
     """One row per claim, (a, b) cell pair, ranker, reranker and test set. ``cells``: the grid's schedule axis."""
     rows = []
     for claim in claims:
+        absent = [s for s in (claim["a"], claim["b"]) if s != FIRST_STAGE and _cells(s, cells)[0] not in cells]
+        if absent or claim["metric"] not in set(significance["metric"]):
+            why = (f"{', '.join(absent)} not in the grid" if absent else f"{claim['metric']} not evaluated")
+            rows.append({**dict.fromkeys(COLUMNS, float("nan")), "claim": claim["name"], "a": claim["a"],
+                         "b": claim["b"], "expect": claim["expect"], "metric": claim["metric"], "outcome": why,
+                         "verdict": "not checked"})
+            continue
         for a in _cells(claim["a"], cells):
             for b in _cells(claim["b"], cells):
                 forward = significance[(significance["system_a"] == a) & (significance["system_b"] == b)]
@@ -77,6 +86,9 @@ def claims_markdown(checked: pd.DataFrame) -> str:
     for name, group in checked.groupby("claim", sort=False):
         counts = group["verdict"].value_counts()
         out.append(f"### {name}\n")
+        if counts.get("not checked"):
+            out.append(f"Not checked: {group['outcome'].iloc[0]}.\n")
+            continue
         out.append(f"{group['a'].iloc[0]} against {group['b'].iloc[0]} ({group['expect'].iloc[0]}, "
                    f"{group['metric'].iloc[0]}): holds in {counts.get('holds', 0)}, fails in {counts.get('fails', 0)}, "
                    f"inconclusive in {counts.get('inconclusive', 0)} of {len(group)}.\n")
