@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from ..batching import token_length_batches
 from ..io import sorted_ranking
 from .losses import teacher_ranking_to_labels
 
@@ -223,8 +224,6 @@ class GroupCollator:
         self.tokenizer, self.max_length, self.chunk_size = tokenizer, max_length, chunk_size
 
     def __call__(self, groups: list[Group]):
-        from ..rerank import token_length_batches
-
         size = max(len(g.passages) for g in groups)
         pairs, positions, labels, mask = [], [], [], []
         for row, g in enumerate(groups):
