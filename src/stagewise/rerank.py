@@ -106,13 +106,14 @@ def rerank_files(model_dir, run_paths, dataset_specs, corpus: str, out_paths, de
     """Re-rank each first-stage run (one per dataset spec) and write TREC runs to ``out_paths``; texts come from
     ``doc_store`` (a local corpus's offset index) when given. ``head``: see ``score_pairs``."""
     from .data import datasets
+    from .data.texts import doc_texts
     from .io import read_run, write_run
 
     torch.set_num_threads(max(1, threads))
     model, tokenizer = load_cross_encoder(model_dir)
     runs = [read_run(p) for p in run_paths]
     needed = {d for run in runs for q in run for d, _ in sorted_ranking(run[q])[:depth]}
-    texts = datasets.doc_texts(corpus, needed, doc_store)
+    texts = doc_texts(corpus, needed, doc_store)
     for run, spec, out in zip(runs, dataset_specs, out_paths):
         queries = datasets.queries(spec)
         scored = rerank(model, tokenizer, run, queries, texts, depth, batch_size, max_length, head)

@@ -99,23 +99,20 @@ def read_teacher_rankings(teacher: dict):
 
 
 def _texts(corpus, needed, random_negatives, doc_store=None):
-    """A docid -> text mapping for the training groups: a store read on demand where there is one."""
+    """The texts of the training groups (see stagewise.data.texts): a store read on demand where there is one."""
     from ..data import datasets
-    from ..data.docstore import open_doc_store
+    from ..data.texts import InMemoryTexts, corpus_texts, doc_texts
 
     if doc_store is not None or (not datasets.is_local(corpus) and not random_negatives):
-        store = open_doc_store(corpus, doc_store)
+        texts = corpus_texts(corpus, doc_store)
         # against an offset index in one vectorized pass; ir_datasets' docstore is the corpus the runs came from
         if doc_store is not None:
-            ids = np.asarray(sorted(needed) if isinstance(needed, set) else needed)
-            known = store.docids  # sorted: one vectorized binary search, no sorted copy of both arrays
-            at = np.minimum(np.searchsorted(known, ids), max(len(known) - 1, 0))
-            missing = ids[known[at] != ids] if len(ids) and len(known) else ids
-            if len(missing):
+            missing = texts.missing(needed)
+            if missing:
                 raise ValueError(f"{len(missing)} training passages are not in the corpus {corpus}, e.g. "
-                                 f"{missing[:3].tolist()}")
-        return store
+                                 f"{missing[:3]}")
+        return texts
     if random_negatives:
         # random negatives come from the whole corpus
-        return dict(datasets.iter_docs(corpus))
-    return datasets.doc_texts(corpus, needed.tolist() if isinstance(needed, np.ndarray) else needed)
+        return InMemoryTexts(dict(datasets.iter_docs(corpus)))
+    return InMemoryTexts(doc_texts(corpus, needed.tolist() if isinstance(needed, np.ndarray) else needed))

@@ -56,5 +56,4 @@ def reopen_texts(worker_id):
     parallelism)."""
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     dataset = torch.utils.data.get_worker_info().dataset
-    if hasattr(dataset.texts, "reopen"):
-        dataset.texts = dataset.texts.reopen()
+    dataset.texts = dataset.texts.reopen()
