@@ -30,8 +30,8 @@ def main(argv=None):
     from stagewise.data.candidates import Candidates
     from stagewise.data.docstore import OffsetDocStore
     from stagewise.data.teacher import read_teacher
+    from stagewise.training.loaders import reopen_texts
     from stagewise.training.sampling import ContrastiveGroups, DistillationGroups, GroupCollator, StepBatchSampler
-    from stagewise.training.trainer import _reopen_texts
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0)
@@ -57,7 +57,7 @@ def main(argv=None):
         for workers in a.workers:
             loader = iter(DataLoader(data, batch_sampler=StepBatchSampler(range(len(data)), per_batch, seed=1),
                                      collate_fn=collate, num_workers=workers, prefetch_factor=4 if workers else None,
-                                     worker_init_fn=_reopen_texts if workers else None))
+                                     worker_init_fn=reopen_texts if workers else None))
             for _ in range(2 + 4 * workers):  # warm-up: workers started, their first batches queued
                 next(loader)
             t = time.time()

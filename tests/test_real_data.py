@@ -5,6 +5,7 @@ built from those files (config/trecdl.yaml) keep them. Skipped when the shared f
 import pytest
 
 from stagewise.data import datasets
+from stagewise.data.texts import doc_texts
 from stagewise.data.trec_dl import RUNS, prepare_trec_dl, shared_data_dir
 from stagewise.evaluation.metrics import per_query_metrics
 from stagewise.io import read_qrels, read_run
@@ -67,7 +68,7 @@ def test_prepared_folders_count_what_they_keep_and_drop(prepared):
     # README: 85.0% / 83.8% of the ColBERTv2 top-100 have text
     assert summary["runs"]["colbertv2/dl19"] == {"queries": 43, "kept": 3657, "dropped_without_text": 643}
     assert summary["runs"]["colbertv2/dl20"] == {"queries": 54, "kept": 4527, "dropped_without_text": 873}
-    texts = datasets.doc_texts(f"local:{out}", read_run(out / "runs" / "colbertv2" / "dl20.run")["1030303"])
+    texts = doc_texts(f"local:{out}", read_run(out / "runs" / "colbertv2" / "dl20.run")["1030303"])
     assert all(texts.values())
 
 

@@ -34,7 +34,7 @@ def test_batched_scores_equal_single_pair_scores_in_input_order(tiny_cross_encod
 
 
 def test_batches_group_pairs_of_equal_token_length(tiny_cross_encoder):
-    from stagewise.rerank import token_length_batches
+    from stagewise.batching import token_length_batches
 
     _, tokenizer = tiny_cross_encoder
     lengths = [len(tokenizer(q, p, truncation="longest_first", max_length=48)["input_ids"]) for q, p in PAIRS]

@@ -42,6 +42,21 @@ def file_identity(path) -> dict:
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sample_sha256": h.hexdigest()}
 
 
+def folder_sha256(folder, name_end: bytes = b"\0") -> str:
+    """sha256 over the relative names and contents of the files in a folder, in name order (a model folder: a second
+    per GB). Each name is followed by ``name_end``; a ColBERT index records its checkpoint's hash with none."""
+    import hashlib
+
+    h = hashlib.sha256()
+    root = Path(folder)
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        h.update(str(path.relative_to(root)).encode() + name_end)
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
 def check_identity(path, recorded: dict, store) -> None:
     """Stop when ``path`` is not the file ``store`` was built from (``recorded``: its ``file_identity``)."""
     now = file_identity(path)

@@ -1,6 +1,7 @@
 import pytest
 
 from stagewise.data import datasets
+from stagewise.data.texts import doc_texts
 from stagewise.errors import InputFormatError
 
 
@@ -10,7 +11,7 @@ def test_local_folder_reads_through_ir_datasets(tiny_dataset):
     qrels = datasets.qrels(spec)
     assert len(queries) == 8 and set(qrels) == set(queries)
     docids = list(next(iter(qrels.values())))[:3]
-    texts = datasets.doc_texts(spec, docids)
+    texts = doc_texts(spec, docids)
     assert set(texts) == set(docids) and all(texts.values())
     assert sum(1 for _ in datasets.iter_docs(spec)) == 600
 
@@ -24,7 +25,7 @@ def test_malformed_local_qrels_names_file_and_line(tiny_dataset):
 
 def test_unknown_documents_are_reported(tiny_dataset):
     with pytest.raises(InputFormatError, match="1 documents not in the corpus"):
-        datasets.doc_texts(f"local:{tiny_dataset}", ["d0", "nope"])
+        doc_texts(f"local:{tiny_dataset}", ["d0", "nope"])
 
 
 def _break(folder, name, text):

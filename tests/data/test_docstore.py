@@ -3,7 +3,8 @@
 import pytest
 
 from stagewise.data import datasets
-from stagewise.data.docstore import IrDatasetsDocStore, OffsetDocStore, build_offset_index
+from stagewise.data.docstore import OffsetDocStore, build_offset_index
+from stagewise.data.texts import IrDatasetsDocStore, doc_texts
 from stagewise.errors import InputFormatError
 
 
@@ -17,7 +18,7 @@ def test_the_offset_index_returns_every_text_of_the_file(tiny_dataset, tmp_path)
     assert "d7" in store and "nope" not in store
     with pytest.raises(KeyError):
         store["nope"]
-    assert datasets.doc_texts(f"local:{tiny_dataset}", ["d3", "d599"], tmp_path / "store") == \
+    assert doc_texts(f"local:{tiny_dataset}", ["d3", "d599"], tmp_path / "store") == \
         {"d3": expected["d3"], "d599": expected["d599"]}
 
 

@@ -129,30 +129,3 @@ def iter_docs(spec: str):
     """(docid, text) for every document of the dataset's corpus."""
     for doc in load(spec).docs_iter():
         yield doc.doc_id, doc.default_text()
-
-
-def doc_texts(spec: str, docids, store_dir=None) -> dict[str, str]:
-    """Texts of the given documents: through a local corpus's offset index (``store_dir``, built by the doc_store
-    rule) or ir_datasets' docstore; a local corpus without an index is streamed (small data, the command line)."""
-    wanted = set(docids)
-    if store_dir is not None:
-        from .docstore import OffsetDocStore
-
-        store = OffsetDocStore(store_dir)
-        found = {d: store[d] for d in wanted if d in store}
-    elif is_local(spec):
-        found = {}
-        path = local_docs_file(local_folder(spec))
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, start=1):
-                docid, sep, text = line.rstrip("\n").partition("\t")
-                if not sep:
-                    raise InputFormatError(path, "expected 'docid<TAB>text'", lineno)
-                if docid in wanted:
-                    found[docid] = text
-    else:
-        found = {d.doc_id: d.default_text() for d in load(spec).docs_store().get_many_iter(wanted)}
-    missing = wanted - found.keys()
-    if missing:
-        raise InputFormatError(spec, f"{len(missing)} documents not in the corpus, e.g. {sorted(missing)[:3]}")
-    return found

@@ -1,10 +1,11 @@
-"""Passage texts by id, read when a training group or a re-ranking batch needs them, never a dict of the corpus.
+"""The offset index of a local corpus: passage texts by id, read when a training group or a re-ranking batch needs
+them, never a dict of the corpus (one of the stores of stagewise.data.texts).
 
-* A local ``docs.tsv`` gets an offset index, built once by the ``doc_store`` rule: its docids sorted (a numpy
-  array), the byte offset and length of each one's line. A lookup is a binary search and one ``pread`` of the file:
-  at MS MARCO size (8.8M passages, 3 GB) the index is about 350 MB and opens in milliseconds. The file is read, not
-  memory-mapped: mapped pages of a 3 GB file would count in the job's RSS (and in a cluster's memory accounting).
-* An ir_datasets corpus uses ir_datasets' own docstore (built by ir_datasets on first use).
+A local ``docs.tsv`` gets an offset index, built once by the ``doc_store`` rule: its docids sorted (a numpy array),
+the byte offset and length of each one's line. A lookup is a binary search and one ``pread`` of the file: at MS MARCO
+size (8.8M passages, 3 GB) the index is about 350 MB and opens in milliseconds. The file is read, not memory-mapped:
+mapped pages of a 3 GB file would count in the job's RSS (and in a cluster's memory accounting). An ir_datasets
+corpus uses ir_datasets' own docstore (``texts.IrDatasetsDocStore``).
 """
 
 from __future__ import annotations
@@ -81,7 +82,19 @@ class OffsetDocStore:
         return line.rstrip("\n").partition("\t")[2]
 
     def get_many(self, docids: Iterable[str]) -> dict[str, str]:
-        return {d: self[d] for d in docids}
+        return {d: self[d] for d in docids if d in self}
+
+    def missing(self, docids: Iterable[str]) -> list[str]:
+        """Those of ``docids`` the index lacks, in one vectorized binary search (no sorted copy of both arrays)."""
+        ids = np.asarray(sorted(docids) if isinstance(docids, (set, frozenset)) else docids)
+        if not len(ids) or not len(self.docids):
+            return ids.tolist()
+        at = np.minimum(np.searchsorted(self.docids, ids), len(self.docids) - 1)
+        return ids[self.docids[at] != ids].tolist()
+
+    def reopen(self) -> OffsetDocStore:
+        """Itself: each process opens its own handle on the file at first use (see ``_handle``)."""
+        return self
 
 
 def build_offset_index(docs_path, out_dir) -> dict:
@@ -115,40 +128,3 @@ def build_offset_index(docs_path, out_dir) -> dict:
         OffsetDocStore(tmp, located_at=out_dir)  # opens, or the job fails before the rename
     log.info("document store: %d passages of %s -> %s", len(docids), docs_path, out_dir)
     return meta
-
-
-class IrDatasetsDocStore:
-    """docid -> text through ir_datasets' docstore of a corpus id."""
-
-    def __init__(self, spec: str):
-        from . import datasets
-
-        self.spec, self.store = spec, datasets.load(spec).docs_store()
-
-    def __contains__(self, docid) -> bool:
-        try:
-            self.store.get(docid)
-            return True
-        except KeyError:
-            return False
-
-    def __getitem__(self, docid: str) -> str:
-        return self.store.get(docid).default_text()
-
-    def reopen(self) -> IrDatasetsDocStore:
-        """The same store with file handles of its own (for a forked worker)."""
-        return IrDatasetsDocStore(self.spec)
-
-    def get_many(self, docids: Iterable[str]) -> dict[str, str]:
-        return {d.doc_id: d.default_text() for d in self.store.get_many_iter(set(docids))}
-
-
-def open_doc_store(corpus: str, store_dir=None):
-    """The texts of a corpus: the offset index of a local corpus (``store_dir``), or ir_datasets' docstore."""
-    from . import datasets
-
-    if datasets.is_local(corpus):
-        if store_dir is None:
-            raise ValueError("a local corpus reads its texts through the offset index the doc_store rule builds")
-        return OffsetDocStore(store_dir)
-    return IrDatasetsDocStore(corpus)

@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..io import atomic_path, remove_stale_temporaries, write_run
+from ..io import atomic_path, folder_sha256, remove_stale_temporaries, write_run
 
 log = logging.getLogger(__name__)
 
@@ -126,13 +126,7 @@ def checkpoint_fingerprint(checkpoint: str) -> str:
     path = Path(checkpoint)
     if not path.is_dir():
         return f"hub:{checkpoint}"
-    h = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        h.update(str(file.relative_to(path)).encode())
-        with open(file, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()
+    return folder_sha256(path, name_end=b"")  # no separator after a name: as the indexes built so far record it
 
 
 def build_index(docs, checkpoint: str, index_dir, nbits: int = 2, doc_maxlen: int = 300, kmeans_niters: int = 4,

@@ -1,66 +1,13 @@
-"""Model cards: a README.md in every model folder (written by the training: how it was trained, on what, how to load
-it), and the same card with the model's measured effectiveness once the grid is evaluated (``write_model_cards``)."""
+"""Model cards with measured effectiveness: the card a training writes in every model folder (README.md, see
+stagewise.training.export) plus the model's mean metrics once the grid is evaluated (``write_model_cards``)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from ..io import atomic_path
-
-#: what sentence-transformers' CrossEncoder reads from config.json: scores are raw logits, as stagewise ranks by
-SENTENCE_TRANSFORMERS = {"activation_fn": "torch.nn.modules.linear.Identity"}
-
-_SHOWN = ("stage", "loss", "seed", "init_model", "steps", "lr", "queries_per_batch", "accumulate_grad_batches",
-          "negatives", "negatives_depth", "group_size", "max_length", "weight_decay", "weight_decay_all",
-          "warmup_steps", "temperature", "freeze_position_embeddings", "training_groups", "validation_groups",
-          "attempts", "train_seconds", "movement")
-
-
-def lineage(hparams: dict) -> str:
-    """The schedule that produced a model: its stage, after the stages of its initial model (a stage-1 model folder
-    has its own hparams.json)."""
-    parent = Path(str(hparams.get("init_model", ""))) / "hparams.json"
-    before = lineage(json.loads(parent.read_text())) + "-" if parent.exists() else ""
-    return before + hparams["stage"]
-
-
-def training_card(hparams: dict, data_files=()) -> str:
-    rows = "\n".join(f"| `{k}` | `{hparams[k]}` |" for k in _SHOWN if hparams.get(k) is not None)
-    data = "\n".join(f"* `{p}`" for p in data_files) or "* (none recorded)"
-    return f"""---
-library_name: transformers
-pipeline_tag: text-ranking
-tags: [cross-encoder, reranker, stagewise]
----
-
-# stagewise cross-encoder: schedule {lineage(hparams)}
-
-A cross-encoder re-ranker fine-tuned by stagewise (stage {hparams['stage']}, loss {hparams['loss']}, seed
-{hparams['seed']}) from `{hparams['init_model']}`. It scores a (query, passage) pair with one logit; higher is more
-relevant. Full settings: `hparams.json`; the loss and learning rate of every step: `training_log.csv`.
-
-| setting | value |
-|---|---|
-{rows}
-
-Training data files:
-{data}
-
-## Loading
-
-```python
-from sentence_transformers import CrossEncoder
-
-model = CrossEncoder("path/to/this/folder")  # identity activation and max length {hparams['max_length']} from its files
-scores = model.predict([("a query", "a passage")])
-```
-
-or `transformers.AutoModelForSequenceClassification` with its tokenizer (truncation "longest_first" at
-{hparams['max_length']} tokens), or `stagewise rerank`.
-"""
 
 
 def effectiveness(metrics: pd.DataFrame, reranker: str, schedule: str, seed) -> str:

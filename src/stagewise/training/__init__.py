@@ -1,1 +1,2 @@
-"""Fine-tuning: losses, training-group sampling, the Lightning module and the training entry point."""
+"""Fine-tuning: losses, training-group sampling and batching, the Lightning module, the training entry point
+(trainer) and its parts: loaders, callbacks, resume, from_files (groups from files) and export (the model folder)."""

@@ -8,23 +8,16 @@ with another fingerprint (a changed lr, a retrained stage-1 model, a new teacher
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 from ..config import COSMETIC_KEYS as COSMETIC  # settings that do not change the weights: a different value resumes
+from ..io import folder_sha256
 
 
 def folder_digest(folder) -> str:
     """sha256 over the names and contents of the files in a folder (a model folder: a second per GB)."""
-    h = hashlib.sha256()
-    root = Path(folder)
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        h.update(str(path.relative_to(root)).encode() + b"\0")
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()
+    return folder_sha256(folder)
 
 
 def file_identity(path) -> dict:

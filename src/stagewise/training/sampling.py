@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from ..batching import token_length_batches
+from ..data.texts import as_texts
 from ..io import sorted_ranking
 from .losses import teacher_ranking_to_labels
 
@@ -41,7 +43,7 @@ class ContrastiveGroups(Dataset):
     with none there, ``positive_policy`` decides: 'add' draws among all its qrels positives, 'drop' skips the query,
     'keep' (the released code) makes an arbitrary retrieved passage the target. Negatives: hard ones from the
     top-``depth`` (passages judged relevant are skipped, unjudged count as negative) and ``random_negatives`` of them
-    from the whole corpus. ``texts`` maps docids to texts (a dict, or a store read when a group is drawn).
+    from the whole corpus. ``texts``: a ``stagewise.data.texts`` store (a dict is held as one).
     ``policy_counts`` says how many queries each case touched.
     """
 
@@ -55,12 +57,15 @@ class ContrastiveGroups(Dataset):
             # a ranking (list, e.g. by the run's rank column) or scores (dict, ordered by score)
             run = Candidates.from_rankings({q: list(r) if isinstance(r, list) else [d for d, _ in sorted_ranking(r)]
                                             for q, r in run.items()}, qrels)
+        texts = as_texts(texts)
+        if random_negatives and not hasattr(texts, "docids"):
+            raise ValueError(f"random negatives are drawn from a store that lists its docids (an offset index or "
+                             f"texts in memory), not from a {type(texts).__name__}")
         self.candidates, self.queries = run, queries
         self.texts, self.n_negatives, self.depth, self.seed = texts, n_negatives, depth, seed
         self.random_negatives, self.positive_policy = random_negatives, positive_policy
         # every docid (a store's sorted id array as it is: no list of the corpus)
-        self.all_docids = (getattr(texts, "docids", None) if hasattr(texts, "docids") else sorted(texts)) \
-            if random_negatives else []
+        self.all_docids = texts.docids if random_negatives else []
         self.items = []
         self.policy_counts = {"retrieved": 0, "added": 0, "dropped": 0, "kept": 0, "no_positive": 0}
         qids = run.qids.tolist()
@@ -132,7 +137,7 @@ class DistillationGroups(Dataset):
     ranking's length); optionally a random subset of ``group_size`` passages (labels keep the teacher's order)."""
 
     def __init__(self, queries, rankings, texts, group_size, seed, ranking_size=None):
-        self.texts, self.group_size, self.seed, self.ranking_size = texts, group_size, seed, ranking_size
+        self.texts, self.group_size, self.seed, self.ranking_size = as_texts(texts), group_size, seed, ranking_size
         self.query_ids = [qid for qid in sorted(rankings) if qid in queries]  # the query of each training group
         self.items = [(queries[qid], rankings[qid]) for qid in self.query_ids]
         self.without_query = len(rankings) - len(self.items)
@@ -223,8 +228,6 @@ class GroupCollator:
         self.tokenizer, self.max_length, self.chunk_size = tokenizer, max_length, chunk_size
 
     def __call__(self, groups: list[Group]):
-        from ..rerank import token_length_batches
-
         size = max(len(g.passages) for g in groups)
         pairs, positions, labels, mask = [], [], [], []
         for row, g in enumerate(groups):

@@ -1,0 +1,84 @@
+"""A trained model's folder: Hugging Face weights and tokenizer (loadable by transformers and sentence-transformers'
+CrossEncoder), the resolved settings (hparams.json), a model card (README.md) and the training log of all attempts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..backbones import check_saved_model
+from ..io import atomic_path
+from .resume import merged_training_log
+
+#: what sentence-transformers' CrossEncoder reads from config.json: scores are raw logits, as stagewise ranks by
+SENTENCE_TRANSFORMERS = {"activation_fn": "torch.nn.modules.linear.Identity"}
+
+_SHOWN = ("stage", "loss", "seed", "init_model", "steps", "lr", "queries_per_batch", "accumulate_grad_batches",
+          "negatives", "negatives_depth", "group_size", "max_length", "weight_decay", "weight_decay_all",
+          "warmup_steps", "temperature", "freeze_position_embeddings", "training_groups", "validation_groups",
+          "attempts", "train_seconds", "movement")
+
+
+def export_model(out_dir, module, tokenizer, resolved: dict, data_files, work_dir) -> Path:
+    """Write the trained ``module``'s model and ``tokenizer`` to ``out_dir`` atomically, with hparams.json
+    (``resolved`` plus what the module counted: pairs and tokens seen, seconds over all attempts), README.md and
+    training_log.csv (the attempts' logs in ``work_dir``)."""
+    with atomic_path(out_dir) as tmp:
+        # sentence-transformers' CrossEncoder loads the folder with our scores: identity activation, our max length
+        module.model.config.sentence_transformers = dict(SENTENCE_TRANSFORMERS)
+        tokenizer.model_max_length = resolved["max_length"]
+        module.model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        check_saved_model(tmp, module.model)
+        resolved = {**resolved, "pairs_seen": module.seen["pairs"], "tokens_seen": module.seen["tokens"],
+                    # from loading the model to saving it, every attempt up to its last checkpoint
+                    "train_seconds": round(module.seconds(), 3)}
+        (tmp / "hparams.json").write_text(json.dumps(resolved, indent=2, sort_keys=True) + "\n")
+        (tmp / "README.md").write_text(training_card(resolved, [str(p) for p in data_files]))
+        merged_training_log(work_dir, tmp / "training_log.csv")
+    return Path(out_dir)
+
+
+def lineage(hparams: dict) -> str:
+    """The schedule that produced a model: its stage, after the stages of its initial model (a stage-1 model folder
+    has its own hparams.json)."""
+    parent = Path(str(hparams.get("init_model", ""))) / "hparams.json"
+    before = lineage(json.loads(parent.read_text())) + "-" if parent.exists() else ""
+    return before + hparams["stage"]
+
+
+def training_card(hparams: dict, data_files=()) -> str:
+    """The model card a training writes: how the model was trained, on what, how to load it."""
+    rows = "\n".join(f"| `{k}` | `{hparams[k]}` |" for k in _SHOWN if hparams.get(k) is not None)
+    data = "\n".join(f"* `{p}`" for p in data_files) or "* (none recorded)"
+    return f"""---
+library_name: transformers
+pipeline_tag: text-ranking
+tags: [cross-encoder, reranker, stagewise]
+---
+
+# stagewise cross-encoder: schedule {lineage(hparams)}
+
+A cross-encoder re-ranker fine-tuned by stagewise (stage {hparams['stage']}, loss {hparams['loss']}, seed
+{hparams['seed']}) from `{hparams['init_model']}`. It scores a (query, passage) pair with one logit; higher is more
+relevant. Full settings: `hparams.json`; the loss and learning rate of every step: `training_log.csv`.
+
+| setting | value |
+|---|---|
+{rows}
+
+Training data files:
+{data}
+
+## Loading
+
+```python
+from sentence_transformers import CrossEncoder
+
+model = CrossEncoder("path/to/this/folder")  # identity activation and max length {hparams['max_length']} from its files
+scores = model.predict([("a query", "a passage")])
+```
+
+or `transformers.AutoModelForSequenceClassification` with its tokenizer (truncation "longest_first" at
+{hparams['max_length']} tokens), or `stagewise rerank`.
+"""
