@@ -559,7 +559,8 @@ def part_versions(work: Path, size: dict, results: Results):
             "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"}
     modules = {"transformers": "transformers", "tokenizers": "tokenizers", "huggingface_hub": "huggingface_hub",
                "lightning": "lightning", "numpy": "numpy", "safetensors": "safetensors", "faiss-cpu": "faiss",
-               "colbert-ai": "colbert", "ujson": "ujson", "jsonschema": "jsonschema", "pandas": "pandas",
+               "colbert-ai": "colbert", "ujson": "ujson", "GitPython": "git", "jsonschema": "jsonschema",
+               "pandas": "pandas",
                "scipy": "scipy", "stagewise": "stagewise.training.trainer"}
     for dist, module in modules.items():
         try:

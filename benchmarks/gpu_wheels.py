@@ -9,7 +9,8 @@ manylinux x86-64, installed there without an index.
 and copies MiniLM-L6's config and tokenizer (not its weights) to <dest>/minilm for the ColBERT part.
 
 Pinned to requirements.txt where it pins the package; colbert-ai's imports on the index and search path (ujson,
-faiss) and stagewise.config's (jsonschema and its own) otherwise, at the versions the project's virtualenv resolves.
+faiss, GitPython) and stagewise.config's (jsonschema and its own) otherwise, at the versions the project's
+virtualenv resolves.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 #: carried from requirements.txt (the versions users install)
 FROM_REQUIREMENTS = ("transformers", "tokenizers", "huggingface_hub", "colbert-ai", "faiss-cpu", "jsonschema")
 #: their dependencies the GPU image lacks, at the versions the project's virtualenv resolves
-EXTRA = {"ujson": "6.1.0", "jsonschema-specifications": "2025.9.1", "referencing": "0.37.0", "rpds-py": "2026.9.1"}
+#: (colbert-ai imports git, GitPython's module, when its indexer loads: "No module named 'git'" on the H200, 2026-12-04)
+EXTRA = {"ujson": "6.1.0", "GitPython": "3.2.1", "gitdb": "4.0.12", "smmap": "5.0.3",
+         "jsonschema-specifications": "2025.9.1", "referencing": "0.37.0", "rpds-py": "2026.9.1"}
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_24_x86_64", "manylinux_2_17_x86_64",
              "manylinux2014_x86_64", "manylinux1_x86_64")
 TARGET = ["--python-version", "3.12", "--implementation", "cp", "--only-binary=:all:",
