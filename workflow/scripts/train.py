@@ -1,8 +1,11 @@
-from stagewise.config import stage_settings
+from stagewise.devices import hold_gpu
 from stagewise.logs import to_file
-from stagewise.training.trainer import train_from_files
 
 to_file(snakemake.log[0])
+hold_gpu(snakemake.log[0])  # one free GPU for this job (not under SLURM), before anything initialises CUDA
+from stagewise.config import stage_settings  # noqa: E402
+from stagewise.training.trainer import train_from_files  # noqa: E402
+
 p, w, config = snakemake.params, snakemake.wildcards, snakemake.config
 train_from_files(p.stage, snakemake.input.init, snakemake.output[0], p.work_dir, p.train, p.corpus,
                  stage_settings(config, w.schedule), int(w.seed), candidates=snakemake.input.get("candidates"),
