@@ -355,3 +355,9 @@ def test_a_killed_jobs_device_goes_to_the_next_job(tmp_path):
     log = (folder / "logs" / "next.log").read_text()
     assert f"CUDA_VISIBLE_DEVICES={killed_device} for this job" in log
 
+
+
+def test_the_default_lock_folder_is_the_machines_not_the_jobs_tmpdir():
+    # Snakemake gives each job TMPDIR from its tmpdir resource: jobs must meet in one folder whatever theirs is
+    assert devices.lock_dir({"TMPDIR": "/scratch/job1"}) == devices.lock_dir({}) == Path("/tmp/stagewise-gpus")
+    assert devices.lock_dir({"STAGEWISE_GPU_LOCK_DIR": "/var/lock/gpus"}) == Path("/var/lock/gpus")

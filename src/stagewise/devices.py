@@ -14,7 +14,7 @@ Which devices (the first that applies):
     ``/proc/driver/nvidia/gpus``; numbered in PCI bus order, as nvidia-smi numbers them;
   * none: nothing is set and the job runs on the CPU.
 
-Lock files live in ``STAGEWISE_GPU_LOCK_DIR`` (default: ``<tmp>/stagewise-gpus``, on the machine's own disk, shared by
+Lock files live in ``STAGEWISE_GPU_LOCK_DIR`` (default: ``/tmp/stagewise-gpus``, on the machine's own disk, shared by
 every workflow and user on it); each holds the holder's PID and job while it is held.
 """
 
@@ -105,7 +105,11 @@ def gpu_pool(environ=None, proc: Path = NVIDIA_PROC) -> GpuPool:
 
 def lock_dir(environ=None) -> Path:
     environ = os.environ if environ is None else environ
-    return Path(environ.get(LOCK_DIR_VARIABLE) or Path(tempfile.gettempdir()) / "stagewise-gpus")
+    if environ.get(LOCK_DIR_VARIABLE):
+        return Path(environ[LOCK_DIR_VARIABLE])
+    # /tmp itself, not TMPDIR: Snakemake sets each job's TMPDIR from its tmpdir resource, and jobs whose TMPDIRs
+    # differed would not see each other's locks
+    return (Path("/tmp") if Path("/tmp").is_dir() else Path(tempfile.gettempdir())) / "stagewise-gpus"
 
 
 def _lock_path(folder: Path, device: str) -> Path:
@@ -132,10 +136,13 @@ def _try_lock(path: Path, holder: str) -> int | None:
     except BlockingIOError:
         os.close(fd)
         return None
-    if writable:
+    if writable:  # who holds it, for the log of a job that waits (a full disk only leaves it out)
         info = f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}: {holder}\n"
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, info.encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, info.encode(), 0)
+        except OSError:
+            pass
     return fd
 
 
