@@ -144,7 +144,7 @@ def test_the_message_names_the_key_the_path_where_to_get_it_and_what_else_is_abs
 # -- the workflow: no job writes them (planning), and they survive real runs
 
 
-@pytest.mark.parametrize("profile", [None, "workflow/profiles/local", "slurm"])
+@pytest.mark.parametrize("profile", [None, "workflow/profiles/local", "workflow/profiles/workstation", "slurm"])
 def test_no_job_of_a_forced_plan_writes_a_file_of_the_users(tmp_path, profile):
     """Every job of the DAG planned (--forceall) under each profile: none has a user's file, or a folder holding one,
     as an output or log. The SLURM profile plans with its own executor (a dry run needs no cluster)."""

@@ -154,6 +154,27 @@ def test_the_slurm_profile_gives_training_jobs_the_cores_of_their_data_workers()
     assert "workflow specific profile" not in result.stderr, result.stderr[:500]
 
 
+
+def test_the_workstation_profile_runs_gpu_jobs_as_the_cluster_does(tmp_path):
+    """Its GPU count is a resource, its retries and rerun triggers are the cluster's, its training and re-ranking
+    jobs get the cluster's cores (planned on 16 cores: this machine has fewer)."""
+    profiles = ROOT / "workflow" / "profiles"
+    workstation = yaml.safe_load((profiles / "workstation" / "config.yaml").read_text())
+    cluster = yaml.safe_load((profiles / "slurm" / "config.yaml").read_text())
+    assert isinstance(workstation["resources"]["gpu"], int) and "executor" not in workstation
+    for key in ("retries", "rerun-triggers", "rerun-incomplete", "keep-going", "set-threads"):
+        assert workstation[key] == cluster[key], key
+    copy_checkout(tmp_path)
+    result = subprocess.run([SNAKEMAKE, "-n", "--profile", "workflow/profiles/workstation", "--cores", "16", "all"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120, env=with_venv_path())
+    assert result.returncode == 0, result.stderr[-3000:]
+    threads = {}
+    for job in result.stdout.split("\nrule ")[1:]:
+        threads.setdefault(job.split(":", 1)[0], set()).add(int(re.search(r"threads: (\d+)", job).group(1))
+                                                            if "threads:" in job else 1)
+    assert threads["train"] == {8} and threads["rerank"] == {4}
+    assert "workflow specific profile" not in result.stderr, result.stderr[:500]
+
 def test_the_beir_companion_adds_seven_out_of_domain_sets_each_with_its_own_corpus(tmp_path):
     copy_checkout(tmp_path)
     result = subprocess.run([SNAKEMAKE, "-n", "--configfile", "config/paper.yaml", "config/beir.yaml"], cwd=tmp_path,

@@ -1,5 +1,7 @@
 """The README's commands work as pasted, in order, on a fresh clone after its first two (make demo, make test):
-every `snakemake` line of its code blocks plans (a dry run) in a copy of the checkout."""
+every `snakemake` line of its code blocks plans (a dry run) in a copy of the checkout, and so does every submission
+of the batch controller (`sbatch workflow/profiles/slurm/controller.sbatch <arguments>`, through the script's own
+dry run, `bash <script> -n <arguments>`)."""
 
 import os
 import re
@@ -14,6 +16,7 @@ import pytest
 from .conftest import ROOT, SHARED_DATA, copy_checkout, with_venv_path
 
 pytestmark = pytest.mark.slow
+CONTROLLER = "workflow/profiles/slurm/controller.sbatch"
 
 
 def code_lines():
@@ -40,11 +43,21 @@ def test_every_snakemake_line_of_the_readme_plans(tmp_path):
     if SHARED_DATA.exists():
         (tmp_path / "shared").symlink_to(SHARED_DATA.parent)  # ../shared/data, as next to a real checkout
     env = with_venv_path()
-    planned = 0
+    planned = controllers = 0
     for number, command in code_lines():
+        words = shlex.split(command)
+        if words[0] in {"sbatch", "bash"} and CONTROLLER in words:
+            # the controller's arguments are Snakemake's: its dry run plans them with the SLURM profile
+            args = words[words.index(CONTROLLER) + 1:]
+            result = subprocess.run(["bash", CONTROLLER, *(args if "-n" in args else ["-n", *args])], cwd=checkout,
+                                    capture_output=True, text=True, timeout=300, env=env)
+            assert result.returncode == 0, f"README line {number}: {command}\n{result.stderr[-3000:]}"
+            assert re.search(r"^total\s+\d+$", result.stdout, re.M), number
+            controllers += 1
+            continue
         if not command.startswith("snakemake"):
             continue
-        args = shlex.split(command)[1:]
+        args = words[1:]
         if "trecdl.yaml" in command and not SHARED_DATA.exists():
             continue  # its inputs are the shared research-only files
         if "--software-deployment-method" in args and not shutil.which("conda"):
@@ -58,4 +71,4 @@ def test_every_snakemake_line_of_the_readme_plans(tmp_path):
         assert result.returncode == 0, f"README line {number}: {command}\n{result.stderr[-3000:]}"
         assert re.search(r"^total\s+\d+$", result.stdout, re.M) or "Nothing to be done" in result.stdout, number
         planned += 1
-    assert planned >= 7
+    assert planned >= 7 and controllers >= 2

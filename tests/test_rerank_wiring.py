@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+import stagewise.devices
 import stagewise.logs
 import stagewise.rerank
 from stagewise.cli import main
@@ -26,6 +27,7 @@ def calls(monkeypatch):
     recorded = []
     monkeypatch.setattr(stagewise.rerank, "rerank_files", lambda *a, **k: recorded.append((a, k)))
     monkeypatch.setattr(stagewise.logs, "to_file", lambda *a, **k: None)
+    monkeypatch.setattr(stagewise.devices, "hold_gpu", lambda *a, **k: None)  # no GPU lock for the test process
     return recorded
 
 

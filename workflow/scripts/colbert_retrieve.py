@@ -1,6 +1,8 @@
+from stagewise.devices import hold_gpu
 from stagewise.logs import to_file
 
 to_file(snakemake.log[0], stdout=True)  # colbert-ai prints its progress
+hold_gpu(snakemake.log[0])  # one free GPU for this job (not under SLURM), before anything initialises CUDA
 from stagewise.first_stage.colbert import retrieve  # noqa: E402
 
 s = snakemake.params.settings

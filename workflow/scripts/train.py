@@ -1,8 +1,11 @@
-from stagewise.config import negatives_run_path, stage_settings
+from stagewise.devices import hold_gpu
 from stagewise.logs import to_file
-from stagewise.training.trainer import train_from_files
 
 to_file(snakemake.log[0])
+hold_gpu(snakemake.log[0])  # one free GPU for this job (not under SLURM), before anything initialises CUDA
+from stagewise.config import negatives_run_path, stage_settings  # noqa: E402
+from stagewise.training.trainer import train_from_files  # noqa: E402
+
 p, w, config = snakemake.params, snakemake.wildcards, snakemake.config
 # the run C's candidates store was built from, checked to be that file (read from the config, not a rule input: an
 # input added to the rule would retrain every finished grid under the input rerun trigger)
