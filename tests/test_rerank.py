@@ -109,3 +109,20 @@ def test_an_unknown_head_precision_is_refused(tiny_electra):
     model, tokenizer = tiny_electra
     with pytest.raises(ValueError, match="head precision 'fp16'"):
         score_pairs(model, tokenizer, PAIRS, head="fp16")
+
+
+def test_parallel_tokenization_gives_the_same_batches_and_restores_the_setting(tiny_cross_encoder, monkeypatch):
+    import os
+
+    from stagewise.batching import token_length_batches
+    from stagewise.rerank import parallel_tokenization
+
+    _, tokenizer = tiny_cross_encoder
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
+    pairs = PAIRS * 40
+    serial = [(idx, {k: v.tolist() for k, v in b.items()}) for idx, b in token_length_batches(tokenizer, pairs, 8, 48)]
+    with parallel_tokenization(2):
+        assert os.environ["TOKENIZERS_PARALLELISM"] == "true"
+        parallel = [(idx, {k: v.tolist() for k, v in b.items()})
+                    for idx, b in token_length_batches(tokenizer, pairs, 8, 48)]
+    assert parallel == serial and os.environ["TOKENIZERS_PARALLELISM"] == "false"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 
 import torch
 
@@ -100,6 +101,27 @@ def rerank(model, tokenizer, run: Run, queries: dict[str, str], texts: dict[str,
     return out
 
 
+@contextlib.contextmanager
+def parallel_tokenization(threads: int):
+    """Meanwhile the fast tokenizer encodes with ``threads`` threads (its Rust pool; RAYON_NUM_THREADS sizes the pool
+    where nothing in the process started it before). Jobs run with TOKENIZERS_PARALLELISM=false, which keeps the
+    tokenizer off threads that a fork (DataLoader workers) would lose; re-ranking forks nothing, and a single thread
+    kept the GPU waiting: 869 pairs/s of 230 tokens on the H200 host against a model several times faster
+    (benchmarks/results/RESULTS.md, GPU). The setting is restored afterwards."""
+    saved = {k: os.environ.get(k) for k in ("TOKENIZERS_PARALLELISM", "RAYON_NUM_THREADS")}
+    if threads > 1:
+        os.environ["TOKENIZERS_PARALLELISM"] = "true"
+        os.environ.setdefault("RAYON_NUM_THREADS", str(threads))
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def rerank_files(model_dir, run_paths, dataset_specs, corpus: str, out_paths, depth: int = 100,
                  batch_size: int = 64, max_length: int = 256, threads: int = 1, tag: str = "stagewise",
                  doc_store=None, head: str = "fp32"):
@@ -116,5 +138,6 @@ def rerank_files(model_dir, run_paths, dataset_specs, corpus: str, out_paths, de
     texts = doc_texts(corpus, needed, doc_store)
     for run, spec, out in zip(runs, dataset_specs, out_paths):
         queries = datasets.queries(spec)
-        scored = rerank(model, tokenizer, run, queries, texts, depth, batch_size, max_length, head)
+        with parallel_tokenization(threads):
+            scored = rerank(model, tokenizer, run, queries, texts, depth, batch_size, max_length, head)
         write_run(scored, out, tag=tag)
