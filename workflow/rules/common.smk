@@ -348,3 +348,34 @@ def all_targets():
     if config["claims"]:
         targets += ["results/tables/claims.csv", "results/tables/claims.md"]
     return targets
+
+
+def warn_missing_intermediates():
+    """Snakemake does not rebuild a missing intermediate file while what was made from it is up to date: a model or
+    run deleted by a job that failed or was killed after Snakemake removed its old output (as it does before every
+    job) stays missing, and the tables keep numbers from before. Say so, with the command that rebuilds them."""
+    if not os.path.exists("results/tables/main.csv"):
+        return
+    expected = [
+        *model_targets(),
+        *first_stage_runs(),
+        *[
+            f"results/runs/rerank/{k}/{r}/{s}/seed{seed}/{t}.run"
+            for k in RERANKED_RANKERS
+            for r, s, seed in GRID_CELLS
+            for t in TEST_SETS
+        ],
+    ]
+    missing = [path for path in expected if not os.path.exists(path)]
+    if missing:
+        listing = "logs/missing-intermediates.txt"
+        os.makedirs("logs", exist_ok=True)
+        with open(listing, "w") as f:
+            f.write("\n".join(missing) + "\n")
+        logger.warning(
+            f"stagewise warning: {len(missing)} models or runs of the grid are missing (e.g. {missing[0]}) while "
+            "results/tables/main.csv exists: a job that failed or was killed after Snakemake deleted its old "
+            "output leaves them so, and Snakemake does not rebuild them while the tables are newer. The tables "
+            f"may hold numbers from before. Rebuild them: snakemake $(cat {listing}) [your options], then the "
+            "tables follow."
+        )
