@@ -44,8 +44,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PARTS = ("versions", "train", "resume", "rerank", "colbert")
-#: each part's time box in seconds (full size; the colbert part's includes waiting for colbert_warm), 585 s in all
-TIME_BOX = {"versions": 45, "train": 140, "resume": 90, "rerank": 90, "colbert": 220, "colbert_warm": 400}
+#: each part's time box in seconds (full size; the colbert part's includes waiting for colbert_warm), 580 s in all;
+#: on the H200 (2026-12-04) versions took 21 s, train 97 s, resume and rerank ran past 90 s, the compile 130 s
+TIME_BOX = {"versions": 30, "train": 110, "resume": 100, "rerank": 100, "colbert": 240, "colbert_warm": 400}
 #: parts started in the background when the part named runs, and waited for before the part that needs them
 BACKGROUND = {"resume": "colbert_warm"}
 NEEDS = {"colbert": "colbert_warm"}
@@ -60,11 +61,12 @@ FULL = {
     "skip_steps": 2, "hand_steps": {"C": 10, "D": 20},
     "resume": {"queries_per_batch": 4, "negatives": 15, "accumulate_grad_batches": 2, "max_length": 128, "steps": 8,
                "checkpoint_every": 2, "stop_after": 3},
-    "rerank": {"queries": 82, "depth": 100, "max_length": 256, "batches": [128, 256, 512, 1024, 2048],
-               "bf16_batches": [256, 2048], "roberta_batches": [256, 2048]},
+    "rerank": {"queries": 82, "depth": 100, "max_length": 256, "batches": [256, 1024],
+               "bf16_batches": [1024], "roberta_batches": [1024]},
     "colbert": {"warm": ["--passages", "2000", "--queries", "20", "--depth", "100"],
                 "main": ["--passages", "300000", "--queries", "2000", "--depth", "500"]},
     "threads": 8,
+    "rerank_threads": 4,  # the SLURM profile's set-threads for rerank
 }
 TINY = {
     **FULL, "passages": 300, "train_queries": 40, "test_queries": 10, "filler": [60, 80],
@@ -78,6 +80,7 @@ TINY = {
     "colbert": {"warm": ["--passages", "300", "--queries", "5", "--depth", "20", "--layers", "2", "--topics", "10"],
                 "main": ["--passages", "1500", "--queries", "10", "--depth", "50", "--layers", "2", "--topics", "20"]},
     "threads": 2,
+    "rerank_threads": 2,
 }
 #: the paper grid's stage lengths (config/paper.yaml): C one epoch over 502,939 judged training queries, D 15
 #: epochs over 89,792 teacher rankings, each with 1% held out for validation
@@ -433,9 +436,10 @@ def part_rerank(work: Path, size: dict, results: Results):
     import numpy as np
     import torch
 
+    from stagewise.batching import token_length_batches
     from stagewise.data.docstore import OffsetDocStore
     from stagewise.io import read_queries
-    from stagewise.rerank import load_cross_encoder, score_pairs, token_length_batches
+    from stagewise.rerank import load_cross_encoder, parallel_tokenization, score_pairs
 
     paths = prepare(work, size)
     shape = size["rerank"]
@@ -448,16 +452,17 @@ def part_rerank(work: Path, size: dict, results: Results):
     folders = {kind: build_model(kind, work / kind, texts, size["model"]) for kind in ("electra", "roberta")}
     results["pairs"] = {"pairs": len(pairs), "per_query": shape["depth"], "max_length": shape["max_length"]}
 
-    def tokenize(kind):
+    def tokenize(kind, threads):
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(folders[kind])
         start = time.perf_counter()
-        widths = [batch["input_ids"].shape[1] for _, batch in token_length_batches(tokenizer, pairs, 256,
-                                                                                   shape["max_length"])]
+        with parallel_tokenization(threads):
+            widths = [batch["input_ids"].shape[1] for _, batch in token_length_batches(tokenizer, pairs, 256,
+                                                                                       shape["max_length"])]
         seconds = time.perf_counter() - start
         return {"pairs_per_second": round(len(pairs) / seconds, 1), "mean_width": round(float(np.mean(widths)), 1),
-                "TOKENIZERS_PARALLELISM": os.environ.get("TOKENIZERS_PARALLELISM")}
+                "threads": threads}
 
     scored = {}
 
@@ -468,7 +473,8 @@ def part_rerank(work: Path, size: dict, results: Results):
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
         start = time.perf_counter()
-        scores = score_pairs(model, tokenizer, pairs, batch, shape["max_length"], head=head, bf16=bf16)
+        with parallel_tokenization(size["rerank_threads"]):  # as rerank_files tokenizes with the job's threads
+            scores = score_pairs(model, tokenizer, pairs, batch, shape["max_length"], head=head, bf16=bf16)
         _sync()
         seconds = time.perf_counter() - start
         scored[(kind, batch, head, bf16)] = scores
@@ -476,7 +482,8 @@ def part_rerank(work: Path, size: dict, results: Results):
                 "peak_memory_gib": _peak_gib(), **top10_ties(scores, shape["depth"])}
 
     for kind in ("electra", "roberta"):
-        results.measure(f"tokenize_{kind}", tokenize, kind)
+        results.measure(f"tokenize_{kind}", tokenize, kind, 1)
+    results.measure(f"tokenize_electra_{size['rerank_threads']}_threads", tokenize, "electra", size["rerank_threads"])
     for batch in shape["batches"]:
         results.measure(f"electra_fp32head_b{batch}", score, "electra", batch, "fp32")
     for batch in shape["bf16_batches"]:
