@@ -112,17 +112,17 @@ def test_a_second_stage_entry_replaces_only_the_keys_it_gives():
 
 
 def test_a_second_stage_sweep_makes_one_cell_per_setting_each_from_the_same_stage_one_model():
-    from stagewise.config import first_stage_of, schedule_cells, stage_of, stage_settings, training_determinants
+    from stagewise.config import grid_cells, last_stage, stage_one_schedule, stage_settings, training_determinants
 
     sweep = [{}, {"lr": 6.0e-12}, {"lr": 1.0e-5, "steps": 50}]
     c = validate_config(config(training__second_stage={"C-D": sweep}))
-    assert schedule_cells(c) == ["C", "D", "C-D", "C-D_lr6e-12", "C-D_lr1e-05_steps50", "D-C"]
+    assert grid_cells(c) == ["C", "D", "C-D", "C-D_lr6e-12", "C-D_lr1e-05_steps50", "D-C"]
     d = c["training"]["D"]
     assert stage_settings(c, "C-D") == d
     assert stage_settings(c, "C-D_lr6e-12") == {**d, "lr": 6.0e-12}
     assert stage_settings(c, "C-D_lr1e-05_steps50") == {**d, "lr": 1.0e-5, "steps": 50}
-    assert {stage_of(s) for s in schedule_cells(c)[2:5]} == {"D"}
-    assert {first_stage_of(s) for s in schedule_cells(c)[2:5]} == {"C"} and first_stage_of("C") is None
+    assert {last_stage(s) for s in grid_cells(c)[2:5]} == {"D"}
+    assert {stage_one_schedule(s) for s in grid_cells(c)[2:5]} == {"C"} and stage_one_schedule("C") is None
     assert training_determinants(c, "C-D_lr6e-12") != training_determinants(c, "C-D")
     with pytest.raises(ConfigError, match=r"'training\.second_stage\.C-D': two entries make the same cell 'C-D_lr1e-05'"):
         validate_config(config(training__second_stage={"C-D": [{"lr": 1.0e-5}, {"lr": 1.0e-5}]}))

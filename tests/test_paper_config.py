@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stagewise.config import relevance_thresholds, schedule_cells, stage_settings, validate_config
+from stagewise.config import grid_cells, relevance_thresholds, stage_settings, validate_config
 
 from .conftest import ROOT, copy_checkout, with_venv_path
 
@@ -51,7 +51,7 @@ def test_paper_config_reproduces_the_released_details(paper):
     assert (teacher["ranking_size"], teacher["malformed"], teacher["repeated"]) == (20, "drop", "keep")
     # the second stage: the stage's own section at each of the two learning rates the release names besides
     # optimizer_s2.yaml's 6.0e-12 (which moves no weight): its scripts' comments (1e-8) and its README (1e-5)
-    assert schedule_cells(paper) == ["C", "D", "C-D_lr1e-08", "C-D_lr1e-05", "D-C_lr1e-08", "D-C_lr1e-05"]
+    assert grid_cells(paper) == ["C", "D", "C-D_lr1e-08", "C-D_lr1e-05", "D-C_lr1e-08", "D-C_lr1e-05"]
     assert stage_settings(paper, "C-D_lr1e-08") == {**d, "lr": 1.0e-8}
     assert stage_settings(paper, "C-D_lr1e-05") == {**d, "lr": 1.0e-5} == d
     assert stage_settings(paper, "D-C_lr1e-08") == {**c, "lr": 1.0e-8}
@@ -81,7 +81,7 @@ def test_vs_reference_sets_each_release_two_stage_row_next_to_both_cells_of_its_
 
     monkeypatch.chdir(ROOT)
     cells = reference_cells(paper["reference"])
-    grid = schedule_cells(paper)
+    grid = grid_cells(paper)
     rows = paired_with_cells(cells, grid)  # what the vs_reference rule compares (its params: the grid's cells)
     for cell in cells:
         paired = paired_with_cells([cell], grid)

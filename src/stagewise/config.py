@@ -146,25 +146,29 @@ def looks_like_path(name: str) -> bool:
     return name.startswith(("/", "./", "../", "~")) or name.count("/") > 1
 
 
+# Vocabulary: first stage = retrieval (never a training stage); stage 1 / stage 2 = the training stages of a
+# two-stage schedule; schedule = C, D, C-D or D-C; cell = a schedule with its stage-2 settings (C-D_lr1e-08);
+# model = reranker x cell x seed.
+
 #: the schedules of the paper; a cell of the grid is one of them or a stage-2 setting of a two-stage one (C-D_lr1e-05)
 SCHEDULES = ("C", "D", "C-D", "D-C")
 #: between a schedule and the keys of its stage-2 setting in a cell's name
 CELL_SEPARATOR = "_"
 
 
-def base_schedule(cell: str) -> str:
+def schedule_of(cell: str) -> str:
     """The schedule of a cell: C-D for C-D_lr1e-05."""
     return cell.split(CELL_SEPARATOR)[0]
 
 
-def stage_of(cell: str) -> str:
-    """The loss of a cell's last stage: C-D (and C-D_lr1e-05) trains D on top of C."""
-    return base_schedule(cell).split("-")[-1]
+def last_stage(cell: str) -> str:
+    """The kind (C or D) of a cell's last training stage: C-D (and C-D_lr1e-05) trains D on top of C."""
+    return schedule_of(cell).split("-")[-1]
 
 
-def first_stage_of(cell: str) -> str | None:
+def stage_one_schedule(cell: str) -> str | None:
     """The schedule whose model a two-stage cell starts from (C for C-D_lr1e-05); None for a one-stage one."""
-    schedule = base_schedule(cell)
+    schedule = schedule_of(cell)
     return schedule.split("-")[0] if "-" in schedule else None
 
 
@@ -177,7 +181,7 @@ def cell_name(schedule: str, override: dict) -> str:
     return CELL_SEPARATOR.join([schedule, *(f"{k}{_value_label(v)}" for k, v in sorted(override.items()))])
 
 
-def second_stage_cells(config: dict, schedule: str) -> dict[str, dict]:
+def stage_two_cells(config: dict, schedule: str) -> dict[str, dict]:
     """Cell name -> stage-2 override of a schedule: one cell for a one-stage schedule or a single setting, one per
     entry of a sweep (a list under ``training.second_stage.<schedule>``)."""
     setting = config["training"].get("second_stage", {}).get(schedule, {}) if "-" in schedule else {}
@@ -192,19 +196,19 @@ def second_stage_cells(config: dict, schedule: str) -> dict[str, dict]:
     return cells
 
 
-def schedule_cells(config: dict) -> list[str]:
+def grid_cells(config: dict) -> list[str]:
     """The grid's schedule axis: each configured schedule, a stage-2 sweep expanded into its cells."""
-    return [cell for schedule in config["schedules"] for cell in second_stage_cells(config, schedule)]
+    return [cell for schedule in config["schedules"] for cell in stage_two_cells(config, schedule)]
 
 
 def stage_settings(config: dict, schedule: str) -> dict:
     """The hyperparameters of a cell's last stage: its stage section (training.C or training.D), with the cell's
     ``training.second_stage`` setting replacing keys for a two-stage schedule (C-D, D-C, or a cell of a sweep)."""
-    stage = stage_of(schedule)
+    stage = last_stage(schedule)
     settings = dict(config["training"][stage])
-    override = second_stage_cells(config, base_schedule(schedule)).get(schedule)
+    override = stage_two_cells(config, schedule_of(schedule)).get(schedule)
     if override is None:
-        raise ConfigError(f"schedule {schedule!r} is not a cell of this config (cells: {schedule_cells(config)})")
+        raise ConfigError(f"schedule {schedule!r} is not a cell of this config (cells: {grid_cells(config)})")
     if "steps" in override:
         settings.pop("epochs", None)
     if "epochs" in override:
@@ -227,7 +231,7 @@ def training_determinants(config: dict, schedule: str) -> dict:
     """What a training job's weights depend on in the config: its last stage's settings and, for a D stage, the
     teacher section, without cosmetic keys. The train rule's params, so that only these changes retrain a model
     (a changed teacher does not retrain C; a changed checkpoint_every or source retrains nothing)."""
-    stage = stage_of(schedule)
+    stage = last_stage(schedule)
     teacher = config.get("teacher") if stage == "D" else None
     return _without_cosmetic({"hparams": stage_settings(config, schedule), "teacher": teacher})
 
@@ -290,7 +294,7 @@ def first_stage_depth(config: dict) -> int | None:
 def _check_stage_lengths(config: dict):
     """Each stage gives its length once: steps or epochs, not both (one would be ignored), and not neither (the job
     would fail only when it runs); a stage-2 entry gives at most one of them (it replaces the stage's)."""
-    stages = {stage_of(cell) for cell in schedule_cells(config)}
+    stages = {last_stage(cell) for cell in grid_cells(config)}
     for stage in sorted(stages):
         section = config["training"][stage]
         given = [k for k in ("steps", "epochs") if k in section]
@@ -334,7 +338,7 @@ def _check_references(config: dict, given_c_keys: set):
             raise ConfigError(f"config key 'rankers.{ranker}.runs' needs a 'train' run: {key} names this ranker")
     if c["random_negatives"] > c["negatives"]:
         raise ConfigError("config key 'training.C.random_negatives' must not exceed 'training.C.negatives'")
-    schedule_cells(config)  # two entries of a sweep that make the same cell stop here
+    grid_cells(config)  # two entries of a sweep that make the same cell stop here
     if any("D" in s for s in config["schedules"]) and "teacher" not in config:
         raise ConfigError("missing required config key 'teacher' (schedules with D need teacher rankings)")
     teacher = config.get("teacher")

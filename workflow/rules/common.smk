@@ -8,12 +8,12 @@ from stagewise.config import (
     MAIN_CORPUS,
     corpora,
     first_stage_depth,
-    first_stage_of,
+    stage_one_schedule,
     negatives_run_path,
     out_of_domain,
     relevance_thresholds,
-    schedule_cells,
-    stage_of,
+    grid_cells,
+    last_stage,
     test_set_corpora,
     test_set_dataset,
     training_determinants,
@@ -35,7 +35,7 @@ RANKERS_OF_KIND = {
 RERANKED_RANKERS = [r for r in RANKERS if config["rankers"][r].get("rerank", True)]
 RERANKERS = list(config["rerankers"])
 # the schedule axis: each schedule, a stage-2 sweep expanded into its cells (C-D, C-D_lr6e-12, ...)
-SCHEDULES = schedule_cells(config)
+CELLS = grid_cells(config)
 SEEDS = config["seeds"]
 TEST_SETS = list(config["test_sets"])
 # test set -> its dataset (an entry is a dataset or {dataset, relevance_threshold}), and its relevance threshold
@@ -213,7 +213,7 @@ def backbone_inputs(wildcards):
 
 def init_model(wildcards):
     """A two-stage cell starts from the stage-1 model of the same reranker and seed (every cell of a sweep the same)."""
-    first = first_stage_of(wildcards.schedule)
+    first = stage_one_schedule(wildcards.schedule)
     if first:
         return f"results/models/{wildcards.reranker}/{first}/seed{wildcards.seed}"
     return f"resources/backbones/{wildcards.reranker}"
@@ -221,7 +221,7 @@ def init_model(wildcards):
 
 def training_inputs(wildcards):
     inputs = {"init": init_model(wildcards), "queries": dataset_files(config["train_queries"]), **doc_store_files()}
-    if stage_of(wildcards.schedule) == "C":
+    if last_stage(wildcards.schedule) == "C":
         inputs["candidates"] = "resources/training/candidates"
     else:
         inputs["teacher"] = given(teacher_files())
@@ -250,28 +250,28 @@ def teacher_files():
 
 
 def model_targets():
-    return expand("results/models/{reranker}/{schedule}/seed{seed}", reranker=RERANKERS, schedule=SCHEDULES, seed=SEEDS)
+    return expand("results/models/{reranker}/{schedule}/seed{seed}", reranker=RERANKERS, schedule=CELLS, seed=SEEDS)
 
 
 # the trained models of the grid: (reranker, schedule, seed)
-GRID_CELLS = [(r, s, seed) for r in RERANKERS for s in SCHEDULES for seed in SEEDS]
+MODELS = [(r, s, seed) for r in RERANKERS for s in CELLS for seed in SEEDS]
 # what the tables must cover (checked by the scripts: an existing metrics file whose update cannot be planned would
 # otherwise hide a test set); a change of it reruns the tables
 GRID_EXPECTED = {
     "test_sets": TEST_SETS,
     "rankers": RANKERS,
     "reranked_rankers": RERANKED_RANKERS,
-    "cells": GRID_CELLS,
+    "cells": MODELS,
 }
 
 
 def cost_cells():
     """The trained models whose costs the efficiency table adds up: the grid's, and the stage-1 models of its
     two-stage cells (trained whether or not C and D are cells themselves)."""
-    cells = dict.fromkeys(GRID_CELLS)
-    for r, s, seed in GRID_CELLS:
-        if first_stage_of(s):
-            cells.setdefault((r, first_stage_of(s), seed))
+    cells = dict.fromkeys(MODELS)
+    for r, s, seed in MODELS:
+        if stage_one_schedule(s):
+            cells.setdefault((r, stage_one_schedule(s), seed))
     return list(cells)
 
 
@@ -279,10 +279,10 @@ def agreement_keys():
     """(ranker, reranker, cell, seed, test set, stage-1 cell) of every two-stage cell whose stage-1 model is a cell of
     the grid too: their re-rankings are compared (how far stage 2 moved the ranking)."""
     return [
-        (ranker, r, s, seed, t, first_stage_of(s))
+        (ranker, r, s, seed, t, stage_one_schedule(s))
         for ranker in RERANKED_RANKERS
-        for r, s, seed in GRID_CELLS
-        if first_stage_of(s) in SCHEDULES
+        for r, s, seed in MODELS
+        if stage_one_schedule(s) in CELLS
         for t in TEST_SETS
     ]
 
@@ -300,7 +300,7 @@ def efficiency_inputs(wildcards=None):
         "rerank": [
             f"benchmarks/rerank/{ranker}/{r}/{s}/seed{seed}/{t}.tsv"
             for ranker in RERANKED_RANKERS
-            for r, s, seed in GRID_CELLS
+            for r, s, seed in MODELS
             for t in TEST_SETS
         ],
         "metrics": rerank_metrics(),
@@ -308,11 +308,9 @@ def efficiency_inputs(wildcards=None):
 
 
 def rerank_runs(wildcards):
-    """A ranker's re-ranked runs, cell by cell (GRID_CELLS order), test set by test set (TEST_SETS order)."""
+    """A ranker's re-ranked runs, cell by cell (MODELS order), test set by test set (TEST_SETS order)."""
     return [
-        f"results/runs/rerank/{wildcards.ranker}/{r}/{s}/seed{seed}/{t}.run"
-        for r, s, seed in GRID_CELLS
-        for t in TEST_SETS
+        f"results/runs/rerank/{wildcards.ranker}/{r}/{s}/seed{seed}/{t}.run" for r, s, seed in MODELS for t in TEST_SETS
     ]
 
 
@@ -362,7 +360,7 @@ def warn_missing_intermediates():
         *[
             f"results/runs/rerank/{k}/{r}/{s}/seed{seed}/{t}.run"
             for k in RERANKED_RANKERS
-            for r, s, seed in GRID_CELLS
+            for r, s, seed in MODELS
             for t in TEST_SETS
         ],
     ]

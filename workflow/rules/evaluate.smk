@@ -33,7 +33,7 @@ rule evaluate_rerank:
     conda:
         "../../envs/report.yaml"
     params:
-        cells=GRID_CELLS,
+        cells=MODELS,
         datasets=TEST_SET_DATASETS,
         thresholds=RELEVANCE_THRESHOLDS,
         metrics=config["evaluation"]["metrics"],

@@ -119,7 +119,7 @@ rule vs_reference:
         "../../envs/report.yaml"
     params:
         reference=config.get("reference", {}),
-        cells=SCHEDULES,
+        cells=CELLS,
     script:
         "../scripts/vs_reference.py"
 
@@ -141,7 +141,7 @@ rule claims:
         "../../envs/report.yaml"
     params:
         claims=config["claims"],
-        cells=SCHEDULES,
+        cells=CELLS,
     script:
         "../scripts/claims.py"
 
@@ -158,7 +158,7 @@ rule model_cards:
     conda:
         "../../envs/report.yaml"
     params:
-        cells=GRID_CELLS,
+        cells=MODELS,
     script:
         "../scripts/model_cards.py"
 
@@ -188,9 +188,7 @@ rule efficiency:
         "../../envs/report.yaml"
     params:
         cost_cells=cost_cells(),
-        rerank_keys=[
-            (ranker, r, s, seed, t) for ranker in RERANKED_RANKERS for r, s, seed in GRID_CELLS for t in TEST_SETS
-        ],
+        rerank_keys=[(ranker, r, s, seed, t) for ranker in RERANKED_RANKERS for r, s, seed in MODELS for t in TEST_SETS],
         agreement_keys=agreement_keys(),
         metric=config["report"]["metrics"][0],
         out_of_domain=OUT_OF_DOMAIN,

@@ -38,7 +38,7 @@ rule train:
         mem_mb=8000,
         runtime=240,
     params:
-        stage=lambda wildcards: stage_of(wildcards.schedule),
+        stage=lambda wildcards: last_stage(wildcards.schedule),
         # what the weights depend on (the rerun trigger): the last stage's settings with training.second_stage's
         # entry, and the teacher for a D stage only; the script reads the full settings from the config
         determinants=lambda wildcards: training_determinants(config, wildcards.schedule),

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..config import base_schedule
+from ..config import schedule_of
 from .significance import FIRST_STAGE
 
 EXPECTATIONS = ("better", "worse", "on_par", "not_better", "not_worse")
@@ -45,7 +45,7 @@ def verdict(expect: str, outcome: str) -> str:
 def _cells(system: str, cells: list[str]) -> list[str]:
     if system == FIRST_STAGE or system in cells:
         return [system]
-    return [c for c in cells if base_schedule(c) == system] or [system]
+    return [c for c in cells if schedule_of(c) == system] or [system]
 
 
 def check_claims(claims: list[dict], significance: pd.DataFrame, cells: list[str]) -> pd.DataFrame:

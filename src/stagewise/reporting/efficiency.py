@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..config import first_stage_of, stage_of
+from ..config import last_stage, stage_one_schedule
 from .significance import FIRST_STAGE, seed_means
 
 #: per trained model: its own (last) stage's numbers
@@ -43,11 +43,11 @@ def stage_costs(models: dict, benchmarks: dict) -> pd.DataFrame:
         gpu = hparams.get("device") == "gpu"
         wall = float(hparams.get("train_seconds", bench["wall_s"]))
         moved = hparams.get("movement") or {}
-        rows.append({"reranker": reranker, "schedule": schedule, "seed": str(seed), "stage": stage_of(schedule),
+        rows.append({"reranker": reranker, "schedule": schedule, "seed": str(seed), "stage": last_stage(schedule),
                      "wall_s": wall, "max_rss_mb": bench["max_rss_mb"], "steps": hparams["steps"],
                      "pairs": hparams.get("pairs_seen", float("nan")), "tokens": hparams.get("tokens_seen", float("nan")),
                      "gpu_s": wall if gpu else 0.0, "attempts": hparams.get("attempts", 1),
-                     "teacher_rankings": hparams["training_groups"] if stage_of(schedule) == "D" else 0,
+                     "teacher_rankings": hparams["training_groups"] if last_stage(schedule) == "D" else 0,
                      "relative_l2": moved.get("relative_l2", float("nan")),
                      "changed_fraction": moved.get("changed_fraction", float("nan"))})
     return pd.DataFrame(rows)
@@ -60,7 +60,7 @@ def cumulative_costs(stages: pd.DataFrame) -> pd.DataFrame:
     for (reranker, schedule, seed), row in own.iterrows():
         total = row[STAGE_COLUMNS].astype(float).copy()
         peak = row["max_rss_mb"]
-        first = first_stage_of(schedule)
+        first = stage_one_schedule(schedule)
         if first is not None:
             if (reranker, first, seed) not in own.index:
                 raise ValueError(f"the cost of {reranker}/{schedule}/seed{seed} needs its stage-1 model "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import logging
 
-from ..config import base_schedule
+from ..config import schedule_of
 from ..errors import InputFormatError
 
 log = logging.getLogger(__name__)
@@ -45,13 +45,13 @@ def read_reference_file(path, metric_names: dict[str, str] | None = None, ranker
 
 def paired_with_cells(reference: list[dict], cells: list[str]) -> list[dict]:
     """The reference cells, each with the ``schedule`` of the cell of ours it is compared with (``cells``: the grid's
-    schedule axis, ``stagewise.config.schedule_cells``). A reference schedule that is one of our cells is that cell.
+    schedule axis, ``stagewise.config.grid_cells``). A reference schedule that is one of our cells is that cell.
     One that is a schedule of the grid without a cell of its own name, a stage-2 sweep of named settings only
     (paper.yaml's C-D_lr1e-08 and C-D_lr1e-05), is compared with every cell of that schedule, one row each: a
     reference whose stage-2 setting is unknown sits next to each candidate. Other cells (the first stage's -) stay."""
     of_schedule: dict[str, list[str]] = {}
     for cell in cells:
-        of_schedule.setdefault(base_schedule(cell), []).append(cell)
+        of_schedule.setdefault(schedule_of(cell), []).append(cell)
     paired = []
     for ref in reference:
         schedule = ref["schedule"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..config import SCHEDULES, base_schedule
+from ..config import SCHEDULES, schedule_of
 from ..io import atomic_path
 from .significance import FIRST_STAGE, GRID, aggregate, over_seeds, seed_means, seed_variance_share
 
@@ -18,7 +18,7 @@ _SPARE_LETTERS = "eghijkmnpqrstuvwxyz"
 def schedule_order(schedules) -> list[str]:
     """Schedules and sweep cells in table order: C, D, C-D and its cells, D-C and its cells (given order within)."""
     unique = list(dict.fromkeys(s for s in schedules if s != FIRST_STAGE))
-    return sorted(unique, key=lambda s: (SCHEDULES.index(base_schedule(s)), s != base_schedule(s),
+    return sorted(unique, key=lambda s: (SCHEDULES.index(schedule_of(s)), s != schedule_of(s),
                                          unique.index(s)))
 
 
