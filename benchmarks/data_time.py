@@ -30,6 +30,7 @@ def main(argv=None):
     from stagewise.data.candidates import Candidates
     from stagewise.data.docstore import OffsetDocStore
     from stagewise.data.teacher import read_teacher
+    from stagewise.settings import stage
     from stagewise.training.loaders import reopen_texts
     from stagewise.training.sampling import ContrastiveGroups, DistillationGroups, GroupCollator, StepBatchSampler
 
@@ -44,7 +45,9 @@ def main(argv=None):
     queries = datasets.queries(f"local:{folder}/data/train")
     t = time.time()
     candidates = Candidates.open(folder / "resources" / "training" / "candidates")
-    c = ContrastiveGroups(queries, {}, candidates, texts, 99, 200, 1, seed=1, positive_policy="keep")
+    settings = stage("C", {"negatives": 99, "negatives_depth": 200, "min_positive_grade": 1, "random_negatives": 0,
+                           "positive_policy": "keep"})
+    c = ContrastiveGroups(queries, candidates, texts, settings, seed=1)
     c_setup = time.time() - t
     t = time.time()
     teacher = read_teacher(folder / "marco-train-100k.jsonl", folder / "marco-train-100k-gpt3.5.json", 20)

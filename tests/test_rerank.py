@@ -1,7 +1,11 @@
 """Re-ranking: batched scores equal one-pair-at-a-time scores, in input order, with little padding."""
 
+import dataclasses
+
 import pytest
 import torch
+
+from stagewise.settings import RerankSettings
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +29,7 @@ def test_batched_scores_equal_single_pair_scores_in_input_order(tiny_cross_encod
     from stagewise.rerank import score_pairs
 
     model, tokenizer = tiny_cross_encoder
-    batched = score_pairs(model, tokenizer, PAIRS, batch_size=3, max_length=48)
+    batched = score_pairs(model, tokenizer, PAIRS, RerankSettings.of(batch_size=3, max_length=48))
     with torch.inference_mode():
         single = [model(**tokenizer(q, p, truncation="longest_first", max_length=48, return_tensors="pt")).logits.item()
                   for q, p in PAIRS]
@@ -55,7 +59,7 @@ def test_re_ranking_reports_its_progress_to_the_log(tiny_cross_encoder, caplog):
     run = {f"q{i}": {f"d{j}": float(-j) for j in range(10)} for i in range(6)}
     texts = {f"d{j}": f"passage number {j} " * (j + 1) for j in range(10)}
     with caplog.at_level("INFO", logger="stagewise.rerank"):
-        rerank(model, tokenizer, run, {q: "a query" for q in run}, texts, depth=10, batch_size=4)
+        rerank(model, tokenizer, run, {q: "a query" for q in run}, texts, RerankSettings.of(depth=10, batch_size=4))
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("re-ranking: ")]
     assert lines[0].startswith("re-ranking: 4 of 60 pairs (7%)") and lines[-1].startswith("re-ranking: 60 of 60 pairs")
     assert 2 < len(lines) <= 16  # every 3 pairs (a twentieth) at most, one line per batch of 4 here
@@ -90,9 +94,10 @@ def test_an_fp32_head_keeps_scores_close_to_fp32_and_untied_under_bf16(tiny_elec
     model, tokenizer = tiny_electra
     pairs = [(f"query {i % 7} about cats", f"passage {j} on small domesticated carnivorous mammals " * (1 + j % 4))
              for i in range(7) for j in range(12)]
-    fp32 = torch.tensor(score_pairs(model, tokenizer, pairs, batch_size=16, max_length=48, bf16=False))
-    head = torch.tensor(score_pairs(model, tokenizer, pairs, batch_size=16, max_length=48, bf16=True, head="fp32"))
-    all_bf16 = torch.tensor(score_pairs(model, tokenizer, pairs, batch_size=16, max_length=48, bf16=True, head="bf16"))
+    fp32_head, bf16_head = (RerankSettings.of(batch_size=16, max_length=48, head_precision=h) for h in ("fp32", "bf16"))
+    fp32 = torch.tensor(score_pairs(model, tokenizer, pairs, fp32_head, bf16=False))
+    head = torch.tensor(score_pairs(model, tokenizer, pairs, fp32_head, bf16=True))
+    all_bf16 = torch.tensor(score_pairs(model, tokenizer, pairs, bf16_head, bf16=True))
     assert fp32.min() >= 8 and fp32.max() < 16 and fp32.std() > 1e-3 and _tied(fp32.tolist()) == 0
     # the body's bf16 error (a relative 2^-8 per operation) moves the fp32-head scores by far less than the bf16
     # logit's own step of 0.0625 at 8
@@ -107,8 +112,12 @@ def test_an_unknown_head_precision_is_refused(tiny_electra):
     from stagewise.rerank import score_pairs
 
     model, tokenizer = tiny_electra
+    with pytest.raises(ValueError, match=r"'rerank\.head_precision': 'fp16' is not one of"):
+        RerankSettings.of(head_precision="fp16")
+    # a settings object made by hand, past the config boundary, is refused too
+    unchecked = dataclasses.replace(RerankSettings.of(), head_precision="fp16")
     with pytest.raises(ValueError, match="head precision 'fp16'"):
-        score_pairs(model, tokenizer, PAIRS, head="fp16")
+        score_pairs(model, tokenizer, PAIRS, unchecked)
 
 
 def test_parallel_tokenization_gives_the_same_batches_and_restores_the_setting(tiny_cross_encoder, monkeypatch):

@@ -44,8 +44,10 @@ def test_the_rerank_rule_passes_the_configured_head_precision(tmp_path, calls, h
         wildcards=SimpleNamespace(reranker="electra", schedule="C", seed="1"))
     runpy.run_path(str(ROOT / "workflow" / "scripts" / "rerank.py"), init_globals={"snakemake": snakemake})
     (args, keywords), = calls
-    assert keywords["head"] == (head or "fp32")  # the schema's default when the config says nothing
-    assert args[5:8] == (settings["depth"], settings["batch_size"], settings["max_length"])
+    applied = args[3]  # rerank_files(model_dir, jobs, corpus, settings, ...)
+    assert applied.head_precision == (head or "fp32")  # the schema's default when the config says nothing
+    assert (applied.depth, applied.batch_size, applied.max_length) == (settings["depth"], settings["batch_size"],
+                                                                       settings["max_length"])
 
 
 @pytest.mark.parametrize("given", [[], ["--head", "bf16"]])
@@ -54,7 +56,7 @@ def test_the_command_line_passes_head(tmp_path, calls, given):
     (tmp_path / "r.run").write_text("q Q0 d 1 1.0 t\n")
     main(["rerank", str(tmp_path / "model"), str(tmp_path / "r.run"), "local:q", "local:c", str(tmp_path / "o.run"),
           *given])
-    assert calls[0][1]["head"] == (given[1] if given else "fp32")
+    assert calls[0][0][3].head_precision == (given[1] if given else "fp32")
 
 
 def test_the_paper_grid_scores_with_the_fp32_head():

@@ -48,24 +48,30 @@ def _train(a):
     import yaml
 
     from .config import validate_config
-    from .training.trainer import train_from_files
+    from .settings import STAGE_KINDS, TeacherSettings
+    from .training.trainer import StagePaths, TrainingFiles, train_from_files
 
     _need(a.config, "config file (--config)")
     _need(a.init, "initial model folder (argument init)")
     _need(a.run, "first-stage run (--run)")
-    config = validate_config(yaml.safe_load(open(a.config, encoding="utf-8")))
-    train_from_files(a.stage, a.init, a.out, a.work_dir, config["train_queries"], config["corpus"],
-                     config["training"][a.stage], a.seed, run_path=a.run, teacher=config.get("teacher"),
-                     threads=a.threads)
+    with open(a.config, encoding="utf-8") as f:
+        config = validate_config(yaml.safe_load(f))
+    settings = STAGE_KINDS[a.stage].from_section(config["training"][a.stage])
+    teacher = TeacherSettings.from_section(config["teacher"]) if a.stage == "D" else None
+    files = TrainingFiles(config["train_queries"], config["corpus"], run=a.run, teacher=teacher)
+    train_from_files(settings, files, StagePaths(a.init, a.out, a.work_dir), a.seed, a.threads)
 
 
 def _rerank(a):
-    from .rerank import rerank_files
+    from .data.texts import Corpus
+    from .rerank import RerankJob, rerank_files
+    from .settings import RerankSettings
 
     _need(a.model, "model folder (argument model)")
     _need(a.run, "run file (argument run)")
-    rerank_files(a.model, [a.run], [a.queries], a.corpus, [a.out], a.depth, a.batch_size, a.max_length, a.threads,
-                 head=a.head)
+    settings = RerankSettings.of(depth=a.depth, batch_size=a.batch_size, max_length=a.max_length,
+                                 head_precision=a.head)
+    rerank_files(a.model, [RerankJob(a.run, a.queries, a.out)], Corpus(a.corpus), settings, a.threads)
 
 
 def _evaluate(a):
@@ -82,9 +88,10 @@ def _evaluate(a):
 def _table(a):
     from .reporting.significance import compare
     from .reporting.table import main_table, markdown_table, read_metrics, write_csv
+    from .settings import SignificanceSettings
 
     per_query = read_metrics(a.metrics)
-    significance = compare(per_query, a.test, a.correction)
+    significance = compare(per_query, SignificanceSettings.of(test=a.test, correction=a.correction))
     table = main_table(per_query, significance)
     write_csv(table, a.out)
     print(markdown_table(table, list(dict.fromkeys(table["metric"]))))
@@ -105,17 +112,23 @@ def _positive(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The command line; its defaults are the config schema's (one place a default lives)."""
+    from .settings import schema_choices, schema_default
+
+    SYNTHETIC, BM25, RERANK = ("synthetic",), ("definitions", "bm25_ranker"), ("rerank",)
+    EVALUATION, SIGNIFICANCE = ("evaluation",), ("significance",)
     parser = argparse.ArgumentParser(prog="stagewise", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("synthetic", help="write the synthetic demo dataset folder")
     p.add_argument("out")
-    p.add_argument("--seed", type=int, default=13)
-    p.add_argument("--passages", type=_positive, default=20000)
+    p.add_argument("--seed", type=int, default=schema_default(SYNTHETIC, "seed"))
+    p.add_argument("--passages", type=_positive, default=schema_default(SYNTHETIC, "n_passages"))
     p.set_defaults(func=_synthetic)
     p = sub.add_parser("trecdl", help="TREC DL 2019/2020 dataset folders and first-stage runs from the shared files")
     p.add_argument("out")
     p.add_argument("--source", help="the shared data folder (default: $STAGEWISE_SHARED_DATA or ../shared/data)")
-    p.add_argument("--depth", type=_positive, default=100, help="cut every run here before dropping passages without text")
+    p.add_argument("--depth", type=_positive, default=schema_default(("trec_dl",), "depth"),
+                   help="cut every run here before dropping passages without text")
     p.set_defaults(func=_trecdl)
     p = sub.add_parser("index", help="build a Lucene index of a corpus (ir_datasets id or local:<folder>)")
     p.add_argument("corpus")
@@ -126,9 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("index")
     p.add_argument("queries")
     p.add_argument("out")
-    p.add_argument("--k1", type=float, default=0.9)
-    p.add_argument("--b", type=float, default=0.4)
-    p.add_argument("--depth", type=_positive, default=100)
+    p.add_argument("--k1", type=float, default=schema_default(BM25, "k1"))
+    p.add_argument("--b", type=float, default=schema_default(BM25, "b"))
+    p.add_argument("--depth", type=_positive, default=schema_default(BM25, "depth"))
     p.add_argument("--threads", type=_positive, default=1)
     p.set_defaults(func=_retrieve)
     p = sub.add_parser("train", help="train one stage (C or D) with the hyperparameters of a workflow config")
@@ -138,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default="config/config.yaml")
     p.add_argument("--run", help="first-stage run (C)")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--work-dir", default="resources/checkpoints/cli")
+    p.add_argument("--work-dir", default="resources/checkpoints/cli", help="where checkpoints are kept until the "
+                   "model is written (a rerun resumes from them)")
     p.add_argument("--threads", type=_positive, default=1)
     p.set_defaults(func=_train)
     p = sub.add_parser("rerank", help="re-rank a first-stage run with a model folder")
@@ -147,26 +161,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("queries")
     p.add_argument("corpus")
     p.add_argument("out")
-    p.add_argument("--depth", type=_positive, default=100)
-    p.add_argument("--batch-size", type=_positive, default=64)
-    p.add_argument("--max-length", type=_positive, default=256)
+    p.add_argument("--depth", type=_positive, default=schema_default(RERANK, "depth"))
+    p.add_argument("--batch-size", type=_positive, default=schema_default(RERANK, "batch_size"))
+    p.add_argument("--max-length", type=_positive, default=schema_default(RERANK, "max_length"))
     p.add_argument("--threads", type=_positive, default=1)
-    p.add_argument("--head", choices=["fp32", "bf16"], default="fp32",
+    p.add_argument("--head", choices=schema_choices(RERANK, "head_precision"),
+                   default=schema_default(RERANK, "head_precision"),
                    help="the classification head's precision when the model runs in bf16 (a GPU): fp32 on upcast "
                         "hidden states, or bf16 like the body (the released code's scoring: its scores tie)")
     p.set_defaults(func=_rerank)
     p = sub.add_parser("evaluate", help="mean metrics of a run (ties by docid, binary metrics at the threshold)")
     p.add_argument("run")
     p.add_argument("qrels", help="dataset with qrels (ir_datasets id or local:<folder>)")
-    p.add_argument("--metrics", nargs="+", default=["ndcg@10", "mrr@10", "map", "recall@100"], choices=METRICS,
+    p.add_argument("--metrics", nargs="+", default=schema_default(EVALUATION, "metrics"), choices=METRICS,
                    metavar="METRIC", help=f"any of {', '.join(METRICS)}")
-    p.add_argument("--relevance-threshold", type=_positive, default=2)
+    p.add_argument("--relevance-threshold", type=_positive, default=schema_default(EVALUATION, "relevance_threshold"))
     p.set_defaults(func=_evaluate)
     p = sub.add_parser("table", help="main table (seed statistics, significance markers) from per-query metric files")
     p.add_argument("out")
     p.add_argument("metrics", nargs="+")
-    p.add_argument("--test", choices=["ttest", "permutation"], default="ttest")
-    p.add_argument("--correction", choices=["holm", "bonferroni", "none"], default="holm")
+    p.add_argument("--test", choices=schema_choices(SIGNIFICANCE, "test"), default=schema_default(SIGNIFICANCE, "test"))
+    p.add_argument("--correction", choices=schema_choices(SIGNIFICANCE, "correction"),
+                   default=schema_default(SIGNIFICANCE, "correction"))
     p.set_defaults(func=_table)
     return parser
 

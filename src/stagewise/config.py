@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import jsonschema
@@ -27,7 +28,7 @@ def _with_defaults(validator_class):
         if isinstance(instance, dict):
             for name, sub in properties.items():
                 if isinstance(sub, dict) and "default" in sub and name not in instance:
-                    instance[name] = sub["default"]
+                    instance[name] = copy.deepcopy(sub["default"])
         yield from validate_properties(validator, properties, instance, schema)
 
     return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
@@ -66,16 +67,40 @@ def load_schema(path=SCHEMA) -> dict:
     return schema
 
 
+def _validator(schema):
+    return _with_defaults(_strict_integers(jsonschema.Draft202012Validator))(schema)
+
+
+def _first_error(validator, instance, prefix=()):
+    errors = sorted(validator.iter_errors(instance),
+                    key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))))
+    if errors:
+        errors[0].relative_path.extendleft(reversed(prefix))
+        raise ConfigError(_message(errors[0]))
+
+
 def validate_config(config: dict, schema_path=SCHEMA) -> dict:
     """Validate ``config`` in place, filling defaults; raise ConfigError naming the first bad key."""
     schema = load_schema(schema_path)
-    given_c_keys = set(((config.get("training") or {}).get("C") or {}) if isinstance(config, dict) else ())
-    validator = _with_defaults(_strict_integers(jsonschema.Draft202012Validator))(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))))
-    if errors:
-        raise ConfigError(_message(errors[0]))
-    _check_references(config, given_c_keys)
+    training = (config.get("training") or {}) if isinstance(config, dict) else {}
+    given = {kind: set(training.get(kind) or {}) if isinstance(training, dict) else set() for kind in ("C", "D")}
+    _first_error(_validator(schema), config)
+    for kind, keys in given.items():
+        if "steps" in keys and "epochs" not in keys:
+            config["training"][kind].pop("epochs")  # a length given as steps replaces the kind's default epochs
+    _check_references(config, given)
     return config
+
+
+def fill_section(section: tuple[str, ...], instance: dict, schema_path=SCHEMA) -> dict:
+    """Validate one section of a config (by its path of keys, ``("training", "C")``) in place, filling defaults;
+    raise ConfigError naming the bad key."""
+    schema = load_schema(schema_path)
+    node = schema
+    for name in section:
+        node = node["properties"][name]
+    _first_error(_validator({**node, "definitions": schema["definitions"]}), instance, section)
+    return instance
 
 
 class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
@@ -201,41 +226,6 @@ def grid_cells(config: dict) -> list[str]:
     return [cell for schedule in config["schedules"] for cell in stage_two_cells(config, schedule)]
 
 
-def stage_settings(config: dict, schedule: str) -> dict:
-    """The hyperparameters of a cell's last stage: its stage section (training.C or training.D), with the cell's
-    ``training.second_stage`` setting replacing keys for a two-stage schedule (C-D, D-C, or a cell of a sweep)."""
-    stage = last_stage(schedule)
-    settings = dict(config["training"][stage])
-    override = stage_two_cells(config, schedule_of(schedule)).get(schedule)
-    if override is None:
-        raise ConfigError(f"schedule {schedule!r} is not a cell of this config (cells: {grid_cells(config)})")
-    if "steps" in override:
-        settings.pop("epochs", None)
-    if "epochs" in override:
-        settings.pop("steps", None)
-    settings.update(override)
-    return settings
-
-
-#: keys that change no weight: where a file comes from, how often a checkpoint is written
-COSMETIC_KEYS = frozenset({"checkpoint_every", "source", "data_workers", "log_every"})
-
-
-def _without_cosmetic(value):
-    if isinstance(value, dict):
-        return {k: _without_cosmetic(v) for k, v in value.items() if k not in COSMETIC_KEYS}
-    return value
-
-
-def training_determinants(config: dict, schedule: str) -> dict:
-    """What a training job's weights depend on in the config: its last stage's settings and, for a D stage, the
-    teacher section, without cosmetic keys. The train rule's params, so that only these changes retrain a model
-    (a changed teacher does not retrain C; a changed checkpoint_every or source retrains nothing)."""
-    stage = last_stage(schedule)
-    teacher = config.get("teacher") if stage == "D" else None
-    return _without_cosmetic({"hparams": stage_settings(config, schedule), "teacher": teacher})
-
-
 def negatives_run_path(config: dict) -> str:
     """The training run C's pools come from: training.C.negatives_run's file, or the negatives ranker's retrieval for
     the training queries (a workflow output)."""
@@ -291,18 +281,13 @@ def first_stage_depth(config: dict) -> int | None:
     return config["rerank"]["depth"] if config["evaluation"]["first_stage_depth"] == "rerank" else None
 
 
-def _check_stage_lengths(config: dict):
-    """Each stage gives its length once: steps or epochs, not both (one would be ignored), and not neither (the job
-    would fail only when it runs); a stage-2 entry gives at most one of them (it replaces the stage's)."""
-    stages = {last_stage(cell) for cell in grid_cells(config)}
-    for stage in sorted(stages):
-        section = config["training"][stage]
-        given = [k for k in ("steps", "epochs") if k in section]
-        if len(given) == 2:
+def _check_stage_lengths(config: dict, given: dict[str, set]):
+    """Each stage gives its length at most once: steps or epochs, not both (one would be ignored; given neither, the
+    stage kind's default epochs apply); a stage-2 entry gives at most one of them (it replaces the stage's)."""
+    for stage in ("C", "D"):
+        if {"steps", "epochs"} <= given[stage]:
             raise ConfigError(f"config key 'training.{stage}': give 'steps' or 'epochs', not both (one would be "
                               "ignored)")
-        if not given:
-            raise ConfigError(f"config key 'training.{stage}': give the stage's length as 'steps' or 'epochs'")
     for schedule, setting in config["training"].get("second_stage", {}).items():
         for i, override in enumerate(setting if isinstance(setting, list) else [setting]):
             if "steps" in override and "epochs" in override:
@@ -310,7 +295,7 @@ def _check_stage_lengths(config: dict):
                 raise ConfigError(f"config key '{where}': give 'steps' or 'epochs', not both (one would be ignored)")
 
 
-def _check_references(config: dict, given_c_keys: set):
+def _check_references(config: dict, given: dict[str, set]):
     c = config["training"]["C"]
     main_spec = config["test_sets"].get(MAIN_CORPUS)
     if isinstance(main_spec, dict) and main_spec.get("corpus", config["corpus"]) != config["corpus"]:
@@ -319,14 +304,14 @@ def _check_references(config: dict, given_c_keys: set):
     if "train" in config["test_sets"]:
         raise ConfigError("config key 'test_sets.train': 'train' is the name of the training queries' runs; "
                           "rename the test set")
-    if "negatives_run" in c and "negatives_ranker" in given_c_keys:
+    if "negatives_run" in c and "negatives_ranker" in given["C"]:
         raise ConfigError("config key 'training.C': give 'negatives_run' or 'negatives_ranker', not both")
     for name, ranker in config["rankers"].items():
         _check_ranker(name, ranker, config)
     if not any(r.get("rerank", True) for r in config["rankers"].values()):
         raise ConfigError("config key 'rankers': no ranker is re-ranked (every one has rerank: false), so no model "
                           "would be evaluated; let at least one re-rank")
-    _check_stage_lengths(config)
+    _check_stage_lengths(config, given)
     needs_train = {} if "negatives_run" in c else {c["negatives_ranker"]: "training.C.negatives_ranker"}
     if config.get("synthetic") is not None:
         needs_train.setdefault(config["synthetic"]["teacher_ranker"], "synthetic.teacher_ranker")

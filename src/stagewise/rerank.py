@@ -5,12 +5,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
 from .batching import token_length_batches
 from .io import Run, sorted_ranking
 from .logs import Progress
+
+if TYPE_CHECKING:
+    from .data.texts import Corpus
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +61,14 @@ def load_cross_encoder(model_dir, device=None):
 
 
 @torch.inference_mode()
-def score_pairs(model, tokenizer, pairs: list[tuple[str, str]], batch_size: int = 64, max_length: int = 256,
-                progress: Progress | None = None, head: str = "fp32", bf16: bool | None = None):
-    """One logit per (query, passage) pair, in input order; batches of equal token length (see
-    ``token_length_batches``), so almost no padding is computed. ``bf16``: the body under bf16 autocast (None: on a
-    GPU); ``head``: the classification head in "fp32" or "bf16" then (see HEAD_PRECISIONS). ``progress`` is told the
+def score_pairs(model, tokenizer, pairs: list[tuple[str, str]], settings, progress: Progress | None = None,
+                bf16: bool | None = None):
+    """One logit per (query, passage) pair, in input order; batches of ``settings.batch_size`` pairs of equal token
+    length (see ``token_length_batches``), so almost no padding is computed, cut at ``settings.max_length`` tokens
+    (``settings``: a ``stagewise.settings.RerankSettings``). ``bf16``: the body under bf16 autocast (None: on a GPU);
+    the classification head in ``settings.head_precision`` then (see HEAD_PRECISIONS). ``progress`` is told the
     pairs scored."""
+    head = settings.head_precision
     if head not in HEAD_PRECISIONS:
         raise ValueError(f"head precision {head!r} is not one of {HEAD_PRECISIONS}")
     scores = [0.0] * len(pairs)
@@ -73,7 +79,7 @@ def score_pairs(model, tokenizer, pairs: list[tuple[str, str]], batch_size: int 
     if getattr(tokenizer, "padding_side", "right") != "right":
         raise ValueError(f"cross-encoder tokenizers pad on the right, this one pads on the {tokenizer.padding_side}")
     with _head_in_fp32(model) if bf16 and head == "fp32" else contextlib.nullcontext():
-        for idx, batch in token_length_batches(tokenizer, pairs, batch_size, max_length):
+        for idx, batch in token_length_batches(tokenizer, pairs, settings.batch_size, settings.max_length):
             with autocast:
                 logits = model(**{k: v.to(device) for k, v in batch.items()}).logits.squeeze(-1).float().cpu()
             for i, s in zip(idx, logits.tolist()):
@@ -84,17 +90,15 @@ def score_pairs(model, tokenizer, pairs: list[tuple[str, str]], batch_size: int 
     return scores
 
 
-def rerank(model, tokenizer, run: Run, queries: dict[str, str], texts: dict[str, str], depth: int = 100,
-           batch_size: int = 64, max_length: int = 256, head: str = "fp32") -> Run:
-    """Re-score each query's top-``depth`` documents; documents below the cut are dropped. ``head``: see
-    ``score_pairs``."""
+def rerank(model, tokenizer, run: Run, queries: dict[str, str], texts: dict[str, str], settings) -> Run:
+    """Re-score each query's top-``settings.depth`` documents; documents below the cut are dropped (see
+    ``score_pairs``)."""
     keys, pairs = [], []
     for qid in sorted(run):
-        for docid, _ in sorted_ranking(run[qid])[:depth]:
+        for docid, _ in sorted_ranking(run[qid])[:settings.depth]:
             keys.append((qid, docid))
             pairs.append((queries[qid], texts[docid]))
-    scores = score_pairs(model, tokenizer, pairs, batch_size, max_length,
-                         Progress(log, "re-ranking", len(pairs), "pairs"), head=head)
+    scores = score_pairs(model, tokenizer, pairs, settings, Progress(log, "re-ranking", len(pairs), "pairs"))
     out: Run = {}
     for (qid, docid), s in zip(keys, scores):
         out.setdefault(qid, {})[docid] = s
@@ -122,22 +126,28 @@ def parallel_tokenization(threads: int):
                 os.environ[key] = value
 
 
-def rerank_files(model_dir, run_paths, dataset_specs, corpus: str, out_paths, depth: int = 100,
-                 batch_size: int = 64, max_length: int = 256, threads: int = 1, tag: str = "stagewise",
-                 doc_store=None, head: str = "fp32"):
-    """Re-rank each first-stage run (one per dataset spec) and write TREC runs to ``out_paths``; texts come from
-    ``doc_store`` (a local corpus's offset index) when given. ``head``: see ``score_pairs``."""
+class RerankJob(NamedTuple):
+    """One first-stage run to re-rank: its file, its queries (a dataset spec) and the re-ranked run's file."""
+
+    run: str
+    queries: str
+    out: str
+
+
+def rerank_files(model_dir, jobs: list[RerankJob], corpus: Corpus, settings, threads: int = 1,
+                 tag: str = "stagewise"):
+    """Re-rank each job's first-stage run with the model folder ``model_dir`` and write TREC runs (``settings``: a
+    ``stagewise.settings.RerankSettings``; texts from ``corpus``, see ``stagewise.data.texts.Corpus``)."""
     from .data import datasets
-    from .data.texts import doc_texts
     from .io import read_run, write_run
 
     torch.set_num_threads(max(1, threads))
     model, tokenizer = load_cross_encoder(model_dir)
-    runs = [read_run(p) for p in run_paths]
-    needed = {d for run in runs for q in run for d, _ in sorted_ranking(run[q])[:depth]}
-    texts = doc_texts(corpus, needed, doc_store)
-    for run, spec, out in zip(runs, dataset_specs, out_paths):
-        queries = datasets.queries(spec)
+    runs = [read_run(job.run) for job in jobs]
+    needed = {d for run in runs for q in run for d, _ in sorted_ranking(run[q])[:settings.depth]}
+    texts = corpus.doc_texts(needed)
+    for run, job in zip(runs, jobs):
+        queries = datasets.queries(job.queries)
         with parallel_tokenization(threads):
-            scored = rerank(model, tokenizer, run, queries, texts, depth, batch_size, max_length, head)
-        write_run(scored, out, tag=tag)
+            scored = rerank(model, tokenizer, run, queries, texts, settings)
+        write_run(scored, job.out, tag=tag)

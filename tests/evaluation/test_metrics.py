@@ -38,7 +38,7 @@ def test_unjudged_queries_are_skipped_and_missing_run_queries_score_zero():
 
 
 def test_two_run_files_differing_only_in_the_order_of_tied_documents_evaluate_the_same(tmp_path):
-    from stagewise.evaluation.metrics import evaluate_runs
+    from stagewise.evaluation.metrics import Judgments, evaluate_runs
 
     qrels = {"q1": {"b": 2, "d": 3}, "q2": {"y": 1}}
     (tmp_path / "one.run").write_text("q1 Q0 a 1 2.0 x\nq1 Q0 b 2 2.0 x\nq1 Q0 d 3 1.0 x\nq1 Q0 c 4 1.0 x\n"
@@ -46,8 +46,9 @@ def test_two_run_files_differing_only_in_the_order_of_tied_documents_evaluate_th
     (tmp_path / "two.run").write_text("q2 Q0 z 1 0.5 x\nq2 Q0 y 2 0.5 x\nq1 Q0 c 1 1.0 x\nq1 Q0 b 2 2.0 x\n"
                                       "q1 Q0 d 3 1.0 x\nq1 Q0 a 4 2.0 x\n")
     metrics = ["ndcg@10", "mrr@10", "map"]
-    one = evaluate_runs([tmp_path / "one.run"], {"dl": qrels}, tmp_path / "one.tsv", {"ranker": "r"}, metrics)
-    two = evaluate_runs([tmp_path / "two.run"], {"dl": qrels}, tmp_path / "two.tsv", {"ranker": "r"}, metrics)
+    judgments = {"dl": Judgments(qrels, 2)}
+    one = evaluate_runs({"dl": tmp_path / "one.run"}, judgments, {"ranker": "r"}, metrics, tmp_path / "one.tsv")
+    two = evaluate_runs({"dl": tmp_path / "two.run"}, judgments, {"ranker": "r"}, metrics, tmp_path / "two.tsv")
     assert values(one) == values(two)
     assert (tmp_path / "one.tsv").read_text() == (tmp_path / "two.tsv").read_text()
 
@@ -64,34 +65,36 @@ def _devsmall_like(tmp_path):
 
 
 def test_binary_qrels_with_threshold_1_give_non_zero_binary_metrics(tmp_path):
-    from stagewise.evaluation.metrics import evaluate_cells
+    from stagewise.evaluation.metrics import Judgments, evaluate_cells
 
     qrels, path, _ = _devsmall_like(tmp_path)
-    table = evaluate_cells([({"ranker": "bm25"}, [path])], {"devsmall": qrels}, tmp_path / "m.tsv",
-                           ["ndcg@10", "mrr@10", "map"], {"devsmall": 1})
+    table = evaluate_cells([({"ranker": "bm25"}, {"devsmall": path})], {"devsmall": Judgments(qrels, 1)},
+                           ["ndcg@10", "mrr@10", "map"], tmp_path / "m.tsv")
     means = table.groupby("metric")["value"].mean()
     assert means["mrr@10"] == pytest.approx((1 / 2 + 1) / 2)
     assert means["map"] == pytest.approx((1 / 2 + (1 + 2 / 3) / 2) / 2)
 
 
 def test_a_threshold_above_every_grade_stops_and_names_the_test_set(tmp_path):
-    from stagewise.evaluation.metrics import evaluate_cells
+    from stagewise.evaluation.metrics import Judgments, evaluate_cells
 
     qrels, path, run = _devsmall_like(tmp_path)
     with pytest.raises(ValueError, match=r"test set devsmall: relevance threshold 2 is above every grade .*highest: 1"):
-        evaluate_cells([({"ranker": "bm25"}, [path])], {"dl19": {"q": {"d": 3}}, "devsmall": qrels},
-                       tmp_path / "m.tsv", ["ndcg@10", "mrr@10"], {"dl19": 2, "devsmall": 2})
+        evaluate_cells([({"ranker": "bm25"}, {"dl19": path, "devsmall": path})],
+                       {"dl19": Judgments({"q": {"d": 3}}, 2), "devsmall": Judgments(qrels, 2)},
+                       ["ndcg@10", "mrr@10"], tmp_path / "m.tsv")
     assert not (tmp_path / "m.tsv").exists()
     # nDCG alone uses the grades as they are: no threshold involved, nothing to stop
     assert len(per_query_metrics(qrels, run, ["ndcg@10"], relevance_threshold=2)) == 2
 
 
 def test_a_test_set_without_judgments_stops_naming_it(tmp_path):
-    from stagewise.evaluation.metrics import evaluate_cells
+    from stagewise.evaluation.metrics import Judgments, evaluate_cells
 
     (tmp_path / "r.run").write_text("q1 Q0 d1 1 1.0 t\n")
     with pytest.raises(ValueError, match=r"test set dl19: its qrels hold no judgments"):
-        evaluate_cells([({"ranker": "bm25"}, [tmp_path / "r.run"])], {"dl19": {}}, tmp_path / "m.tsv", ["ndcg@10"])
+        evaluate_cells([({"ranker": "bm25"}, {"dl19": tmp_path / "r.run"})], {"dl19": Judgments({}, 2)}, ["ndcg@10"],
+                       tmp_path / "m.tsv")
 
 
 def test_ir_measures_names_are_the_same_evaluation_as_ours():

@@ -16,16 +16,16 @@ def test_tied_scores_are_counted_within_each_querys_top_10():
 
 
 def test_the_evaluation_writes_the_tie_count_of_every_run(tmp_path):
-    from stagewise.evaluation.metrics import evaluate_cells
+    from stagewise.evaluation.metrics import Judgments, evaluate_cells
 
     qrels = {"q1": {"a": 2}, "q2": {"b": 1}, "q3": {}}
     (tmp_path / "bf16.run").write_text("q1 Q0 a 1 8.062500 x\nq1 Q0 b 2 8.062500 x\nq1 Q0 c 3 7.000000 x\n"
                                        "q2 Q0 b 1 3.000000 x\nq2 Q0 a 2 2.000000 x\nq3 Q0 a 1 1.0 x\nq3 Q0 b 2 1.0 x\n")
     (tmp_path / "fp32.run").write_text("q1 Q0 a 1 8.071234 x\nq1 Q0 b 2 8.062500 x\nq1 Q0 c 3 7.000000 x\n"
                                        "q2 Q0 b 1 3.000000 x\nq2 Q0 a 2 2.000000 x\n")
-    cells = [({"ranker": "bm25", "reranker": "electra", "schedule": "C", "seed": head}, [tmp_path / f"{head}.run"])
+    cells = [({"ranker": "bm25", "reranker": "electra", "schedule": "C", "seed": head}, {"dl19": tmp_path / f"{head}.run"})
              for head in ("bf16", "fp32")]
-    evaluate_cells(cells, {"dl19": qrels}, tmp_path / "m.tsv", ["ndcg@10"], ties_path=tmp_path / "ties.tsv")
+    evaluate_cells(cells, {"dl19": Judgments(qrels, 2)}, ["ndcg@10"], tmp_path / "m.tsv", ties_path=tmp_path / "ties.tsv")
     ties = pd.read_csv(tmp_path / "ties.tsv", sep="\t", dtype={"seed": str})
     assert ties.to_dict("records") == [
         # q3 has no judgments: like the metrics, the count leaves it out

@@ -4,9 +4,8 @@ import pytest
 
 from stagewise.backbones import build_backbone
 from stagewise.data import datasets
-from stagewise.training.sampling import ContrastiveGroups
-from stagewise.training.trainer import train_stage
 
+from ..training.adapters import contrastive, train
 from ..training.test_trainer import HPARAMS, TINY
 
 
@@ -20,12 +19,12 @@ def trained(tmp_path_factory, request):
     spec = f"local:{folder / 'train'}"
     texts, qrels = dict(datasets.iter_docs(spec)), datasets.qrels(spec)
     run = {q: {**dict.fromkeys(judged, 1.0), **{f"d{i}": 0.5 for i in range(30)}} for q, judged in qrels.items()}
-    data = ContrastiveGroups(datasets.queries(spec), qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2,
-                             seed=0)
+    data = contrastive(datasets.queries(spec), qrels, run, texts, negatives=3, negatives_depth=30,
+                       min_positive_grade=2)
     backbone = build_backbone(TINY, tmp / "backbone", texts.values(), seed=0)
-    c = train_stage("C", backbone, data, tmp / "C", tmp / "w1", {**HPARAMS, "steps": 3}, seed=1,
+    c = train("C", backbone, data, tmp / "C", tmp / "w1", {**HPARAMS, "steps": 3}, seed=1,
                     data_files=[folder / "train" / "qrels.txt"])
-    cd = train_stage("C", c, data, tmp / "C-D", tmp / "w2", {**HPARAMS, "steps": 2}, seed=1)
+    cd = train("C", c, data, tmp / "C-D", tmp / "w2", {**HPARAMS, "steps": 2}, seed=1)
     return c, cd, texts
 
 
@@ -33,12 +32,13 @@ def test_a_model_loads_in_cross_encoder_with_our_scores_and_max_length(trained):
     from sentence_transformers import CrossEncoder
 
     from stagewise.rerank import load_cross_encoder, score_pairs
+    from stagewise.settings import RerankSettings
 
     folder, _, texts = trained
     # long pairs: truncation at the model's max length (64 tokens) must be the same on both sides
     pairs = [(f"query about {t[:30]}", t * 3) for t in list(texts.values())[:12]]
     model, tokenizer = load_cross_encoder(folder, device="cpu")
-    ours = score_pairs(model, tokenizer, pairs, batch_size=4, max_length=64)
+    ours = score_pairs(model, tokenizer, pairs, RerankSettings.of(batch_size=4, max_length=64))
     cross = CrossEncoder(str(folder), device="cpu")
     assert cross.max_length == 64
     theirs = cross.predict(pairs, batch_size=5, convert_to_numpy=True).tolist()

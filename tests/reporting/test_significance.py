@@ -4,9 +4,16 @@ import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from stagewise.reporting.significance import aggregate, compare, paired_test
+from stagewise.reporting import significance
+from stagewise.reporting.significance import aggregate, paired_test
+from stagewise.settings import SignificanceSettings
 
 COLUMNS = ["ranker", "reranker", "schedule", "seed", "dataset", "qid", "metric", "value"]
+
+
+def compare(per_query, margins=None, **given):
+    """The comparisons at the significance settings ``given`` (the others the schema's)."""
+    return significance.compare(per_query, SignificanceSettings.of(equivalence_margins=margins or {}, **given))
 
 
 def grid(n_queries=30, seeds=("1", "2", "3"), seed=0):

@@ -8,6 +8,7 @@ to start. Every rule's job carries the run ID that one of the controllers' Snake
 from inside the controllers' allocations. Skips without the local SLURM (see test_slurm.py).
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -18,6 +19,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from stagewise.training.faults import FAULTS_ENV
+
 from . import localslurm
 from .test_slurm import TINY, cluster, workflow_copy  # noqa: F401 (cluster: the module's fixture)
 
@@ -27,7 +30,7 @@ CONTROLLER = "workflow/profiles/slurm/controller.sbatch"
 # the smallest grid: BM25, C, one seed, one test set; the training slowed (1 s a step) so that it runs while the
 # controllers are cancelled and killed, with a checkpoint every 3 steps to resume from
 GRID = {**TINY, "rankers": {"bm25": {"kind": "bm25", "depth": 30}}, "schedules": ["C"], "seeds": [1],
-        "test_sets": {"test-b": TINY["test_sets"]["test-b"]}, "testing": {"step_seconds": 1.0}}
+        "test_sets": {"test-b": TINY["test_sets"]["test-b"]}}
 GRID["training"] = {**TINY["training"], "C": {**TINY["training"]["C"], "steps": 30, "checkpoint_every": 3}}
 del GRID["training"]["second_stage"]
 # Snakemake's options after the target, as a user passes config files: quick polling and one core per job here
@@ -39,7 +42,8 @@ KEPT = ["resources/datasets/synthetic/docs.tsv", "resources/indexes/main/lucene"
 
 
 def submit(folder, env) -> str:
-    env = {**env, "PATH": f"{Path(sys.executable).parent}:{env['PATH']}"}  # the activated virtualenv
+    env = {**env, "PATH": f"{Path(sys.executable).parent}:{env['PATH']}",  # the activated virtualenv
+           FAULTS_ENV: json.dumps({"step_seconds": 1.0})}  # slowed training (stagewise.training.faults)
     out = subprocess.run(["sbatch", "--parsable", CONTROLLER, *ARGS], cwd=folder, env=env, capture_output=True,
                          text=True, check=True)
     return out.stdout.strip().split(";")[0]

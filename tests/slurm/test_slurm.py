@@ -2,9 +2,10 @@
 
 The cluster comes from tests/slurm/localslurm.py (root, Debian packages); without them these tests skip with the
 reason. One SLURM run of a small grid carries three checks: a training job signalled with SIGTERM midway resumes
-from its checkpoint on retry, a job failing once (testing.fail_once) succeeds on retry, and the final table equals
-a local run's; sacct then shows every training job with gres/gpu=1. A second run shows that scancel stops the
-workflow with an error instead of leaving it waiting; a third, that files the user provides survive a forced run.
+from its checkpoint on retry, a job failing once (STAGEWISE_FAULTS' fail_once: stagewise.training.faults) succeeds on
+retry, and the final table equals a local run's; sacct then shows every training job with gres/gpu=1. A second run
+shows that scancel stops the workflow with an error instead of leaving it waiting; a third, that files the user
+provides survive a forced run.
 """
 
 import json
@@ -17,6 +18,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+
+from stagewise.training.faults import FAULTS_ENV
 
 from ..conftest import ROOT
 from ..test_workflow import copy_workflow
@@ -106,10 +109,10 @@ def running_job(env, comment, deadline, process, cwd) -> str:
 @pytest.fixture(scope="module")
 def slurm_and_local(cluster, tmp_path_factory):
     """The grid through SLURM (with a signal and an injected failure) and locally, same seeds."""
-    config = {**GRID, "testing": {"fail_once": [FAILING], "step_seconds": 0.4}}
-    folder = workflow_copy(tmp_path_factory.mktemp("slurm"), config)
+    folder = workflow_copy(tmp_path_factory.mktemp("slurm"), GRID)
     started = time.monotonic()
-    process = start_snakemake(folder, ["--profile", "slurm", "all", *FAST_POLL], cluster)
+    faults = {**cluster, FAULTS_ENV: json.dumps({"fail_once": [FAILING], "step_seconds": 0.4})}
+    process = start_snakemake(folder, ["--profile", "slurm", "all", *FAST_POLL], faults)
 
     # SIGTERM to the running C training once its first checkpoint (step 3 of 20) exists: what SLURM sends at
     # preemption or, with --signal=TERM@<s>, ahead of the time limit
@@ -224,9 +227,8 @@ def test_scancel_stops_the_workflow_with_an_error(cluster, slurm_and_local, tmp_
     folder = tmp_path / "cancel"
     shutil.copytree(slurm_and_local[0], folder, symlinks=True)
     shutil.rmtree(folder / "results" / "models" / "electra" / "C" / "seed1")
-    config = yaml.safe_load((folder / "config" / "config.yaml").read_text())
-    (folder / "config" / "config.yaml").write_text(yaml.safe_dump({**config, "testing": {"step_seconds": 2.0}}))
-    process = start_snakemake(folder, ["--profile", "slurm", "results/models/electra/C/seed1", *FAST_POLL], cluster)
+    slow = {**cluster, FAULTS_ENV: json.dumps({"step_seconds": 2.0})}
+    process = start_snakemake(folder, ["--profile", "slurm", "results/models/electra/C/seed1", *FAST_POLL], slow)
     started, cancelled = time.monotonic(), set()
     while process.poll() is None and time.monotonic() - started < 900:
         for job, state, comment in squeue_jobs(cluster):

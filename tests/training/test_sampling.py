@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from stagewise.training.sampling import ContrastiveGroups, StepBatchSampler, split_validation
+from stagewise.training.sampling import StepBatchSampler, split_validation
+
+from .adapters import contrastive
 
 TEXTS = {d: f"text of {d}" for d in ["p1", "p2", "n1", "n2", "n3", "n4", "x"]}
 QUERIES = {"found": "q found", "missing": "q missing", "none": "q none"}
@@ -12,8 +14,8 @@ RUN = {"found": {"p1": 4.0, "n1": 3.0, "n2": 2.0, "n3": 1.0},       # its positi
 
 
 def groups(policy):
-    return ContrastiveGroups(QUERIES, QRELS, RUN, TEXTS, n_negatives=2, depth=4, min_positive_grade=1, seed=0,
-                             positive_policy=policy)
+    return contrastive(QUERIES, QRELS, RUN, TEXTS, negatives=2, negatives_depth=4, min_positive_grade=1, seed=0,
+                       positive_policy=policy)
 
 
 def test_add_inserts_the_qrels_positive():
@@ -107,7 +109,8 @@ def test_training_groups_know_their_file_order(tmp_path):
     qrels = {q: {f"d{q}1": 1} for q in ("30", "4", "100")}
     build_candidates(run, qrels, tmp_path / "store", depth=3)
     texts = {f"d{q}{r}": "t" for q in ("30", "4", "100") for r in (1, 2, 3)}
-    c = ContrastiveGroups({q: "q" for q in qrels}, qrels, Candidates.open(tmp_path / "store"), texts, 1, 3, 1, 0)
+    c = contrastive({q: "q" for q in qrels}, qrels, Candidates.open(tmp_path / "store"), texts, negatives=1,
+                    negatives_depth=3, min_positive_grade=1)
     assert c.file_query_ids == ["30", "4", "100"] and c.query_ids == ["100", "30", "4"]
 
     candidates, permutations = write_rankgpt(tmp_path, [GOOD, "[1] > [2]", GOOD], qids=["77", "5", "123"])

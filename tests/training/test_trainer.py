@@ -10,9 +10,14 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from stagewise.backbones import build_backbone
 from stagewise.data import datasets
+from stagewise.settings import stage as settings_of
 from stagewise.training.module import CrossEncoderModule
-from stagewise.training.sampling import ContrastiveGroups, DistillationGroups, GroupCollator
-from stagewise.training.trainer import TrainingInterrupted, train_stage
+from stagewise.training.sampling import DistillationGroups, GroupCollator
+from stagewise.training.trainer import TrainingInterrupted
+
+from .adapters import contrastive as _contrastive
+from .adapters import train as _train
+from .adapters import train_files as _train_files
 
 TINY = {"architecture": "electra", "vocab_size": 400, "hidden_size": 32, "num_hidden_layers": 1,
         "num_attention_heads": 2, "intermediate_size": 64, "max_length": 64}
@@ -35,7 +40,8 @@ def loss_on(model_dir, dataset, loss):
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
     batch = GroupCollator(tokenizer, 64)([dataset[i] for i in range(len(dataset))])
     with torch.no_grad():
-        return CrossEncoderModule(model, loss, 1e-3, 0.0, 0, temperature=0.5).compute_loss(batch).item()
+        settings = settings_of("C", {"loss": loss, "lr": 1e-3, "weight_decay": 0.0, "temperature": 0.5})
+        return CrossEncoderModule(model, settings).compute_loss(batch).item()
 
 
 @pytest.mark.parametrize("stage", ["C", "D"])
@@ -43,7 +49,7 @@ def test_training_steps_lower_the_loss_and_write_a_model_folder(tmp_path, groups
     queries, qrels, run, texts = groups
     backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
     if stage == "C":
-        full = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
+        full = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
         loss = "lce"
     else:
         rankings = {q: sorted(run[q], key=lambda d: -qrels[q].get(d, 0))[:8] for q in list(run)[:8]}
@@ -51,7 +57,7 @@ def test_training_steps_lower_the_loss_and_write_a_model_folder(tmp_path, groups
         loss = "ranknet"
     full.items = full.items[:4]  # a fixed small set: the loss on it must fall
     before = loss_on(backbone, full, loss)
-    out = train_stage(stage, backbone, full, tmp_path / "model", tmp_path / "work", HPARAMS, seed=1)
+    out = _train(stage, backbone, full, tmp_path / "model", tmp_path / "work", HPARAMS, seed=1)
     after = loss_on(out, full, loss)
     assert after < before * 0.75
     hparams = json.loads((out / "hparams.json").read_text())
@@ -63,10 +69,10 @@ def test_training_steps_lower_the_loss_and_write_a_model_folder(tmp_path, groups
 def test_same_seed_gives_the_same_weights(tmp_path, groups):
     queries, qrels, run, texts = groups
     backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
-    data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
+    data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
     hp = {**HPARAMS, "steps": 5}
-    a = train_stage("C", backbone, data, tmp_path / "a", tmp_path / "wa", hp, seed=4)
-    b = train_stage("C", backbone, data, tmp_path / "b", tmp_path / "wb", hp, seed=4)
+    a = _train("C", backbone, data, tmp_path / "a", tmp_path / "wa", hp, seed=4)
+    b = _train("C", backbone, data, tmp_path / "b", tmp_path / "wb", hp, seed=4)
     wa = AutoModelForSequenceClassification.from_pretrained(a).state_dict()
     wb = AutoModelForSequenceClassification.from_pretrained(b).state_dict()
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
@@ -96,16 +102,16 @@ def test_interrupted_training_resumes_and_ends_with_the_uninterrupted_weights(tm
     queries, qrels, run, texts = groups
     # dropout on and two micro-batches per step: the resumed run must replay dropout masks and batches exactly
     backbone = build_backbone({**TINY, "dropout": 0.1}, tmp_path / "backbone", texts.values(), seed=0)
-    data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
+    data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
     hp = {**HPARAMS, "steps": 12, "checkpoint_every": 4, "accumulate_grad_batches": 2}
-    reference = train_stage("C", backbone, data, tmp_path / "reference", tmp_path / "w0", hp, seed=1)
+    reference = _train("C", backbone, data, tmp_path / "reference", tmp_path / "w0", hp, seed=1)
 
     with pytest.raises(RuntimeError, match="job killed"):  # killed during step 9 (micro-batch 18 of 24)
-        train_stage("C", backbone, _FailingAfter(data, 4 * 18), tmp_path / "model", tmp_path / "work", hp, seed=1)
+        _train("C", backbone, _FailingAfter(data, 4 * 18), tmp_path / "model", tmp_path / "work", hp, seed=1)
     assert (tmp_path / "work" / "checkpoints" / "last.ckpt").exists()
     assert not (tmp_path / "model").exists()  # no partial output
     with caplog.at_level("INFO"):
-        out = train_stage("C", backbone, data, tmp_path / "model", tmp_path / "work", hp, seed=1)
+        out = _train("C", backbone, data, tmp_path / "model", tmp_path / "work", hp, seed=1)
     assert "resuming from" in caplog.text and "at step 8 of 12" in caplog.text
     # progress lines of the resumed attempt: from step 9 on (a line a step here: 12 steps // 20 = 1), ending at 12
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("training: ")]
@@ -144,22 +150,22 @@ class _SignalAfter(torch.utils.data.Dataset):
 def test_a_stop_signal_saves_a_checkpoint_and_the_next_attempt_resumes_from_it(tmp_path, groups, caplog, signum):
     queries, qrels, run, texts = groups
     backbone = build_backbone({**TINY, "dropout": 0.1}, tmp_path / "backbone", texts.values(), seed=0)
-    data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
+    data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
     # checkpoints every 4 steps; the signal arrives while micro-batch 14 is read, which Lightning prefetches
     # during micro-batch 13, the first half of step 7: the step finishes, then the checkpoint is saved
     hp = {**HPARAMS, "steps": 12, "checkpoint_every": 4, "accumulate_grad_batches": 2}
-    reference = train_stage("C", backbone, data, tmp_path / "reference", tmp_path / "w0", hp, seed=1)
+    reference = _train("C", backbone, data, tmp_path / "reference", tmp_path / "w0", hp, seed=1)
     handler_before = signal.getsignal(signum)
 
     with pytest.raises(TrainingInterrupted, match=f"stopped by {signum.name} after step 7 of 12"):
-        train_stage("C", backbone, _SignalAfter(data, 4 * 13 + 1, signum), tmp_path / "model", tmp_path / "work",
+        _train("C", backbone, _SignalAfter(data, 4 * 13 + 1, signum), tmp_path / "model", tmp_path / "work",
                     hp, seed=1)
     assert signal.getsignal(signum) is handler_before  # handlers restored
     last = tmp_path / "work" / "checkpoints" / "last.ckpt"
     assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == 7  # not the periodic 4
     assert not (tmp_path / "model").exists() and not list(last.parent.glob(".*.tmp"))
     with caplog.at_level("INFO"):
-        out = train_stage("C", backbone, data, tmp_path / "model", tmp_path / "work", hp, seed=1)
+        out = _train("C", backbone, data, tmp_path / "model", tmp_path / "work", hp, seed=1)
     assert "at step 7 of 12 (attempt 2)" in caplog.text
     resumed, uninterrupted = weights(out), weights(reference)
     assert all(torch.equal(resumed[k], uninterrupted[k]) for k in uninterrupted)
@@ -170,10 +176,10 @@ def test_a_stop_signal_saves_a_checkpoint_and_the_next_attempt_resumes_from_it(t
 def test_epochs_become_steps_and_validation_is_held_out_by_seed(tmp_path, groups):
     queries, qrels, run, texts = groups
     backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
-    data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
+    data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
     hp = {**{k: v for k, v in HPARAMS.items() if k != "steps"}, "epochs": 1, "validation_fraction": 0.2,
           "checkpoint_every": 2}
-    out = train_stage("C", backbone, data, tmp_path / "model", tmp_path / "work", hp, seed=3)
+    out = _train("C", backbone, data, tmp_path / "model", tmp_path / "work", hp, seed=3)
     resolved = json.loads((out / "hparams.json").read_text())
     n_val = math.ceil(0.2 * len(data))
     assert resolved["validation_groups"] == n_val and resolved["training_groups"] == len(data) - n_val
@@ -185,9 +191,9 @@ def test_epochs_become_steps_and_validation_is_held_out_by_seed(tmp_path, groups
 def test_frozen_position_embeddings_do_not_move(tmp_path, groups):
     queries, qrels, run, texts = groups
     backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
-    data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
+    data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
     hp = {**HPARAMS, "steps": 4, "freeze_position_embeddings": True}
-    before, after = weights(backbone), weights(train_stage("C", backbone, data, tmp_path / "m", tmp_path / "w", hp, 1))
+    before, after = weights(backbone), weights(_train("C", backbone, data, tmp_path / "m", tmp_path / "w", hp, 1))
     moved = [k for k in before if not torch.equal(before[k], after[k])]
     assert moved and not any("position_embeddings" in k for k in moved)
 
@@ -196,18 +202,17 @@ def test_frozen_position_embeddings_do_not_move(tmp_path, groups):
 def test_a_stage_trains_with_any_configured_loss(tmp_path, groups, loss):
     queries, qrels, run, texts = groups
     backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
-    data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
+    data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
     data.items = data.items[:4]
     hp = {**HPARAMS, "loss": loss, "temperature": 0.5}
     before = loss_on(backbone, data, loss)
-    out = train_stage("C", backbone, data, tmp_path / "model", tmp_path / "work", hp, seed=1)
+    out = _train("C", backbone, data, tmp_path / "model", tmp_path / "work", hp, seed=1)
     assert loss_on(out, data, loss) < before
     assert json.loads((out / "hparams.json").read_text())["loss"] == loss
 
 
 def test_contrastive_training_from_a_run_file_whose_lines_are_not_in_score_order(tmp_path, tiny_dataset):
     """Negatives come from each query's top by score; the texts loaded must be those, not the file's first lines."""
-    from stagewise.training.trainer import train_from_files
 
     spec, corpus = f"local:{tiny_dataset / 'train'}", f"local:{tiny_dataset}"
     docs = [d for d, _ in datasets.iter_docs(spec)]
@@ -216,8 +221,8 @@ def test_contrastive_training_from_a_run_file_whose_lines_are_not_in_score_order
     (tmp_path / "train.run").write_text("\n".join(lines) + "\n")
     backbone = build_backbone(TINY, tmp_path / "backbone", (t for _, t in datasets.iter_docs(spec)), seed=0)
     hp = {**HPARAMS, "steps": 2, "negatives": 3, "negatives_depth": 10, "min_positive_grade": 1}
-    out = train_from_files("C", backbone, tmp_path / "model", tmp_path / "work", spec, corpus, hp, seed=1,
-                           run_path=tmp_path / "train.run")
+    out = _train_files("C", backbone, tmp_path / "model", tmp_path / "work", spec, corpus, hp, seed=1,
+                           run=tmp_path / "train.run")
     assert json.loads((out / "hparams.json").read_text())["steps"] == 2
 
 
@@ -246,8 +251,8 @@ def test_a_trained_model_folder_has_no_fresh_weights_so_stage_two_keeps_its_head
 
     queries, qrels, run, texts = groups
     backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
-    data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
-    stage1 = train_stage("C", backbone, data, tmp_path / "m", tmp_path / "w", {**HPARAMS, "steps": 2}, seed=1)
+    data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
+    stage1 = _train("C", backbone, data, tmp_path / "m", tmp_path / "w", {**HPARAMS, "steps": 2}, seed=1)
     assert fresh_weight_names(stage1) == []
     assert all(torch.equal(a, b) for a, b in zip(initial_model(stage1, 5).state_dict().values(),
                                                   weights(stage1).values()))
@@ -257,7 +262,8 @@ def test_a_trained_model_folder_has_no_fresh_weights_so_stage_two_keeps_its_head
 def test_weight_decay_all_decays_biases_and_layernorm_too(tmp_path, groups, decay_all, exempt):
     backbone = build_backbone(TINY, tmp_path / "backbone", groups[3].values(), seed=0)
     model = AutoModelForSequenceClassification.from_pretrained(backbone)
-    module = CrossEncoderModule(model, "lce", 1e-3, 0.01, 0, weight_decay_all=decay_all)
+    module = CrossEncoderModule(model, settings_of("C", {"lr": 1e-3, "weight_decay": 0.01,
+                                                        "weight_decay_all": decay_all}))
     groups_ = module.configure_optimizers()["optimizer"].param_groups
     assert [g["weight_decay"] for g in groups_] == [0.01] + [0.0] * exempt
     decayed = {id(p) for p in groups_[0]["params"]}
@@ -270,12 +276,12 @@ def test_a_fixed_validation_seed_holds_out_the_same_queries_for_every_training_s
 
     queries, qrels, run, texts = groups
     backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
-    data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
+    data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
     held = {}
     for seed in (1, 2):
         for validation_seed in (None, 42):
             hp = {**HPARAMS, "steps": 1, "validation_fraction": 0.25, "validation_seed": validation_seed}
-            out = train_stage("C", backbone, data, tmp_path / f"m{seed}{validation_seed}",
+            out = _train("C", backbone, data, tmp_path / f"m{seed}{validation_seed}",
                               tmp_path / f"w{seed}{validation_seed}", hp, seed=seed)
             held[seed, validation_seed] = json.loads((out / "hparams.json").read_text())["validation_split_seed"]
     assert held == {(1, None): 1, (2, None): 2, (1, 42): 42, (2, 42): 42}
@@ -287,7 +293,7 @@ def test_the_release_validation_split_holds_out_scikit_learns_queries_of_the_fil
 
     queries, qrels, run, texts = groups
     backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
-    data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
+    data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
     held = set(train_test_split(list(run), test_size=0.25, random_state=42)[1])  # the run's queries, its order
     seen = []
     data_getitem = type(data).__getitem__
@@ -295,15 +301,15 @@ def test_the_release_validation_split_holds_out_scikit_learns_queries_of_the_fil
           "validation_split": "train_test_split"}
     try:
         type(data).__getitem__ = lambda self, key: seen.append(key) or data_getitem(self, key)
-        out = train_stage("C", backbone, data, tmp_path / "m", tmp_path / "w", hp, seed=1)
+        out = _train("C", backbone, data, tmp_path / "m", tmp_path / "w", hp, seed=1)
     finally:
         type(data).__getitem__ = data_getitem
     validation = [q for q in data.query_ids if q in held]
     assert json.loads((out / "hparams.json").read_text())["validation_groups"] == len(validation) > 0
     # the validation batches (epoch 0, one pass in item order, after the training step) are exactly those groups
     assert [data.query_ids[i] for _, i in seen[-len(validation):]] == validation
-    with pytest.raises(ValueError, match="validation_split 'random' is not one of"):
-        train_stage("C", backbone, data, tmp_path / "m2", tmp_path / "w2", {**hp, "validation_split": "random"}, seed=1)
+    with pytest.raises(ValueError, match=r"'training\.C\.validation_split': 'random' is not one of"):
+        _train("C", backbone, data, tmp_path / "m2", tmp_path / "w2", {**hp, "validation_split": "random"}, seed=1)
 
 
 def _colbert_train_run(path, queries, docs):
@@ -317,7 +323,6 @@ def _colbert_train_run(path, queries, docs):
 
 def test_contrastive_pools_follow_the_rank_column_of_a_tab_separated_run_with_ties(tmp_path, tiny_dataset):
     from stagewise.io import read_run, read_run_by_rank, sorted_ranking
-    from stagewise.training.trainer import train_from_files
 
     spec, corpus = f"local:{tiny_dataset / 'train'}", f"local:{tiny_dataset}"
     docs = [d for d, _ in datasets.iter_docs(spec)][:60]
@@ -329,19 +334,17 @@ def test_contrastive_pools_follow_the_rank_column_of_a_tab_separated_run_with_ti
     assert {d for d, _ in sorted_ranking(read_run(run)[q])[:10]} != set(docs[:10])
     qrels = datasets.qrels(spec)
     texts = dict(datasets.iter_docs(spec))
-    data = ContrastiveGroups(datasets.queries(spec), qrels, pools, texts, n_negatives=3, depth=10,
-                             min_positive_grade=1, seed=0)
+    data = _contrastive(datasets.queries(spec), qrels, pools, texts, negatives=3, negatives_depth=10, min_positive_grade=1, seed=0)
     pool_texts = {texts[d] for d in docs[:10]}
     assert all(set(data[i].passages[1:]) <= pool_texts for i in range(len(data)))
     backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
     hp = {**HPARAMS, "steps": 2, "negatives": 3, "negatives_depth": 10, "min_positive_grade": 1}
-    out = train_from_files("C", backbone, tmp_path / "model", tmp_path / "work", spec, corpus, hp, seed=1,
-                           run_path=run)
+    out = _train_files("C", backbone, tmp_path / "model", tmp_path / "work", spec, corpus, hp, seed=1,
+                           run=run)
     assert json.loads((out / "hparams.json").read_text())["steps"] == 2
 
 
 def test_distillation_trains_from_rankgpt_layout_files(tmp_path, tiny_dataset, caplog):
-    from stagewise.training.trainer import train_from_files
 
     spec, corpus = f"local:{tiny_dataset / 'train'}", f"local:{tiny_dataset}"
     texts = dict(datasets.iter_docs(spec))
@@ -365,7 +368,7 @@ def test_distillation_trains_from_rankgpt_layout_files(tmp_path, tiny_dataset, c
     backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
     hp = {**HPARAMS, "steps": 2, "group_size": 20}
     with caplog.at_level("INFO"):
-        out = train_from_files("D", backbone, tmp_path / "model", tmp_path / "work", spec, corpus, hp, seed=1,
+        out = _train_files("D", backbone, tmp_path / "model", tmp_path / "work", spec, corpus, hp, seed=1,
                                teacher=teacher)
     assert json.loads((out / "hparams.json").read_text())["training_groups"] == 6
     assert "6 of 7 permutations kept, 1 dropped (1 with a token that is not an integer" in caplog.text
@@ -375,15 +378,15 @@ def test_a_checkpoint_of_another_training_is_not_resumed_and_the_changed_run_equ
                                                                                                  caplog):
     queries, qrels, run, texts = groups
     backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
-    data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
+    data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
     hp = {**HPARAMS, "steps": 8, "checkpoint_every": 2}
     with pytest.raises(RuntimeError, match="job killed"):  # killed in step 6, with a checkpoint at step 4
-        train_stage("C", backbone, _FailingAfter(data, 4 * 5), tmp_path / "model", tmp_path / "work", hp, seed=1)
+        _train("C", backbone, _FailingAfter(data, 4 * 5), tmp_path / "model", tmp_path / "work", hp, seed=1)
     assert (tmp_path / "work" / "checkpoints" / "last.ckpt").exists()
     changed = {**hp, "lr": 5.0e-4}
-    fresh = train_stage("C", backbone, data, tmp_path / "fresh", tmp_path / "w-fresh", changed, seed=1)
+    fresh = _train("C", backbone, data, tmp_path / "fresh", tmp_path / "w-fresh", changed, seed=1)
     with caplog.at_level("INFO"):
-        out = train_stage("C", backbone, data, tmp_path / "model", tmp_path / "work", changed, seed=1)
+        out = _train("C", backbone, data, tmp_path / "model", tmp_path / "work", changed, seed=1)
     assert "not resuming from" in caplog.text and "(different: hparams.lr); starting over" in caplog.text
     assert "resuming from" not in caplog.text.replace("not resuming from", "")
     assert all(torch.equal(a, b) for a, b in zip(weights(out).values(), weights(fresh).values()))
@@ -394,13 +397,13 @@ def test_a_changed_data_file_or_initial_model_starts_over_and_a_cosmetic_key_res
     queries, qrels, run, texts = groups
     backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
     other = build_backbone(TINY, tmp_path / "other", texts.values(), seed=5)
-    data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
+    data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
     hp = {**HPARAMS, "steps": 6, "checkpoint_every": 2}
     (tmp_path / "train.run").write_text("q Q0 d 1 1.0 t\n")
 
     def interrupted():
         with pytest.raises(RuntimeError, match="job killed"):
-            train_stage("C", backbone, _FailingAfter(data, 4 * 3), tmp_path / "m", tmp_path / "w", hp, seed=1,
+            _train("C", backbone, _FailingAfter(data, 4 * 3), tmp_path / "m", tmp_path / "w", hp, seed=1,
                         data_files=[tmp_path / "train.run"])
 
     for change, expected in [("data", "(different: data)"), ("init", "(different: init_model)"),
@@ -412,7 +415,7 @@ def test_a_changed_data_file_or_initial_model_starts_over_and_a_cosmetic_key_res
         kwargs = {"init_model": other if change == "init" else backbone,
                   "hparams": {**hp, "checkpoint_every": 3} if change == "cosmetic" else hp}
         with caplog.at_level("INFO"):
-            train_stage("C", kwargs["init_model"], data, tmp_path / f"m-{change}", tmp_path / "w", kwargs["hparams"],
+            _train("C", kwargs["init_model"], data, tmp_path / f"m-{change}", tmp_path / "w", kwargs["hparams"],
                         seed=1, data_files=[tmp_path / "train.run"])
         assert expected in caplog.text, change
 
@@ -421,7 +424,6 @@ def test_a_changed_data_file_or_initial_model_starts_over_and_a_cosmetic_key_res
 def test_training_reads_texts_from_the_document_store_with_the_same_result(tmp_path, tiny_dataset, stage):
     from stagewise.data.candidates import build_candidates
     from stagewise.data.docstore import build_offset_index
-    from stagewise.training.trainer import train_from_files
 
     spec, corpus = f"local:{tiny_dataset / 'train'}", f"local:{tiny_dataset}"
     docs = [d for d, _ in datasets.iter_docs(spec)][:40]
@@ -429,14 +431,15 @@ def test_training_reads_texts_from_the_document_store_with_the_same_result(tmp_p
     build_candidates(run, datasets.qrels(spec), tmp_path / "candidates", depth=10)
     build_offset_index(tiny_dataset / "docs.tsv", tmp_path / "docstore")
     backbone = build_backbone(TINY, tmp_path / "backbone", (t for _, t in datasets.iter_docs(spec)), seed=0)
-    hp = {**HPARAMS, "steps": 3, "negatives": 3, "negatives_depth": 10, "min_positive_grade": 1, "group_size": 5}
+    own = {"C": {"negatives": 3, "negatives_depth": 10, "min_positive_grade": 1}, "D": {"group_size": 5}}[stage]
+    hp = {**HPARAMS, "steps": 3, **own}
     teacher = {"run": str(run), "depth": 5}
-    kwargs = {"C": {"run_path": run}, "D": {"teacher": teacher}}[stage]
-    plain = train_from_files(stage, backbone, tmp_path / "plain", tmp_path / "w1", spec, corpus, hp, seed=1, **kwargs)
+    kwargs = {"C": {"run": run}, "D": {"teacher": teacher}}[stage]
+    plain = _train_files(stage, backbone, tmp_path / "plain", tmp_path / "w1", spec, corpus, hp, seed=1, **kwargs)
     if stage == "C":
         kwargs = {"candidates": tmp_path / "candidates"}
-    stored = train_from_files(stage, backbone, tmp_path / "stored", tmp_path / "w2", spec, corpus, hp, seed=1,
-                              doc_store=tmp_path / "docstore", **kwargs)
+    stored = _train_files(stage, backbone, tmp_path / "stored", tmp_path / "w2", spec, corpus, hp, seed=1,
+                          doc_store=tmp_path / "docstore", **kwargs)
     assert all(torch.equal(a, b) for a, b in zip(weights(plain).values(), weights(stored).values()))
 
 
@@ -444,12 +447,13 @@ def test_training_reads_texts_from_the_document_store_with_the_same_result(tmp_p
 def test_chunk_size_sets_the_forward_passes_of_a_micro_batch_and_not_the_scores(tmp_path, groups, chunk_size, passes):
     queries, qrels, run, texts = groups
     backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
-    data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=6, depth=30, min_positive_grade=2, seed=0)
+    data = _contrastive(queries, qrels, run, texts, negatives=6, negatives_depth=30, min_positive_grade=2, seed=0)
     tokenizer = AutoTokenizer.from_pretrained(backbone)
     items = [data[i] for i in range(4)]  # 4 groups x 7 pairs = 28 pairs
     batch = GroupCollator(tokenizer, 64, chunk_size)(items)
     assert len(batch["chunks"]) == passes
-    module = CrossEncoderModule(AutoModelForSequenceClassification.from_pretrained(backbone).eval(), "lce", 1e-3, 0, 0)
+    module = CrossEncoderModule(AutoModelForSequenceClassification.from_pretrained(backbone).eval(),
+                                settings_of("C", {"lr": 1e-3, "weight_decay": 0}))
     with torch.no_grad():
         reference = module.scores(GroupCollator(tokenizer, 64, 1)(items))
         assert torch.allclose(module.scores(batch), reference, atol=1e-5)
@@ -458,7 +462,7 @@ def test_chunk_size_sets_the_forward_passes_of_a_micro_batch_and_not_the_scores(
 def test_data_workers_draw_the_same_batches_so_the_weights_are_equal(tmp_path, tiny_dataset, caplog):
     from stagewise.data.candidates import build_candidates
     from stagewise.data.docstore import build_offset_index
-    from stagewise.training.trainer import data_workers, train_from_files
+    from stagewise.training.trainer import data_workers
 
     spec, corpus = f"local:{tiny_dataset / 'train'}", f"local:{tiny_dataset}"
     run = _colbert_train_run(tmp_path / "train.run", datasets.queries(spec),
@@ -470,7 +474,7 @@ def test_data_workers_draw_the_same_batches_so_the_weights_are_equal(tmp_path, t
     models = {}
     for workers in (0, 2):
         with caplog.at_level("INFO"):
-            models[workers] = train_from_files("C", backbone, tmp_path / f"m{workers}", tmp_path / f"w{workers}", spec,
+            models[workers] = _train_files("C", backbone, tmp_path / f"m{workers}", tmp_path / f"w{workers}", spec,
                                                corpus, {**hp, "data_workers": workers}, seed=1,
                                                candidates=tmp_path / "candidates", doc_store=tmp_path / "docstore")
     assert "2 data workers draw and tokenize" in caplog.text
@@ -483,12 +487,12 @@ def test_data_workers_draw_the_same_batches_so_the_weights_are_equal(tmp_path, t
 def test_a_stage_two_at_the_releases_learning_rate_moves_no_weight_and_says_so(tmp_path, groups, caplog):
     queries, qrels, run, texts = groups
     backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
-    data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
-    stage1 = train_stage("C", backbone, data, tmp_path / "c", tmp_path / "w1", {**HPARAMS, "steps": 4}, seed=1)
+    data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
+    stage1 = _train("C", backbone, data, tmp_path / "c", tmp_path / "w1", {**HPARAMS, "steps": 4}, seed=1)
     moved = json.loads((stage1 / "hparams.json").read_text())["movement"]
     assert moved["changed_fraction"] > 0.5 and 0 < moved["relative_l2"] < 1  # lr 2e-3 moves nearly every weight
     with caplog.at_level("WARNING"):
-        stage2 = train_stage("C", stage1, data, tmp_path / "cd", tmp_path / "w2", {**HPARAMS, "steps": 4, "lr": 6.0e-12},
+        stage2 = _train("C", stage1, data, tmp_path / "cd", tmp_path / "w2", {**HPARAMS, "steps": 4, "lr": 6.0e-12},
                              seed=1)
     moved = json.loads((stage2 / "hparams.json").read_text())["movement"]
     # only weights below about 6e-12 x 2^24 = 1e-4 (some 0.4% of a normal(0, 0.02) init) can take a step of 6e-12
@@ -501,17 +505,17 @@ def test_a_stage_two_at_the_releases_learning_rate_moves_no_weight_and_says_so(t
 def test_training_time_is_summed_over_a_stopped_and_a_resumed_attempt(tmp_path, groups):
     queries, qrels, run, texts = groups
     backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
-    data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
+    data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
     hp = {**HPARAMS, "steps": 8, "checkpoint_every": 4}
     # every micro-batch sleeps 0.3 s: the first attempt stops after step 4 (the signal arrives with micro-batch 5,
     # read ahead during step 4), the second trains steps 5-8: each attempt sleeps at least 4 x 0.3 s
     with pytest.raises(TrainingInterrupted, match="after step 4 of 8"):
-        train_stage("C", backbone, _SignalAfter(data, 4 * 5 + 1, signal.SIGTERM), tmp_path / "model",
+        _train("C", backbone, _SignalAfter(data, 4 * 5 + 1, signal.SIGTERM), tmp_path / "model",
                     tmp_path / "work", hp, seed=1, step_seconds=0.3)
     checkpointed = torch.load(tmp_path / "work" / "checkpoints" / "last.ckpt", map_location="cpu",
                               weights_only=False)["stagewise_seen"]["seconds"]
     assert checkpointed >= 3 * 0.3  # the checkpoint of step 4 is saved before that step's sleep
-    out = train_stage("C", backbone, data, tmp_path / "model", tmp_path / "work", hp, seed=1, step_seconds=0.3)
+    out = _train("C", backbone, data, tmp_path / "model", tmp_path / "work", hp, seed=1, step_seconds=0.3)
     total = json.loads((out / "hparams.json").read_text())["train_seconds"]
     assert total >= checkpointed + 4 * 0.3  # the second attempt's time is added to the first's
 
@@ -521,9 +525,9 @@ def test_a_diverged_training_says_so_and_writes_no_model(tmp_path, groups):
 
     queries, qrels, run, texts = groups
     backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
-    data = ContrastiveGroups(queries, qrels, run, texts, n_negatives=3, depth=30, min_positive_grade=2, seed=0)
+    data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
     with pytest.raises(TrainingDiverged, match=r"training diverged: the loss is nan at optimizer step \d+ "
                                                r"\(learning rate 1e\+30\)"):
-        train_stage("C", backbone, data, tmp_path / "model", tmp_path / "work", {**HPARAMS, "steps": 6, "lr": 1e30},
+        _train("C", backbone, data, tmp_path / "model", tmp_path / "work", {**HPARAMS, "steps": 6, "lr": 1e30},
                     seed=1)
     assert not (tmp_path / "model").exists()

@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 from snakemake.logging import logger
+from stagewise.settings import cell_training
 from stagewise.config import (
     MAIN_CORPUS,
     corpora,
@@ -16,7 +17,6 @@ from stagewise.config import (
     last_stage,
     test_set_corpora,
     test_set_dataset,
-    training_determinants,
     validate_config,
 )
 from stagewise.data import trec_dl

@@ -41,7 +41,7 @@ rule train:
         stage=lambda wildcards: last_stage(wildcards.schedule),
         # what the weights depend on (the rerun trigger): the last stage's settings with training.second_stage's
         # entry, and the teacher for a D stage only; the script reads the full settings from the config
-        determinants=lambda wildcards: training_determinants(config, wildcards.schedule),
+        determinants=lambda wildcards: cell_training(config, wildcards.schedule).determinants,
         train=config["train_queries"],
         corpus=config["corpus"],
         work_dir="resources/checkpoints/{reranker}/{schedule}/seed{seed}",

@@ -1,10 +1,11 @@
 from stagewise.data import datasets
-from stagewise.evaluation.metrics import evaluate_runs
+from stagewise.evaluation.metrics import Judgments, evaluate_runs
 from stagewise.logs import to_file
 
 to_file(snakemake.log[0])
 w, p = snakemake.wildcards, snakemake.params
 keys = {"ranker": w.ranker, "reranker": w.get("reranker", "-"), "schedule": w.get("schedule", "-"),
         "seed": w.get("seed", "-")}
-qrels = {name: datasets.qrels(spec) for name, spec in p.datasets.items()}
-evaluate_runs(snakemake.input.runs, qrels, snakemake.output[0], keys, p.metrics, dict(p.thresholds), p.depth)
+judgments = {name: Judgments(datasets.qrels(spec), p.thresholds[name]) for name, spec in p.datasets.items()}
+evaluate_runs(dict(zip(p.datasets, snakemake.input.runs, strict=True)), judgments, keys, p.metrics,
+              snakemake.output[0], p.depth)

@@ -3,10 +3,11 @@ from stagewise.logs import to_file
 
 to_file(snakemake.log[0])
 hold_gpu(snakemake.log[0])  # one free GPU for this job (not under SLURM), before anything initialises CUDA
-from stagewise.rerank import rerank_files  # noqa: E402
+from stagewise.data.texts import Corpus  # noqa: E402
+from stagewise.rerank import RerankJob, rerank_files  # noqa: E402
+from stagewise.settings import RerankSettings  # noqa: E402
 
-s, w = snakemake.params.settings, snakemake.wildcards
-rerank_files(snakemake.input.model, [snakemake.input.run], [snakemake.params.queries], snakemake.params.corpus,
-             snakemake.output, s["depth"], s["batch_size"], s["max_length"], threads=snakemake.threads,
-             tag=f"{w.reranker}-{w.schedule}-seed{w.seed}", doc_store=snakemake.input.get("doc_store"),
-             head=s["head_precision"])
+p, w = snakemake.params, snakemake.wildcards
+rerank_files(snakemake.input.model, [RerankJob(snakemake.input.run, p.queries, snakemake.output[0])],
+             Corpus(p.corpus, snakemake.input.get("doc_store")), RerankSettings.from_section(p.settings),
+             snakemake.threads, tag=f"{w.reranker}-{w.schedule}-seed{w.seed}")

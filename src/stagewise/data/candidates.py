@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputFormatError
-from ..io import Qrels, atomic_path, check_identity, file_identity, run_lines
+from ..io import Qrels, atomic_path, check_identity, file_identity, run_lines, sorted_ranking
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,12 @@ class Candidates:
         for qid in rankings:
             builder.add(qid, rankings[qid], qrels.get(qid, {}))
         return cls(builder.arrays())
+
+    @classmethod
+    def from_run(cls, run, qrels: Qrels) -> Candidates:
+        """From in-memory rankings: qid -> docids best first, or qid -> {docid: score} (ordered by score)."""
+        return cls.from_rankings({q: list(r) if isinstance(r, list) else [d for d, _ in sorted_ranking(r)]
+                                  for q, r in run.items()}, qrels)
 
     def __len__(self):
         return len(self.qids)

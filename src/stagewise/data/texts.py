@@ -9,6 +9,7 @@ read into memory (``InMemoryTexts``: small data, tests, the command line).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Protocol, runtime_checkable
 
@@ -124,6 +125,23 @@ def corpus_texts(corpus: str, store_dir=None, docids: Iterable[str] | None = Non
     if datasets.is_local(corpus):
         return InMemoryTexts.from_tsv(datasets.local_docs_file(datasets.local_folder(corpus)), docids)
     return IrDatasetsDocStore(corpus)
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A corpus (an ir_datasets id or ``local:<folder>``) with its offset index when the doc_store rule built one:
+    the one way to its passages' texts."""
+
+    spec: str
+    store: str | None = None
+
+    def texts(self, docids: Iterable[str] | None = None) -> PassageTexts:
+        """A store of its texts (see ``corpus_texts``; a local corpus without an index: only ``docids``)."""
+        return corpus_texts(self.spec, self.store, docids)
+
+    def doc_texts(self, docids) -> dict[str, str]:
+        """The texts of the given documents, every one of which must be in it."""
+        return doc_texts(self.spec, docids, self.store)
 
 
 def as_texts(texts) -> PassageTexts:

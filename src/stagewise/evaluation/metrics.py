@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -97,31 +98,39 @@ def per_query_metrics(qrels: Qrels, run: Run, metrics, relevance_threshold: int 
     return pd.DataFrame(rows, columns=["qid", "metric", "value"])
 
 
-def evaluate_runs(run_paths, qrels_by_dataset: dict[str, Qrels], out_path, keys: dict, metrics,
-                  relevance_threshold: int | dict[str, int] = 2, depth: int | None = None):
-    """Evaluate one run per dataset (same order as ``qrels_by_dataset``) into a tidy TSV with the grid
-    ``keys`` (ranker, reranker, schedule, seed) as columns."""
-    return evaluate_cells([(keys, run_paths)], qrels_by_dataset, out_path, metrics, relevance_threshold, depth)
+class Judgments(NamedTuple):
+    """A test set's qrels and the lowest grade its binary metrics count as relevant."""
+
+    qrels: Qrels
+    relevance_threshold: int
 
 
-def evaluate_cells(cells, qrels_by_dataset: dict[str, Qrels], out_path, metrics,
-                   relevance_threshold: int | dict[str, int] = 2, depth: int | None = None, ties_path=None):
-    """Evaluate many grid cells in one pass: ``cells`` holds (keys, run paths in the order of
-    ``qrels_by_dataset``) pairs; one tidy TSV with the keys as leading columns. ``relevance_threshold``: one for
-    every dataset, or dataset -> threshold. ``ties_path``: also a TSV with one row per run, the keys, the dataset and
-    its tied scores within the top 10 of the evaluated queries (``stagewise.evaluation.ties.top_ties``)."""
+def evaluate_runs(runs: dict, judgments: dict[str, Judgments], keys: dict, metrics, out_path,
+                  depth: int | None = None):
+    """Evaluate one run per test set (``runs``: test set -> run file) into a tidy TSV with the grid ``keys``
+    (ranker, reranker, schedule, seed) as columns."""
+    return evaluate_cells([(keys, runs)], judgments, metrics, out_path, depth)
+
+
+def evaluate_cells(cells, judgments: dict[str, Judgments], metrics, out_path, depth: int | None = None,
+                   ties_path=None):
+    """Evaluate many runs in one pass: ``cells`` holds (keys, {test set: run file}) pairs, every test set of
+    ``judgments`` in each; one tidy TSV with the keys as leading columns, then the test set. ``ties_path``: also a
+    TSV with one row per run, the keys, the test set and its tied scores within the top 10 of the evaluated queries
+    (``stagewise.evaluation.ties.top_ties``)."""
     from .ties import TIE_DEPTH, top_ties
 
-    thresholds = (relevance_threshold if isinstance(relevance_threshold, dict)
-                  else dict.fromkeys(qrels_by_dataset, relevance_threshold))
-    for dataset, qrels in qrels_by_dataset.items():  # before any run is read
-        check_relevance_threshold(qrels, thresholds[dataset], metrics, dataset)
+    for dataset, (qrels, threshold) in judgments.items():  # before any run is read
+        check_relevance_threshold(qrels, threshold, metrics, dataset)
     frames, ties = [], []
-    for keys, run_paths in cells:
-        for path, (dataset, qrels) in zip(run_paths, qrels_by_dataset.items(), strict=True):
+    for keys, runs in cells:
+        if set(runs) != set(judgments):
+            raise ValueError(f"runs of {keys} for the test sets {sorted(runs)}, judgments for {sorted(judgments)}")
+        for dataset, (qrels, threshold) in judgments.items():
+            path = runs[dataset]
             run = read_run(path)
             check_run_covers(run, qrels, path, dataset)
-            frame = per_query_metrics(qrels, run, metrics, thresholds[dataset], depth, dataset)
+            frame = per_query_metrics(qrels, run, metrics, threshold, depth, dataset)
             frame.insert(0, "dataset", dataset)
             for i, (key, value) in enumerate(keys.items()):
                 frame.insert(i, key, value)

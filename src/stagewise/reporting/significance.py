@@ -190,12 +190,15 @@ def family_alpha(alpha: float, correction: str, size: int) -> float:
     return alpha / max(size, 1) if CORRECTIONS[correction] else alpha
 
 
-def compare(per_query: pd.DataFrame, test: str = "ttest", correction: str = "holm", alpha: float = 0.05,
-            permutations: int = 10000, seed: int = 0, margins: dict | None = None,
-            power: float = 0.8) -> pd.DataFrame:
+def compare(per_query: pd.DataFrame, settings) -> pd.DataFrame:
     """Every pair of schedules, and every schedule against the first stage, within each (ranker, reranker,
     test set, metric): the difference tests as one family, corrected together; the equivalence tests (for metrics
-    with a margin in ``margins``) of the pairs of schedules as another. See the module docstring."""
+    with a margin in ``settings.equivalence_margins``) of the pairs of schedules as another. ``settings``: a
+    ``stagewise.settings.SignificanceSettings`` (test, correction, alpha, permutations, seed, power). See the module
+    docstring."""
+    test, correction, alpha = settings.test, settings.correction, settings.alpha
+    permutations, seed, power = settings.permutations, settings.seed, settings.power
+    margins = settings.equivalence_margins
     if correction not in CORRECTIONS:
         raise ValueError(f"correction must be one of {sorted(CORRECTIONS)}, not {correction!r}")
     scores = per_query_over_seeds(per_query)
@@ -223,7 +226,7 @@ def compare(per_query: pd.DataFrame, test: str = "ttest", correction: str = "hol
             qids = systems[a].index.intersection(systems[b].index)
             x, y = systems[a].loc[qids].to_numpy(float), systems[b].loc[qids].to_numpy(float)
             statistic, p = paired_test(x, y, test, permutations, seed)
-            margin = None if b == FIRST_STAGE else (margins or {}).get(metric)
+            margin = None if b == FIRST_STAGE else margins.get(metric)
             low, high = difference_interval(x, y, alpha)
             family.append({"ranker": ranker, "reranker": reranker, "dataset": dataset, "metric": metric,
                            "system_a": a, "system_b": b, "n_queries": len(qids), "mean_a": x.mean(),

@@ -11,13 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..config import COSMETIC_KEYS as COSMETIC  # settings that do not change the weights: a different value resumes
 from ..io import folder_sha256
-
-
-def folder_digest(folder) -> str:
-    """sha256 over the names and contents of the files in a folder (a model folder: a second per GB)."""
-    return folder_sha256(folder)
 
 
 def file_identity(path) -> dict:
@@ -26,11 +20,13 @@ def file_identity(path) -> dict:
     return {"path": str(Path(path).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
-def training_fingerprint(stage: str, loss: str, hparams: dict, seed: int, init_model, data_files=()) -> dict:
+def training_fingerprint(settings, seed: int, init_model, data_files=()) -> dict:
+    """``settings``: the stage's StageSettings; its cosmetic keys (a checkpoint cadence) do not count, so a
+    different value resumes."""
     return {
-        "stage": stage, "loss": loss, "seed": seed,
-        "hparams": json.loads(json.dumps({k: hparams[k] for k in sorted(hparams) if k not in COSMETIC}, default=str)),
-        "init_model": folder_digest(init_model),
+        "stage": settings.kind, "loss": settings.loss, "seed": seed,
+        "hparams": json.loads(json.dumps(settings.determinants(), sort_keys=True, default=str)),
+        "init_model": folder_sha256(init_model),  # a model folder: a second per GB
         "data": [file_identity(p) for p in sorted({str(p) for p in data_files})],
     }
 

@@ -18,8 +18,10 @@ log = logging.getLogger(__name__)
 CPU_CHUNK = 16
 
 
-def collator(tokenizer, hparams: dict, gpu: bool) -> GroupCollator:
-    return GroupCollator(tokenizer, hparams["max_length"], hparams.get("chunk_size") or (None if gpu else CPU_CHUNK))
+def collator(tokenizer, settings, gpu: bool) -> GroupCollator:
+    """Tokenizes a stage's micro-batches: ``settings.max_length`` tokens, ``settings.chunk_size`` pairs per forward
+    pass (unset: CPU_CHUNK on the CPU, the whole micro-batch on a GPU)."""
+    return GroupCollator(tokenizer, settings.max_length, settings.chunk_size or (None if gpu else CPU_CHUNK))
 
 
 def data_workers(setting, gpu: bool, threads: int) -> int:

@@ -15,12 +15,15 @@ class TrainingDiverged(FloatingPointError):
 
 
 class CrossEncoderModule(L.LightningModule):
-    def __init__(self, model, loss: str, lr: float, weight_decay: float, warmup_steps: int, temperature: float = 1.0,
-                 weight_decay_all: bool = False):
+    """``model`` trained with a stage's ``settings`` (a ``stagewise.settings.StageSettings``: loss, temperature, lr,
+    weight_decay, weight_decay_all, warmup_steps)."""
+
+    def __init__(self, model, settings):
         super().__init__()
         self.model = model
-        self.loss_name, self.lr, self.weight_decay, self.warmup_steps = loss, lr, weight_decay, warmup_steps
-        self.temperature, self.weight_decay_all = temperature, weight_decay_all
+        self.loss_name, self.lr, self.weight_decay = settings.loss, settings.lr, settings.weight_decay
+        self.warmup_steps, self.temperature = settings.warmup_steps, settings.temperature
+        self.weight_decay_all = settings.weight_decay_all
         # what training processed (the efficiency table's pairs and tokens) and the seconds its attempts took: kept in
         # checkpoints, so a resumed training counts the steps its weights went through once and the time of every
         # attempt up to its last checkpoint

@@ -11,7 +11,6 @@ from torch.utils.data import Dataset, Sampler
 
 from ..batching import token_length_batches
 from ..data.texts import as_texts
-from ..io import sorted_ranking
 from .losses import teacher_ranking_to_labels
 
 
@@ -35,34 +34,30 @@ POSITIVE_POLICIES = ("add", "drop", "keep")
 
 
 class ContrastiveGroups(Dataset):
-    """One positive + ``n_negatives`` negatives per training query.
+    """One positive + ``settings.negatives`` negatives per training query (``settings``: a C stage's
+    ``ContrastiveSettings``).
 
-    ``run``: a ``Candidates`` store (each query's pool and judgments, memory-mapped), or in-memory rankings
-    (qid -> docids best first, or qid -> {docid: score}) with ``qrels``. The positive is drawn among the query's
-    qrels positives (grade >= ``min_positive_grade``) found in the pool's top-``depth``, as in the paper. For a query
-    with none there, ``positive_policy`` decides: 'add' draws among all its qrels positives, 'drop' skips the query,
-    'keep' (the released code) makes an arbitrary retrieved passage the target. Negatives: hard ones from the
-    top-``depth`` (passages judged relevant are skipped, unjudged count as negative) and ``random_negatives`` of them
-    from the whole corpus. ``texts``: a ``stagewise.data.texts`` store (a dict is held as one).
-    ``policy_counts`` says how many queries each case touched.
+    ``pools``: a ``Candidates`` store (each query's pool and judgments; ``Candidates.from_run`` builds one from
+    in-memory rankings and qrels). The positive is drawn among the query's qrels positives (grade >=
+    ``min_positive_grade``) found in the pool's top-``negatives_depth``, as in the paper. For a query with none there,
+    ``positive_policy`` decides: 'add' draws among all its qrels positives, 'drop' skips the query, 'keep' (the
+    released code) makes an arbitrary retrieved passage the target. Negatives: hard ones from the top-``depth``
+    (passages judged relevant are skipped, unjudged count as negative) and ``random_negatives`` of them from the whole
+    corpus. ``texts``: a ``stagewise.data.texts`` store (a dict is held as one). ``policy_counts`` says how many
+    queries each case touched.
     """
 
-    def __init__(self, queries, qrels, run, texts, n_negatives, depth, min_positive_grade, seed, random_negatives=0,
-                 positive_policy="add"):
-        from ..data.candidates import Candidates
-
+    def __init__(self, queries, pools, texts, settings, seed: int):
+        positive_policy, random_negatives = settings.positive_policy, settings.random_negatives
         if positive_policy not in POSITIVE_POLICIES:
             raise ValueError(f"positive_policy must be one of {POSITIVE_POLICIES}, not {positive_policy!r}")
-        if not isinstance(run, Candidates):
-            # a ranking (list, e.g. by the run's rank column) or scores (dict, ordered by score)
-            run = Candidates.from_rankings({q: list(r) if isinstance(r, list) else [d for d, _ in sorted_ranking(r)]
-                                            for q, r in run.items()}, qrels)
         texts = as_texts(texts)
         if random_negatives and not hasattr(texts, "docids"):
             raise ValueError(f"random negatives are drawn from a store that lists its docids (an offset index or "
                              f"texts in memory), not from a {type(texts).__name__}")
-        self.candidates, self.queries = run, queries
-        self.texts, self.n_negatives, self.depth, self.seed = texts, n_negatives, depth, seed
+        run, depth, min_positive_grade = pools, settings.negatives_depth, settings.min_positive_grade
+        self.candidates, self.queries = pools, queries
+        self.texts, self.n_negatives, self.depth, self.seed = texts, settings.negatives, depth, seed
         self.random_negatives, self.positive_policy = random_negatives, positive_policy
         # every docid (a store's sorted id array as it is: no list of the corpus)
         self.all_docids = texts.docids if random_negatives else []

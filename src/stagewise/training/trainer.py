@@ -9,6 +9,7 @@ import logging
 import math
 import shutil
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import lightning as L
@@ -18,10 +19,9 @@ from lightning.pytorch.loggers import CSVLogger
 
 from .callbacks import Checkpoints, ProgressLog, RandomState, TrainingInterrupted
 from .export import export_model
-from .faults import SlowSteps, fail_once
+from .faults import injected_faults
 from .fingerprint import training_fingerprint
-from .from_files import data_files as _data_files
-from .from_files import read_teacher_rankings, training_groups
+from .from_files import TrainingFiles, data_files, read_teacher_rankings, training_groups
 from .loaders import CPU_CHUNK, collator, data_workers, training_loader, validation_loader
 from .losses import LOSSES
 from .module import CrossEncoderModule
@@ -30,21 +30,29 @@ from .resume import checkpoint_path, start_attempt
 from .sampling import VALIDATION_SPLITS, StepBatchSampler, split_validation, split_validation_by_query
 
 # the names other code imports from here
-__all__ = ["CPU_CHUNK", "DEFAULT_LOSS", "TrainingInterrupted", "data_workers", "initial_model", "read_teacher_rankings",
-           "resolve_steps", "train_from_files", "train_stage"]
+__all__ = ["CPU_CHUNK", "StagePaths", "TrainingFiles", "TrainingInterrupted", "data_workers", "initial_model",
+           "read_teacher_rankings", "resolve_steps", "train_from_files", "train_stage"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LOSS = {"C": "lce", "D": "ranknet"}
+
+@dataclass(frozen=True)
+class StagePaths:
+    """Where a training stage starts, writes and keeps its checkpoints, and the files its groups come from."""
+
+    init: Path | str  #: the model folder it starts from
+    out: Path | str  #: the model folder it writes (atomically)
+    work: Path | str  #: its checkpoints, kept between attempts (a rerun resumes from them)
+    data: tuple = ()  #: the files its training groups came from (the fingerprint records them)
 
 
-def resolve_steps(hparams: dict, n_queries: int) -> int:
+def resolve_steps(settings, n_queries: int) -> int:
     """Optimizer steps of a stage: ``steps``, or ``epochs`` passes over ``n_queries`` training queries."""
-    if hparams.get("steps"):
-        return int(hparams["steps"])
-    if hparams.get("epochs"):
-        per_step = hparams["queries_per_batch"] * hparams.get("accumulate_grad_batches", 1)
-        return max(1, math.ceil(hparams["epochs"] * n_queries / per_step))
+    if settings.steps:
+        return int(settings.steps)
+    if settings.epochs:
+        per_step = settings.queries_per_batch * settings.accumulate_grad_batches
+        return max(1, math.ceil(settings.epochs * n_queries / per_step))
     raise ValueError("give the stage's length as 'steps' or 'epochs'")
 
 
@@ -78,12 +86,10 @@ def initial_model(init_model, seed: int):
     return model
 
 
-def _split(dataset, hparams: dict, seed: int) -> tuple[list[int], list[int], int]:
+def _split(dataset, settings, seed: int) -> tuple[list[int], list[int], int]:
     """(training, validation) group indices and the seed that drew them."""
-    validation_seed = hparams.get("validation_seed")
-    split_seed = seed if validation_seed is None else validation_seed
-    validation_fraction = hparams.get("validation_fraction", 0.0)
-    validation_split = hparams.get("validation_split", "permutation")
+    split_seed = seed if settings.validation_seed is None else settings.validation_seed
+    validation_fraction, validation_split = settings.validation_fraction, settings.validation_split
     if validation_split == "train_test_split":
         train_idx, val_idx = split_validation_by_query(dataset.query_ids, dataset.file_query_ids, validation_fraction,
                                                        split_seed)
@@ -94,27 +100,25 @@ def _split(dataset, hparams: dict, seed: int) -> tuple[list[int], list[int], int
     return train_idx, val_idx, split_seed
 
 
-def _module(model, loss: str, hparams: dict) -> CrossEncoderModule:
+def _module(model, settings) -> CrossEncoderModule:
     model.train()  # from_pretrained returns eval mode; dropout belongs to training
-    if hparams.get("freeze_position_embeddings"):
+    if settings.freeze_position_embeddings:
         log.info("position embeddings frozen (%d parameters)", _freeze_position_embeddings(model))
-    return CrossEncoderModule(model, loss, hparams["lr"], hparams.get("weight_decay", 0.01),
-                              hparams.get("warmup_steps", 0), hparams.get("temperature", 1.0),
-                              weight_decay_all=hparams.get("weight_decay_all", False))
+    return CrossEncoderModule(model, settings)
 
 
-def _lightning_trainer(steps: int, hparams: dict, work_dir: Path, callbacks: list, validating: bool) -> L.Trainer:
+def _lightning_trainer(steps: int, settings, work_dir: Path, callbacks: list, validating: bool) -> L.Trainer:
     gpu = torch.cuda.is_available()
-    accumulate = hparams.get("accumulate_grad_batches", 1)
-    validation = ({"val_check_interval": hparams["checkpoint_every"] * accumulate, "check_val_every_n_epoch": None}
+    accumulate = settings.accumulate_grad_batches
+    validation = ({"val_check_interval": settings.checkpoint_every * accumulate, "check_val_every_n_epoch": None}
                   if validating else {"limit_val_batches": 0})
     # under SLURM, Lightning would handle SIGUSR1 itself (save an hpc_ckpt and `scontrol requeue`); ours works the
     # same everywhere and leaves resubmission to Snakemake's retries or SLURM's --requeue
     plugins = [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else None
     return L.Trainer(
         max_steps=steps, accelerator="gpu" if gpu else "cpu", devices=1,
-        precision=_precision(hparams.get("precision", "auto"), gpu),
-        accumulate_grad_batches=accumulate, gradient_clip_val=hparams.get("gradient_clip_val", 10.0),
+        precision=_precision(settings.precision, gpu),
+        accumulate_grad_batches=accumulate, gradient_clip_val=settings.gradient_clip_val,
         logger=CSVLogger(work_dir, name="", version="log"), log_every_n_steps=1,
         callbacks=callbacks, enable_checkpointing=False, plugins=plugins,
         default_root_dir=work_dir, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
@@ -130,63 +134,58 @@ def _warn_if_still(moved: dict, stage: str, init_model, lr: float):
                     100 * moved["changed_fraction"], lr)
 
 
-def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dict, seed: int, threads: int = 1,
-                step_seconds: float = 0.0, data_files=(), callbacks=()) -> Path:
-    """Fine-tune the model folder ``init_model`` on ``dataset`` (groups for this stage) with a fresh optimizer.
+def train_stage(settings, dataset, paths: StagePaths, seed: int, threads: int = 1, callbacks=()) -> Path:
+    """Fine-tune the model folder ``paths.init`` on ``dataset`` (groups for this stage) with a fresh optimizer.
 
-    ``hparams``: steps or epochs, queries_per_batch, accumulate_grad_batches, loss, temperature, lr, weight_decay,
-    warmup_steps, max_length, gradient_clip_val, checkpoint_every, freeze_position_embeddings, validation_fraction,
-    validation_seed, validation_split (train_test_split: ``dataset`` has ``query_ids`` and ``file_query_ids``, see
-    ``split_validation_by_query``), precision. Checkpoints live in ``work_dir``; a rerun after an interruption
-    resumes from the last one and ends with the weights an uninterrupted run ends with (same machine), but only when
-    the checkpoint was written by the same training (hyperparameters, initial model, ``data_files``; otherwise it
-    starts over and logs why); SIGTERM or SIGUSR1 saves a checkpoint after the current step and stops with
-    TrainingInterrupted. ``step_seconds`` (tests only) sleeps after every micro-batch; ``callbacks``: more Lightning
-    callbacks (benchmarks time steps with one). Writes a Hugging Face folder plus hparams.json and training_log.csv
-    (all attempts) to ``out_dir`` atomically.
+    ``settings``: the stage's ``stagewise.settings.StageSettings`` (its kind, C or D, and every hyperparameter;
+    validation_split train_test_split needs a ``dataset`` with ``query_ids`` and ``file_query_ids``, see
+    ``split_validation_by_query``). Checkpoints live in ``paths.work``; a rerun after an interruption resumes from the
+    last one and ends with the weights an uninterrupted run ends with (same machine), but only when the checkpoint was
+    written by the same training (settings, initial model, ``paths.data``; otherwise it starts over and logs why);
+    SIGTERM or SIGUSR1 saves a checkpoint after the current step and stops with TrainingInterrupted. ``callbacks``:
+    more Lightning callbacks (benchmarks time steps with one). Writes a Hugging Face folder plus hparams.json and
+    training_log.csv (all attempts) to ``paths.out`` atomically.
     """
     from transformers import AutoTokenizer
 
     started = time.perf_counter()
-    if stage not in DEFAULT_LOSS:
-        raise ValueError(f"stage {stage!r} is not one of {sorted(DEFAULT_LOSS)}")
+    stage, loss, work_dir = settings.kind, settings.loss, Path(paths.work)
+    callbacks = [*injected_faults(work_dir), *callbacks]  # the test suite's seam (see faults.py); none in a real run
     if len(dataset) == 0:
         raise ValueError(f"no training groups for stage {stage}: check the training queries, qrels and runs")
-    loss = hparams.get("loss") or DEFAULT_LOSS[stage]
     if loss not in LOSSES:
         raise ValueError(f"loss {loss!r} is not one of {LOSSES}")
-    train_idx, val_idx, split_seed = _split(dataset, hparams, seed)
-    steps = resolve_steps(hparams, len(train_idx))
+    train_idx, val_idx, split_seed = _split(dataset, settings, seed)
+    steps = resolve_steps(settings, len(train_idx))
     gpu = torch.cuda.is_available()
 
     # the model
     torch.set_num_threads(max(1, threads))
     L.seed_everything(seed, workers=True, verbose=False)
-    tokenizer = AutoTokenizer.from_pretrained(init_model)
-    model = initial_model(init_model, seed)
+    tokenizer = AutoTokenizer.from_pretrained(paths.init)
+    model = initial_model(paths.init, seed)
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}  # to measure how far training moves
-    module = _module(model, loss, hparams)
+    module = _module(model, settings)
     module.attempt_started = started  # the attempt's time counts from loading the model
 
     # where this attempt starts
-    work_dir = Path(work_dir)
-    fingerprint = training_fingerprint(stage, loss, hparams, seed, init_model, data_files)
+    hparams = settings.as_dict()
+    fingerprint = training_fingerprint(settings, seed, paths.init, paths.data)
     attempt = start_attempt(work_dir, fingerprint, steps)
 
     # the loaders
-    collate = collator(tokenizer, hparams, gpu)
-    sampler = StepBatchSampler(train_idx, hparams["queries_per_batch"], seed,
-                               start=attempt.steps_done * hparams.get("accumulate_grad_batches", 1))
-    loader = training_loader(dataset, sampler, collate, seed,
-                             data_workers(hparams.get("data_workers", "auto"), gpu, threads))
-    val_loader = validation_loader(dataset, val_idx, collate, hparams["queries_per_batch"], seed)
+    collate = collator(tokenizer, settings, gpu)
+    sampler = StepBatchSampler(train_idx, settings.queries_per_batch, seed,
+                               start=attempt.steps_done * settings.accumulate_grad_batches)
+    loader = training_loader(dataset, sampler, collate, seed, data_workers(settings.data_workers, gpu, threads))
+    val_loader = validation_loader(dataset, val_idx, collate, settings.queries_per_batch, seed)
 
     # the Trainer, and fit
-    checkpoints = Checkpoints(checkpoint_path(work_dir), hparams["checkpoint_every"])
+    checkpoints = Checkpoints(checkpoint_path(work_dir), settings.checkpoint_every)
     trainer = _lightning_trainer(
-        steps, hparams, work_dir,
-        [checkpoints, RandomState(fingerprint), ProgressLog(steps, hparams.get("log_every"))]
-        + ([SlowSteps(step_seconds)] if step_seconds else []) + list(callbacks), validating=val_loader is not None)
+        steps, settings, work_dir,
+        [checkpoints, RandomState(fingerprint), ProgressLog(steps, settings.log_every), *callbacks],
+        validating=val_loader is not None)
     checkpoints.install()
     try:
         trainer.fit(module, loader, val_loader,
@@ -199,26 +198,19 @@ def train_stage(stage: str, init_model, dataset, out_dir, work_dir, hparams: dic
 
     # the model folder
     moved = movement(initial, module.model)
-    _warn_if_still(moved, stage, init_model, hparams["lr"])
-    resolved = {**hparams, "stage": stage, "loss": loss, "init_model": str(init_model), "seed": seed,
+    _warn_if_still(moved, stage, paths.init, settings.lr)
+    resolved = {**hparams, "stage": stage, "loss": loss, "init_model": str(paths.init), "seed": seed,
                 "steps": steps, "training_groups": len(train_idx), "validation_groups": len(val_idx),
                 "validation_split_seed": split_seed, "attempts": attempt.number,
                 "positive_policy_counts": getattr(dataset, "policy_counts", None), "movement": moved,
                 "device": "gpu" if gpu else "cpu"}
-    export_model(out_dir, module, tokenizer, resolved, data_files, work_dir)
+    export_model(paths.out, module, tokenizer, resolved, paths.data, work_dir)
     shutil.rmtree(work_dir, ignore_errors=True)
-    return Path(out_dir)
+    return Path(paths.out)
 
 
-def train_from_files(stage: str, init_model, out_dir, work_dir, train_queries: str, corpus: str, hparams: dict,
-                     seed: int, run_path=None, teacher: dict | None = None, threads: int = 1,
-                     testing: dict | None = None, cell: str = "", candidates=None, doc_store=None,
-                     candidates_source=None) -> Path:
-    """Build the stage's training groups from files (see ``from_files.training_groups``) and train.
-    ``testing``/``cell``: the config's test-only fault injection and this job's name in it."""
-    fail_once(testing, cell, work_dir)
-    dataset = training_groups(stage, train_queries, corpus, hparams, seed, run_path=run_path, teacher=teacher,
-                              candidates=candidates, candidates_source=candidates_source, doc_store=doc_store)
-    return train_stage(stage, init_model, dataset, out_dir, work_dir, hparams, seed, threads,
-                       step_seconds=(testing or {}).get("step_seconds", 0.0),
-                       data_files=_data_files(stage, train_queries, corpus, run_path or candidates, teacher))
+def train_from_files(settings, files: TrainingFiles, paths: StagePaths, seed: int, threads: int = 1) -> Path:
+    """Build the stage's training groups from ``files`` (see ``from_files.training_groups``) and train."""
+    dataset = training_groups(settings, files, seed)
+    return train_stage(settings, dataset, replace(paths, data=tuple(data_files(settings.kind, files))), seed,
+                       threads)

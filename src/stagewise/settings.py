@@ -1,0 +1,266 @@
+"""Typed settings: frozen dataclasses built once from a validated config (``stagewise.config.validate_config``), so
+that nothing below the config boundary knows a default. Each class's fields are its schema section's keys (a test
+checks it); the schema, ``schemas/config.schema.yaml``, is the one place a default lives.
+
+* ``ContrastiveSettings`` / ``DistillationSettings``: a training stage of kind C or D (``stage(kind, given)`` fills a
+  section given in code, as the CLI, tests and notebooks do; ``cell_training(config, cell)`` gives a cell's last
+  stage with its stage-2 setting applied, and what decides a rerun: ``TrainingSettings.determinants``).
+* ``TeacherSettings``, ``RerankSettings``, ``EvaluationSettings``, ``SignificanceSettings``: their sections.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from functools import cache
+from typing import Any, ClassVar
+
+from .config import CELL_SEPARATOR, fill_section, last_stage, load_schema, schedule_of, stage_two_cells
+from .errors import ConfigError
+
+
+@cache
+def schema_properties(section: tuple[str, ...]) -> dict:
+    """The properties of a schema section, by its path of property names (``("training", "C")``), or of a
+    definition (``("definitions", "bm25_ranker")``)."""
+    schema = load_schema()
+    node = schema
+    if section[0] == "definitions":
+        node, section = schema["definitions"][section[1]], section[2:]
+    for name in section:
+        node = node["properties"][name]
+        if "$ref" in node:
+            node = schema["definitions"][node["$ref"].rsplit("/", 1)[-1]]
+    return node["properties"]
+
+
+def schema_default(section: tuple[str, ...], key: str):
+    """The schema's default of one key (the CLI's defaults come from here)."""
+    return schema_properties(section)[key]["default"]
+
+
+def schema_choices(section: tuple[str, ...], key: str) -> list:
+    """The values the schema allows for one key (its enum)."""
+    return schema_properties(section)[key]["enum"]
+
+
+class Settings:
+    """A schema section as a frozen dataclass; subclasses name their ``SECTION``."""
+
+    SECTION: ClassVar[tuple[str, ...]] = ()
+    #: keys that change no result: where a file comes from, how often a checkpoint or a log line is written
+    COSMETIC: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def from_section(cls, section: Mapping[str, Any]):
+        """From a validated section (defaults filled); a key the schema does not give a default and the section
+        leaves out is None."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(section) - names)
+        if unknown:
+            raise ConfigError(f"config section {'.'.join(cls.SECTION)!r}: unknown keys {unknown}")
+        return cls(**{name: section.get(name) for name in names})
+
+    @classmethod
+    def of(cls, **given):
+        """From the keys ``given``, the others from the schema (the CLI, tests, notebooks); stops on a bad key."""
+        return cls.from_section(fill_section(cls.SECTION, given))
+
+    def as_dict(self) -> dict:
+        """The section as a mapping, without the keys that were left out (None where the schema has no null
+        default): the form hparams.json, fingerprints and the train rule's params record."""
+        properties = schema_properties(self.SECTION)
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if getattr(self, f.name) is not None or properties[f.name].get("default", 0) is None}
+
+    def determinants(self) -> dict:
+        """The settings that change a result: all but the cosmetic ones (nested mappings included)."""
+        return _without(self.as_dict(), self.COSMETIC)
+
+
+def _without(value, keys):
+    if isinstance(value, dict):
+        return {k: _without(v, keys) for k, v in value.items() if k not in keys}
+    return value
+
+
+@dataclass(frozen=True)
+class StageSettings(Settings):
+    """The keys every training stage has (the schema's definitions.stage_common)."""
+
+    KIND: ClassVar[str] = ""
+    COSMETIC: ClassVar[frozenset[str]] = frozenset({"checkpoint_every", "source", "data_workers", "log_every"})
+
+    steps: int | None
+    epochs: float | None
+    loss: str
+    temperature: float
+    freeze_position_embeddings: bool
+    validation_fraction: float
+    validation_seed: int | None
+    validation_split: str
+    precision: str
+    queries_per_batch: int
+    accumulate_grad_batches: int
+    lr: float
+    weight_decay: float
+    weight_decay_all: bool
+    warmup_steps: int
+    max_length: int
+    chunk_size: int | None
+    data_workers: int | str
+    log_every: int | None
+    gradient_clip_val: float
+    checkpoint_every: int
+
+    @property
+    def kind(self) -> str:
+        return self.KIND
+
+
+@dataclass(frozen=True)
+class ContrastiveSettings(StageSettings):
+    """A C stage: LCE over one positive and hard negatives from a first-stage run (training.C)."""
+
+    KIND: ClassVar[str] = "C"
+    SECTION: ClassVar[tuple[str, ...]] = ("training", "C")
+
+    negatives: int
+    random_negatives: int
+    negatives_ranker: str
+    negatives_run: dict | None
+    negatives_depth: int
+    min_positive_grade: int
+    positive_policy: str
+
+
+@dataclass(frozen=True)
+class DistillationSettings(StageSettings):
+    """A D stage: distillation of the teacher's rankings (training.D)."""
+
+    KIND: ClassVar[str] = "D"
+    SECTION: ClassVar[tuple[str, ...]] = ("training", "D")
+
+    group_size: int
+
+
+STAGE_KINDS = {"C": ContrastiveSettings, "D": DistillationSettings}
+
+
+def stage(kind: str, given: Mapping[str, Any] | None = None) -> StageSettings:
+    """A stage of ``kind`` (C or D) from the keys ``given``, the others from the schema; stops on a bad key."""
+    if kind not in STAGE_KINDS:
+        raise ConfigError(f"stage kind {kind!r} is not one of {sorted(STAGE_KINDS)}")
+    section = fill_section(("training", kind), dict(given or {}))
+    if "steps" in (given or {}) and "epochs" not in given:
+        section.pop("epochs")  # a length given as steps replaces the kind's default epochs
+    return STAGE_KINDS[kind].from_section(section)
+
+
+@dataclass(frozen=True)
+class TeacherSettings(Settings):
+    """Where D's teacher rankings come from (the config's teacher section)."""
+
+    SECTION: ClassVar[tuple[str, ...]] = ("teacher",)
+    COSMETIC: ClassVar[frozenset[str]] = frozenset({"source"})
+
+    candidates: str | None
+    permutations: str | None
+    run: str | None
+    depth: int
+    ranking_size: int | None
+    malformed: str
+    repeated: str
+    md5: dict | None
+    source: str | None
+
+    def files(self) -> list[str]:
+        return [path for path in (self.run, self.candidates, self.permutations) if path]
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """The last stage of a cell, with the teacher for a D stage."""
+
+    stage: StageSettings
+    teacher: TeacherSettings | None
+
+    @property
+    def determinants(self) -> dict:
+        """What a model's weights depend on in the config, so that only their change retrains it (the train rule's
+        params): the stage's settings with the cell's stage-2 setting, and the teacher for a D stage only, without
+        cosmetic keys (a changed teacher does not retrain C; a changed checkpoint_every or source retrains
+        nothing)."""
+        teacher = self.teacher.determinants() if self.teacher is not None else None
+        # keys sorted: the rerun trigger compares the params' repr, which a reordered schema must not change
+        return json.loads(json.dumps({"hparams": self.stage.determinants(), "teacher": teacher}, sort_keys=True))
+
+
+def cell_stage(config: dict, cell: str) -> StageSettings:
+    """A cell's last stage: its stage kind's section, with the cell's ``training.second_stage`` setting replacing
+    keys for a two-stage schedule (a given ``steps`` or ``epochs`` replaces the section's length)."""
+    kind = last_stage(cell)
+    settings = dict(config["training"][kind])
+    override = stage_two_cells(config, schedule_of(cell)).get(cell)
+    if override is None:
+        raise ConfigError(f"{cell!r} is not a cell of this config (its schedule and stage-2 setting, joined by "
+                          f"{CELL_SEPARATOR!r})")
+    if "steps" in override:
+        settings["epochs"] = None
+    if "epochs" in override:
+        settings["steps"] = None
+    settings.update(override)
+    return STAGE_KINDS[kind].from_section(settings)
+
+
+def cell_training(config: dict, cell: str) -> TrainingSettings:
+    kind = last_stage(cell)
+    teacher = config.get("teacher") if kind == "D" else None
+    return TrainingSettings(cell_stage(config, cell),
+                            TeacherSettings.from_section(teacher) if teacher is not None else None)
+
+
+@dataclass(frozen=True)
+class RerankSettings(Settings):
+    SECTION: ClassVar[tuple[str, ...]] = ("rerank",)
+
+    depth: int
+    batch_size: int
+    max_length: int
+    head_precision: str
+
+    @classmethod
+    def from_config(cls, config: dict) -> RerankSettings:
+        return cls.from_section(config["rerank"])
+
+
+@dataclass(frozen=True)
+class EvaluationSettings(Settings):
+    SECTION: ClassVar[tuple[str, ...]] = ("evaluation",)
+
+    metrics: tuple[str, ...]
+    relevance_threshold: int
+    first_stage_depth: str
+
+    @classmethod
+    def from_config(cls, config: dict) -> EvaluationSettings:
+        return cls.from_section({**config["evaluation"], "metrics": tuple(config["evaluation"]["metrics"])})
+
+
+@dataclass(frozen=True)
+class SignificanceSettings(Settings):
+    SECTION: ClassVar[tuple[str, ...]] = ("significance",)
+
+    test: str
+    correction: str
+    alpha: float
+    permutations: int
+    seed: int
+    equivalence_margins: dict
+    power: float
+    confidence: float
+
+    @classmethod
+    def from_config(cls, config: dict) -> SignificanceSettings:
+        return cls.from_section(config["significance"])
