@@ -41,15 +41,17 @@ def main(argv=None):
     queries = splits["test"][0]
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        checkpoint = colbert.freeze_checkpoint(scratch / "encoder", args.base, layers=args.layers, seed=0,
-                                               doc_maxlen=args.doc_maxlen)
+        settings = colbert.ColbertSettings.from_config({
+            "kind": "colbert", "encoder": {"base": args.base, "layers": args.layers, "seed": 0},
+            "doc_maxlen": args.doc_maxlen, "depth": args.depth})
+        checkpoint = colbert.freeze_checkpoint(scratch / "encoder", settings)
         torch.cuda.reset_peak_memory_stats() if torch.cuda.is_available() else None
         start = time.perf_counter()
-        index = colbert.build_index(docs.items(), checkpoint, scratch / "index", doc_maxlen=args.doc_maxlen)
+        index = colbert.build_index(docs.items(), colbert.PlaidIndex(scratch / "index", checkpoint), settings)
         index_s = time.perf_counter() - start
-        colbert.search(index, checkpoint, dict(list(queries.items())[:16]), k=args.depth)  # load + warm-up
+        colbert.search(index, dict(list(queries.items())[:16]), settings)  # load + warm-up
         start = time.perf_counter()
-        run = colbert.search(index, checkpoint, queries, k=args.depth)
+        run = colbert.search(index, queries, settings)
         search_s = time.perf_counter() - start
     result = {
         "command": " ".join([Path(sys.argv[0]).name, *(argv or sys.argv[1:])]),

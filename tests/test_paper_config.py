@@ -206,7 +206,7 @@ COLBERTV2_METADATA = {"nbits": 1, "kmeans_niters": 20, "doc_maxlen": 180}
 def test_the_paper_colbertv2_index_has_the_settings_the_readme_says_the_release_got(paper):
     from colbert.infra import ColBERTConfig, Run
 
-    from stagewise.first_stage.colbert import index_config
+    from stagewise.first_stage.colbert import ColbertSettings, index_config
 
     # colbert-ai's Indexer: ColBERTConfig.from_existing(checkpoint's config, the given config, Run().config)
     checkpoint, run = ColBERTConfig.from_deprecated_args(COLBERTV2_METADATA)[0], Run().config
@@ -215,8 +215,7 @@ def test_the_paper_colbertv2_index_has_the_settings_the_readme_says_the_release_
         root="indexes/colbert", index_name="msmarco-passage", index_path="indexes/colbert/msmarco-passage",
         index_root="indexes/colbert", doc_maxlen=300), run)
     s = paper["rankers"]["colbertv2"]
-    ours = ColBERTConfig.from_existing(checkpoint, index_config(s["nbits"], s["doc_maxlen"], s["kmeans_niters"],
-                                                                s["index_batch_size"]), run)
+    ours = ColBERTConfig.from_existing(checkpoint, index_config(ColbertSettings.from_config(s)), run)
     shaping = ("nbits", "kmeans_niters", "doc_maxlen", "query_maxlen", "dim", "index_bsize", "similarity")
     assert {k: getattr(ours, k) for k in shaping} == {k: getattr(release, k) for k in shaping}
     assert (release.nbits, release.kmeans_niters, release.doc_maxlen) == (1, 20, 300)

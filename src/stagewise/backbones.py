@@ -5,11 +5,47 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from .io import atomic_path
+from .settings import settings_from
 
 ARCHITECTURES = ("electra", "roberta", "bert")
+#: the label-free pretraining's batches (pretrain_matching): pseudo-queries per batch, each against its passage and
+#: PRETRAIN_GROUP_SIZE - 1 random others, the pairs cut at PRETRAIN_MAX_LENGTH tokens
+PRETRAIN_QUERIES_PER_BATCH = 8
+PRETRAIN_GROUP_SIZE = 8
+PRETRAIN_MAX_LENGTH = 128
+
+
+@dataclass(frozen=True)
+class BackboneSettings:
+    """A reranker's config section (the schema's ``rerankers.<name>``): a hub checkpoint (``pretrained``) or a small
+    model built from config; see the schema for each key."""
+
+    pretrained: str | None
+    architecture: str | None
+    vocab_size: int
+    hidden_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    intermediate_size: int
+    max_length: int
+    initializer_range: float
+    seed: int
+    dropout: float
+    position_init: float | None
+    segment_init: float
+    mimetic_init: float
+    mimetic_layers: int | None
+    pretrain_steps: int
+    pretrain_lr: float
+
+    @classmethod
+    def from_config(cls, section: dict) -> BackboneSettings:
+        """From a validated ``rerankers.<name>`` section; keys it leaves out take the schema's defaults."""
+        return settings_from(cls, "properties.rerankers.additionalProperties", section)
 
 
 def _train_tokenizer(architecture: str, texts: Iterable[str], vocab_size: int, max_length: int):
@@ -73,67 +109,69 @@ def mimetic_attention_init(model, scale: float, seed: int, layers: int | None = 
     return model
 
 
-def _model_from_config(architecture: str, tokenizer, spec: dict):
+def _model_from_config(tokenizer, settings: BackboneSettings):
     import transformers as tf
 
     common = dict(
-        vocab_size=len(tokenizer), hidden_size=spec["hidden_size"], num_hidden_layers=spec["num_hidden_layers"],
-        num_attention_heads=spec["num_attention_heads"], intermediate_size=spec["intermediate_size"],
-        num_labels=1, pad_token_id=tokenizer.pad_token_id, initializer_range=spec.get("initializer_range", 0.02),
+        vocab_size=len(tokenizer), hidden_size=settings.hidden_size, num_hidden_layers=settings.num_hidden_layers,
+        num_attention_heads=settings.num_attention_heads, intermediate_size=settings.intermediate_size,
+        num_labels=1, pad_token_id=tokenizer.pad_token_id, initializer_range=settings.initializer_range,
+        hidden_dropout_prob=settings.dropout, attention_probs_dropout_prob=settings.dropout,
     )
-    if "dropout" in spec:
-        common.update(hidden_dropout_prob=spec["dropout"], attention_probs_dropout_prob=spec["dropout"])
-    if architecture == "electra":
-        config = tf.ElectraConfig(embedding_size=spec["hidden_size"], max_position_embeddings=spec["max_length"], **common)
+    max_length = settings.max_length
+    if settings.architecture == "electra":
+        config = tf.ElectraConfig(embedding_size=settings.hidden_size, max_position_embeddings=max_length, **common)
         return tf.ElectraForSequenceClassification(config)
-    if architecture == "roberta":
+    if settings.architecture == "roberta":
         # RoBERTa offsets positions by padding_idx + 1
-        config = tf.RobertaConfig(max_position_embeddings=spec["max_length"] + tokenizer.pad_token_id + 1, type_vocab_size=2,
+        config = tf.RobertaConfig(max_position_embeddings=max_length + tokenizer.pad_token_id + 1, type_vocab_size=2,
                                   bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, **common)
         return tf.RobertaForSequenceClassification(config)
-    config = tf.BertConfig(max_position_embeddings=spec["max_length"], **common)
+    config = tf.BertConfig(max_position_embeddings=max_length, **common)
     return tf.BertForSequenceClassification(config)
 
 
-def _initialize(model, spec: dict, seed: int):
+def _initialize(model, settings: BackboneSettings):
     """The optional initializations of a small model built from config (see the schema's rerankers keys)."""
     import torch
 
+    seed = settings.seed
     embeddings = model.base_model.embeddings
     with torch.no_grad():
-        if spec.get("position_init") is not None:
+        if settings.position_init is not None:
             # 0 starts the model position-blind (a bag of words), so that a token's strongest match
             # is a copy of itself anywhere in the pair, not its own position
-            embeddings.position_embeddings.weight.normal_(0.0, spec["position_init"],
+            embeddings.position_embeddings.weight.normal_(0.0, settings.position_init,
                                                           generator=torch.Generator().manual_seed(seed))
-        if spec.get("segment_init", 0) > 0:
+        if settings.segment_init > 0:
             # distinct query and passage segments make a match visible: a query token attending to
             # its copy in the passage receives that copy's segment component
-            embeddings.token_type_embeddings.weight.normal_(0.0, spec["segment_init"],
+            embeddings.token_type_embeddings.weight.normal_(0.0, settings.segment_init,
                                                             generator=torch.Generator().manual_seed(seed))
-    if spec.get("mimetic_init", 0) > 0:
-        mimetic_attention_init(model, spec["mimetic_init"], seed, spec.get("mimetic_layers"))
+    if settings.mimetic_init > 0:
+        mimetic_attention_init(model, settings.mimetic_init, seed, settings.mimetic_layers)
 
 
-def pretrain_matching(model, tokenizer, texts: list[str], steps: int, seed: int, queries_per_batch: int = 8,
-                      group_size: int = 8, lr: float = 5.0e-4, max_length: int = 128, threads: int = 1):
-    """Label-free pretraining of a small model on the corpus (in the spirit of the inverse cloze task):
-    a pseudo-query of 2-4 words sampled from a passage must pick that passage out of ``group_size - 1``
-    random others (LCE). The real backbones arrive pretrained; this gives the demo's tiny ones a
-    comparable start at lexical matching without using any relevance labels."""
+def pretrain_matching(model, tokenizer, texts: list[str], settings: BackboneSettings, threads: int = 1):
+    """Label-free pretraining of a small model on the corpus (in the spirit of the inverse cloze task), for
+    ``settings.pretrain_steps`` steps at ``settings.pretrain_lr`` from ``settings.seed``: a pseudo-query of 2-4 words
+    sampled from a passage must pick that passage out of ``PRETRAIN_GROUP_SIZE - 1`` random others (LCE). The real
+    backbones arrive pretrained; this gives the demo's tiny ones a comparable start at lexical matching without using
+    any relevance labels."""
     import numpy as np
     import torch
 
     from .training.losses import localized_contrastive_loss
 
-    if steps <= 0:
+    queries_per_batch, group_size = PRETRAIN_QUERIES_PER_BATCH, PRETRAIN_GROUP_SIZE
+    if settings.pretrain_steps <= 0:
         return model
     torch.set_num_threads(max(1, threads))
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
+    torch.manual_seed(settings.seed)
+    rng = np.random.default_rng(settings.seed)
     model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    for _ in range(steps):
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.pretrain_lr, weight_decay=0.01)
+    for _ in range(settings.pretrain_steps):
         queries, passages = [], []
         for _ in range(queries_per_batch):
             group = rng.choice(len(texts), size=group_size, replace=False)
@@ -141,7 +179,7 @@ def pretrain_matching(model, tokenizer, texts: list[str], steps: int, seed: int,
             pseudo = rng.choice(words, size=min(len(words), int(rng.integers(2, 5))), replace=False)
             queries += [" ".join(pseudo)] * group_size
             passages += [texts[i] for i in group]
-        enc = tokenizer(queries, passages, truncation="longest_first", max_length=max_length, padding=True,
+        enc = tokenizer(queries, passages, truncation="longest_first", max_length=PRETRAIN_MAX_LENGTH, padding=True,
                         return_tensors="pt")
         scores = model(**enc).logits.view(queries_per_batch, group_size)
         loss = localized_contrastive_loss(scores)
@@ -205,37 +243,36 @@ def draw_fresh_weights(model, names: list[str], seed: int) -> int:
     return sum(p.numel() for n, p in model.named_parameters() if n in set(names))
 
 
-def build_backbone(spec: dict, out_dir, corpus_texts: Iterable[str] | None = None, seed: int = 0,
+def build_backbone(settings: BackboneSettings, out_dir, corpus_texts: Iterable[str] | None = None,
                    threads: int = 1) -> Path:
     """Write a Hugging Face model folder (model with one output logit, and tokenizer) to ``out_dir``.
 
-    ``spec`` has either ``pretrained`` (a hub id or local folder) or ``architecture`` plus sizes,
-    in which case a tokenizer is trained on ``corpus_texts`` and weights are initialised from ``seed``.
+    ``settings`` has either ``pretrained`` (a hub id or local folder) or ``architecture`` plus sizes, in which
+    case a tokenizer is trained on ``corpus_texts``; new weights are drawn from ``settings.seed``.
     """
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     with atomic_path(out_dir) as tmp:
-        if spec.get("pretrained"):
-            source = pretrained_source(spec["pretrained"])
+        if settings.pretrained:
+            source = pretrained_source(settings.pretrained)
             tokenizer = AutoTokenizer.from_pretrained(source)
-            torch.manual_seed(seed)  # the new classification head (and a missing pooler) is drawn from it
+            torch.manual_seed(settings.seed)  # the new classification head (and a missing pooler) is drawn from it
             model, info = AutoModelForSequenceClassification.from_pretrained(source, num_labels=1,
                                                                              output_loading_info=True)
             fresh = sorted(info["missing_keys"])
         else:
-            architecture = spec["architecture"]
+            architecture = settings.architecture
             if architecture not in ARCHITECTURES:
                 raise ValueError(f"architecture {architecture!r} is not one of {ARCHITECTURES}")
             if corpus_texts is None:
                 raise ValueError("a backbone built from config needs corpus texts to train its tokenizer")
             corpus_texts = list(corpus_texts)
-            tokenizer = _train_tokenizer(architecture, corpus_texts, spec["vocab_size"], spec["max_length"])
-            torch.manual_seed(seed)
-            model = _model_from_config(architecture, tokenizer, spec)
-            _initialize(model, spec, seed)
-            model = pretrain_matching(model, tokenizer, corpus_texts, spec.get("pretrain_steps", 0), seed,
-                                      lr=spec.get("pretrain_lr", 5.0e-4), threads=threads)
+            tokenizer = _train_tokenizer(architecture, corpus_texts, settings.vocab_size, settings.max_length)
+            torch.manual_seed(settings.seed)
+            model = _model_from_config(tokenizer, settings)
+            _initialize(model, settings)
+            model = pretrain_matching(model, tokenizer, corpus_texts, settings, threads=threads)
             # like a hub checkpoint's, the ranking head is new to every training cell
             fresh = sorted(n for n, _ in model.named_parameters() if n.startswith("classifier."))
         model.save_pretrained(tmp)

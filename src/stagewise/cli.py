@@ -38,10 +38,11 @@ def _index(a):
 
 
 def _retrieve(a):
-    from .first_stage.bm25 import retrieve
+    from .first_stage.bm25 import Bm25Settings, retrieve
 
     _need(a.index, "index folder (argument index)")
-    retrieve(a.index, a.queries, a.out, a.k1, a.b, a.depth, threads=a.threads)
+    settings = Bm25Settings.from_config({"kind": "bm25", "k1": a.k1, "b": a.b, "depth": a.depth})
+    retrieve(a.index, a.queries, a.out, settings, threads=a.threads)
 
 
 def _train(a):

@@ -92,14 +92,26 @@ def validate_config(config: dict, schema_path=SCHEMA) -> dict:
     return config
 
 
-def fill_section(section: tuple[str, ...], instance: dict, schema_path=SCHEMA) -> dict:
-    """Validate one section of a config (by its path of keys, ``("training", "C")``) in place, filling defaults;
-    raise ConfigError naming the bad key."""
+#: the words of a schema path that are no config keys
+_SCHEMA_WORDS = {"properties", "definitions", "additionalProperties"}
+
+
+def schema_node(path: str, schema: dict | None = None) -> dict:
+    """A node of the schema by its dotted path in the schema file (``properties.training.properties.C``,
+    ``definitions.bm25_ranker``, ``properties.rerankers.additionalProperties``)."""
+    node = schema or load_schema()
+    for key in path.split("."):
+        node = node[key]
+    return node
+
+
+def fill_section(path: str, instance: dict, schema_path=SCHEMA) -> dict:
+    """Validate one section of a config (``path``: its schema node, see ``schema_node``) in place, filling defaults;
+    raise ConfigError naming the bad key (code given part of a section, the command line, tests and notebooks, gets
+    the values a config file would)."""
     schema = load_schema(schema_path)
-    node = schema
-    for name in section:
-        node = node["properties"][name]
-    _first_error(_validator({**node, "definitions": schema["definitions"]}), instance, section)
+    keys = [k for k in path.split(".") if k not in _SCHEMA_WORDS]
+    _first_error(_validator({**schema_node(path, schema), "definitions": schema["definitions"]}), instance, keys)
     return instance
 
 

@@ -70,12 +70,14 @@ class Progress:
         progress.update(done)
     """
 
-    def __init__(self, logger, what: str, total: int | None, unit: str, every: int | None = None,
-                 seconds: float = 60.0, initial: int = 0):
+    #: the longest wait between two lines, however few items came (an instance may set its own)
+    seconds = 60.0
+
+    def __init__(self, logger, what: str, total: int | None, unit: str, every: int | None = None, initial: int = 0):
         # total None: a stream of unknown length (lines say the count and the rate)
         self.logger, self.what, self.total, self.unit = logger, what, total, unit
         self.every = every or max(1, (total or 0) // 20)
-        self.seconds, self.start = seconds, time.monotonic()
+        self.start = time.monotonic()
         # initial: items done before this process started (a resumed training): not counted in the rate
         self.initial, self._last_count, self._last_time = initial, initial, None
 

@@ -16,23 +16,32 @@ from dataclasses import dataclass, fields
 from functools import cache
 from typing import Any, ClassVar
 
-from .config import CELL_SEPARATOR, fill_section, last_stage, load_schema, schedule_of, stage_two_cells
+from .config import CELL_SEPARATOR, fill_section, last_stage, schedule_of, schema_node, stage_two_cells
 from .errors import ConfigError
+
+
+def node_path(section: tuple[str, ...]) -> str:
+    """The schema node of a config section given by its keys (``("training", "C")``), or of a definition
+    (``("definitions", "bm25_ranker")``)."""
+    if section[0] == "definitions":
+        return ".".join(["definitions", section[1], *(f"properties.{k}" for k in section[2:])])
+    return ".".join(f"properties.{k}" for k in section)
 
 
 @cache
 def schema_properties(section: tuple[str, ...]) -> dict:
-    """The properties of a schema section, by its path of property names (``("training", "C")``), or of a
-    definition (``("definitions", "bm25_ranker")``)."""
-    schema = load_schema()
-    node = schema
-    if section[0] == "definitions":
-        node, section = schema["definitions"][section[1]], section[2:]
-    for name in section:
-        node = node["properties"][name]
-        if "$ref" in node:
-            node = schema["definitions"][node["$ref"].rsplit("/", 1)[-1]]
+    """The properties of a schema section (see ``node_path``)."""
+    node = schema_node(node_path(section))
+    if "$ref" in node:
+        node = schema_node(node["$ref"].removeprefix("#/").replace("/", "."))
     return node["properties"]
+
+
+def settings_from(cls, path: str, section: dict):
+    """The dataclass ``cls`` (one field per key of the schema node at ``path``, see ``stagewise.config.schema_node``)
+    from ``section``, validated and with the schema's defaults filled; a key neither gives is None."""
+    values = fill_section(path, dict(section))
+    return cls(**{f.name: values.get(f.name) for f in fields(cls)})
 
 
 def schema_default(section: tuple[str, ...], key: str):
@@ -65,7 +74,7 @@ class Settings:
     @classmethod
     def of(cls, **given):
         """From the keys ``given``, the others from the schema (the CLI, tests, notebooks); stops on a bad key."""
-        return cls.from_section(fill_section(cls.SECTION, given))
+        return cls.from_section(fill_section(node_path(cls.SECTION), given))
 
     def as_dict(self) -> dict:
         """The section as a mapping, without the keys that were left out (None where the schema has no null
@@ -152,7 +161,7 @@ def stage(kind: str, given: Mapping[str, Any] | None = None) -> StageSettings:
     """A stage of ``kind`` (C or D) from the keys ``given``, the others from the schema; stops on a bad key."""
     if kind not in STAGE_KINDS:
         raise ConfigError(f"stage kind {kind!r} is not one of {sorted(STAGE_KINDS)}")
-    section = fill_section(("training", kind), dict(given or {}))
+    section = fill_section(node_path(("training", kind)), dict(given or {}))
     if "steps" in (given or {}) and "epochs" not in given:
         section.pop("epochs")  # a length given as steps replaces the kind's default epochs
     return STAGE_KINDS[kind].from_section(section)

@@ -1,13 +1,29 @@
 import pytest
 
+from stagewise.config import load_schema
 from stagewise.first_stage import bm25
+
+
+def settings(**given):
+    return bm25.Bm25Settings.from_config({"kind": "bm25", **given})
+
+
+def test_the_settings_have_a_field_per_key_of_the_schema_section():
+    from dataclasses import fields
+
+    section = load_schema()["definitions"]["bm25_ranker"]["properties"]
+    assert {f.name for f in fields(bm25.Bm25Settings)} == set(section)
+    given = settings(depth=10)  # the schema's defaults for the keys left out
+    assert (given.k1, given.b, given.depth) == (section["k1"]["default"], section["b"]["default"], 10)
+    with pytest.raises(ValueError, match=r"unknown config key 'bm25_ranker\.k'"):
+        settings(k=10)
 
 
 def test_real_lucene_index_and_bm25_search(tmp_path):
     docs = [("d1", "the cat sat on the mat"), ("d2", "dogs chase cats in the park"),
             ("d3", "stock markets fell sharply today"), ("d4", "a cat and a dog")]
     index = bm25.build_index(docs, tmp_path / "index")
-    run = bm25.search(index, {"q1": "cat mat", "q2": "stock markets"}, k=3)
+    run = bm25.search(index, {"q1": "cat mat", "q2": "stock markets"}, settings(depth=3))
     assert next(iter(sorted(run["q1"].items(), key=lambda x: -x[1])))[0] == "d1"
     assert max(run["q2"], key=run["q2"].get) == "d3"
     assert len(run["q1"]) <= 3 and all(s > 0 for s in run["q1"].values())
@@ -17,7 +33,7 @@ def test_index_corpus_and_retrieve_write_a_trec_run(tiny_dataset, tmp_path):
     from stagewise.io import read_run
 
     index = bm25.index_corpus(f"local:{tiny_dataset}", tmp_path / "index")
-    bm25.retrieve(index, f"local:{tiny_dataset / 'test'}", tmp_path / "test.run", depth=10)
+    bm25.retrieve(index, f"local:{tiny_dataset / 'test'}", tmp_path / "test.run", settings(depth=10))
     run = read_run(tmp_path / "test.run")
     assert len(run) == 8 and all(len(d) == 10 for d in run.values())
 
@@ -38,8 +54,8 @@ def test_retrieval_in_query_batches_writes_the_run_one_search_would(tiny_dataset
 
     index = bm25.index_corpus(f"local:{tiny_dataset}", tmp_path / "index")
     spec = f"local:{tiny_dataset / 'train'}"
-    assert bm25.retrieve(index, spec, tmp_path / "batched.run", depth=50, batch=7) == 40
-    bm25.retrieve(index, spec, tmp_path / "one.run", depth=50, batch=1000)
+    assert bm25.retrieve(index, spec, tmp_path / "batched.run", settings(depth=50), batch=7) == 40
+    bm25.retrieve(index, spec, tmp_path / "one.run", settings(depth=50), batch=1000)
     assert (tmp_path / "batched.run").read_text() == (tmp_path / "one.run").read_text()
     assert len(read_run(tmp_path / "batched.run")) == 40
 

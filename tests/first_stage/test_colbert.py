@@ -21,14 +21,21 @@ def corpus():
     return docs
 
 
+def settings(encoder=None, **given):
+    """A colbert ranker's settings: a checkpoint frozen from MiniLM's first layer, passages cut at 64 tokens."""
+    return colbert.ColbertSettings.from_config({"kind": "colbert", "encoder": {"layers": 1, "seed": 11, **(encoder or {})},
+                                                "doc_maxlen": 64, **given})
+
+
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    return colbert.freeze_checkpoint(tmp_path_factory.mktemp("encoder") / "ck", layers=1, seed=11, doc_maxlen=64)
+    return colbert.freeze_checkpoint(tmp_path_factory.mktemp("encoder") / "ck", settings())
 
 
 @pytest.fixture(scope="module")
 def index(corpus, checkpoint, tmp_path_factory):
-    return colbert.build_index(corpus.items(), checkpoint, tmp_path_factory.mktemp("index") / "plaid", doc_maxlen=64)
+    plaid = colbert.PlaidIndex(tmp_path_factory.mktemp("index") / "plaid", checkpoint)
+    return colbert.build_index(corpus.items(), plaid, settings())
 
 
 def copied_queries(corpus, n=30, words=5, seed=0):
@@ -48,6 +55,22 @@ def top(run, k=10):
     return [d for d, _ in sorted_ranking(run)[:k]]
 
 
+def test_the_settings_have_a_field_per_key_of_the_schema_section():
+    from dataclasses import fields
+
+    from stagewise.config import load_schema
+
+    section = load_schema()["definitions"]["colbert_ranker"]["properties"]
+    encoder = section["encoder"]["properties"]
+    assert {f.name for f in fields(colbert.ColbertSettings)} == set(section)
+    assert {f.name for f in fields(colbert.EncoderSettings)} == set(encoder)
+    given = settings(depth=10)  # the schema's defaults for the keys left out, None where it has none
+    assert given.encoder == colbert.EncoderSettings(base=encoder["base"]["default"], layers=1,
+                                                    dim=encoder["dim"]["default"], seed=11)
+    assert (given.checkpoint, given.nbits, given.depth) == (None, section["nbits"]["default"], 10)
+    assert colbert.ColbertSettings.from_config({"kind": "colbert", "checkpoint": "x"}).encoder is None
+
+
 def test_frozen_checkpoint_loads_the_same_projection_every_time(checkpoint, tmp_path):
     from colbert.infra import ColBERTConfig
     from colbert.modeling.checkpoint import Checkpoint
@@ -58,53 +81,53 @@ def test_frozen_checkpoint_loads_the_same_projection_every_time(checkpoint, tmp_
     assert len(first.bert.encoder.layer) == 1
     with torch.inference_mode():
         assert torch.equal(first.queryFromText(["kobo zira"]), second.queryFromText(["kobo zira"]))
-    again = colbert.freeze_checkpoint(tmp_path / "again", layers=1, seed=11, doc_maxlen=64)
+    again = colbert.freeze_checkpoint(tmp_path / "again", settings())
     assert colbert.checkpoint_fingerprint(again) == colbert.checkpoint_fingerprint(checkpoint)
-    other = colbert.freeze_checkpoint(tmp_path / "other", layers=1, seed=12, doc_maxlen=64)
+    other = colbert.freeze_checkpoint(tmp_path / "other", settings(encoder={"seed": 12}))
     assert colbert.checkpoint_fingerprint(other) != colbert.checkpoint_fingerprint(checkpoint)
 
 
 def test_plaid_agrees_with_exhaustive_maxsim(corpus, checkpoint, index):
     queries, _ = copied_queries(corpus, seed=1)
-    plaid = colbert.search(index, checkpoint, queries, k=10)
+    plaid = colbert.search(index, queries, settings(depth=10))
     exact = colbert.exhaustive_search(checkpoint, corpus, queries, k=10)
     overlap = sum(len(set(top(plaid[q])) & set(top(exact[q]))) / 10 for q in queries) / len(queries)
     assert overlap >= 0.6, f"PLAID vs exhaustive MaxSim overlap@10 = {overlap:.3f}"
 
 
-def test_a_query_copied_from_a_passage_finds_it_in_the_top_10(corpus, checkpoint, index):
+def test_a_query_copied_from_a_passage_finds_it_in_the_top_10(corpus, index):
     queries, source = copied_queries(corpus, seed=2)
-    run = colbert.search(index, checkpoint, queries, k=10)
+    run = colbert.search(index, queries, settings(depth=10))
     found = sum(source[q] in top(run[q]) for q in queries) / len(queries)
     assert found >= 0.8, f"copied queries whose passage is in the top 10: {found:.2f}"
 
 
-def test_search_leaves_the_index_untouched(corpus, checkpoint, index):
-    before = {p: p.stat().st_mtime_ns for p in index.rglob("*")}
-    colbert.search(index, checkpoint, {"q": next(iter(corpus.values()))}, k=5)
-    assert {p: p.stat().st_mtime_ns for p in index.rglob("*")} == before
+def test_search_leaves_the_index_untouched(corpus, index):
+    before = {p: p.stat().st_mtime_ns for p in index.folder.rglob("*")}
+    colbert.search(index, {"q": next(iter(corpus.values()))}, settings(depth=5))
+    assert {p: p.stat().st_mtime_ns for p in index.folder.rglob("*")} == before
 
 
 def test_index_is_reused_for_the_same_corpus_and_checkpoint_and_rebuilt_when_either_changes(
         corpus, checkpoint, tmp_path, caplog):
     small = dict(list(corpus.items())[:400])
     path = tmp_path / "index"
-    colbert.build_index(small.items(), checkpoint, path, doc_maxlen=64)
+    colbert.build_index(small.items(), colbert.PlaidIndex(path, checkpoint), settings())
     stamp = (path / colbert.INDEX_META).stat().st_mtime_ns
     with caplog.at_level(logging.INFO, logger="stagewise.first_stage.colbert"):
-        colbert.build_index(small.items(), checkpoint, path, doc_maxlen=64)
+        colbert.build_index(small.items(), colbert.PlaidIndex(path, checkpoint), settings())
     assert "reusing the ColBERT index" in caplog.text
     assert (path / colbert.INDEX_META).stat().st_mtime_ns == stamp
 
     changed = dict(small, **{"d0": "a passage that was edited"})
-    colbert.build_index(changed.items(), checkpoint, path, doc_maxlen=64)
+    colbert.build_index(changed.items(), colbert.PlaidIndex(path, checkpoint), settings())
     stamp_corpus = (path / colbert.INDEX_META).stat().st_mtime_ns
     assert stamp_corpus != stamp
 
-    other = colbert.freeze_checkpoint(tmp_path / "other", layers=1, seed=99, doc_maxlen=64)
+    other = colbert.freeze_checkpoint(tmp_path / "other", settings(encoder={"seed": 99}))
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="stagewise.first_stage.colbert"):
-        colbert.build_index(changed.items(), other, path, doc_maxlen=64)
+        colbert.build_index(changed.items(), colbert.PlaidIndex(path, other), settings())
     assert "reusing" not in caplog.text
     assert (path / colbert.INDEX_META).stat().st_mtime_ns != stamp_corpus
     assert "a passage that was edited" in (path / "collection.tsv").read_text()
@@ -114,8 +137,9 @@ def test_index_is_reused_for_the_same_corpus_and_checkpoint_and_rebuilt_when_eit
 def test_retrieve_writes_a_trec_run_of_the_requested_depth(tiny_dataset, checkpoint, tmp_path):
     from stagewise.io import read_run
 
-    index = colbert.index_corpus(f"local:{tiny_dataset}", checkpoint, tmp_path / "index", doc_maxlen=64)
-    colbert.retrieve(index, checkpoint, f"local:{tiny_dataset / 'test'}", tmp_path / "test.run", depth=20)
+    index = colbert.index_corpus(f"local:{tiny_dataset}", colbert.PlaidIndex(tmp_path / "index", checkpoint),
+                                 settings())
+    colbert.retrieve(index, f"local:{tiny_dataset / 'test'}", tmp_path / "test.run", settings(depth=20))
     run = read_run(tmp_path / "test.run")
     assert len(run) == 8 and all(len(d) == 20 for d in run.values())
 
@@ -124,17 +148,18 @@ def test_an_encoder_base_that_is_not_a_bert_folder_is_named(tmp_path):
     from stagewise.errors import ConfigError
 
     with pytest.raises(ConfigError, match="no-such-encoder"):
-        colbert.freeze_checkpoint(tmp_path / "ck", base=str(tmp_path / "no-such-encoder"))
+        colbert.freeze_checkpoint(tmp_path / "ck", colbert.ColbertSettings.from_config(
+            {"kind": "colbert", "encoder": {"base": str(tmp_path / "no-such-encoder")}}))
 
 
 def test_a_plaid_index_missing_passages_or_files_is_not_trusted(index, corpus, tmp_path):
     import shutil
 
-    colbert.check_plaid_index(index / "plaid", len(corpus))  # the built one holds every passage
+    colbert.check_plaid_index(index.folder / "plaid", len(corpus))  # the built one holds every passage
     with pytest.raises(RuntimeError, match=r"holds 1500 passages, the corpus 1501"):
-        colbert.check_plaid_index(index / "plaid", len(corpus) + 1)
+        colbert.check_plaid_index(index.folder / "plaid", len(corpus) + 1)
     broken = tmp_path / "plaid"
-    shutil.copytree(index / "plaid", broken)
+    shutil.copytree(index.folder / "plaid", broken)
     (broken / "ivf.pid.pt").unlink()
     with pytest.raises(RuntimeError, match=r"lacks \['ivf\.pid\.pt'\]; was the disk full"):
         colbert.check_plaid_index(broken, len(corpus))
@@ -143,8 +168,8 @@ def test_a_plaid_index_missing_passages_or_files_is_not_trusted(index, corpus, t
         colbert.check_plaid_index(broken, len(corpus))
 
 
-def test_a_killed_sharded_search_resumes_from_its_shards_and_equals_one_search(index, corpus, checkpoint, tmp_path,
-                                                                                caplog, monkeypatch):
+def test_a_killed_sharded_search_resumes_from_its_shards_and_equals_one_search(index, corpus, tmp_path, caplog,
+                                                                                monkeypatch):
     from stagewise.io import write_qrels, write_tsv
 
     # query batches of 8 against shards of 10: shard boundaries fall inside batches, and the run must still equal
@@ -162,23 +187,24 @@ def test_a_killed_sharded_search_resumes_from_its_shards_and_equals_one_search(i
             raise RuntimeError("job killed")
 
     with pytest.raises(RuntimeError, match="job killed"):
-        colbert.retrieve(index, checkpoint, spec, tmp_path / "out.run", depth=10, shard_dir=tmp_path / "shards",
-                         shard_size=10, after_shard=killed)
+        colbert.retrieve(index, spec, tmp_path / "out.run", settings(depth=10),
+                         shards=colbert.QueryShards(tmp_path / "shards", size=10, after_shard=killed))
     assert sorted(p.name for p in (tmp_path / "shards").glob("*.run")) == ["00000.run", "00001.run"]
     assert not (tmp_path / "out.run").exists()
     searched = []
     with caplog.at_level(logging.INFO):
-        colbert.retrieve(index, checkpoint, spec, tmp_path / "out.run", depth=10, shard_dir=tmp_path / "shards",
-                         shard_size=10, after_shard=searched.append)
+        colbert.retrieve(index, spec, tmp_path / "out.run", settings(depth=10),
+                         shards=colbert.QueryShards(tmp_path / "shards", size=10, after_shard=searched.append))
     assert searched == [2] and "2 of 3 shards already in" in caplog.text
-    colbert.retrieve(index, checkpoint, spec, tmp_path / "one.run", depth=10)
+    colbert.retrieve(index, spec, tmp_path / "one.run", settings(depth=10))
     assert (tmp_path / "out.run").read_text() == (tmp_path / "one.run").read_text()
     assert not (tmp_path / "shards").exists()
 
 
 def test_torch_kmeans_builds_an_index_that_finds_copied_passages(corpus, checkpoint, tmp_path):
-    index = colbert.build_index(corpus.items(), checkpoint, tmp_path / "plaid", doc_maxlen=64, kmeans="torch")
-    assert json.loads((index / colbert.INDEX_META).read_text())["kmeans"] == "torch"
+    index = colbert.build_index(corpus.items(), colbert.PlaidIndex(tmp_path / "plaid", checkpoint),
+                                settings(kmeans="torch"))
+    assert json.loads((index.folder / colbert.INDEX_META).read_text())["kmeans"] == "torch"
     queries, source = copied_queries(corpus, n=20, seed=4)
-    run = colbert.search(index, checkpoint, queries, k=10)
+    run = colbert.search(index, queries, settings(depth=10))
     assert sum(source[q] in top(run[q]) for q in queries) >= 0.8 * len(queries)

@@ -21,7 +21,7 @@ def trained(tmp_path_factory, request):
     run = {q: {**dict.fromkeys(judged, 1.0), **{f"d{i}": 0.5 for i in range(30)}} for q, judged in qrels.items()}
     data = contrastive(datasets.queries(spec), qrels, run, texts, negatives=3, negatives_depth=30,
                        min_positive_grade=2)
-    backbone = build_backbone(TINY, tmp / "backbone", texts.values(), seed=0)
+    backbone = build_backbone(TINY, tmp / "backbone", texts.values())
     c = train("C", backbone, data, tmp / "C", tmp / "w1", {**HPARAMS, "steps": 3}, seed=1,
                     data_files=[folder / "train" / "qrels.txt"])
     cd = train("C", c, data, tmp / "C-D", tmp / "w2", {**HPARAMS, "steps": 2}, seed=1)

@@ -2,13 +2,14 @@ import json
 import math
 import os
 import signal
+from dataclasses import replace
 
 import pandas as pd
 import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from stagewise.backbones import build_backbone
+from stagewise.backbones import BackboneSettings, build_backbone
 from stagewise.data import datasets
 from stagewise.settings import stage as settings_of
 from stagewise.training.module import CrossEncoderModule
@@ -19,8 +20,9 @@ from .adapters import contrastive as _contrastive
 from .adapters import train as _train
 from .adapters import train_files as _train_files
 
-TINY = {"architecture": "electra", "vocab_size": 400, "hidden_size": 32, "num_hidden_layers": 1,
-        "num_attention_heads": 2, "intermediate_size": 64, "max_length": 64}
+TINY = BackboneSettings.from_config({"architecture": "electra", "vocab_size": 400, "hidden_size": 32,
+                                     "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
+                                     "max_length": 64, "seed": 0})
 HPARAMS = {"steps": 60, "queries_per_batch": 4, "accumulate_grad_batches": 1, "lr": 2.0e-3, "weight_decay": 0.0,
            "warmup_steps": 0, "max_length": 64, "gradient_clip_val": 10.0, "checkpoint_every": 10}
 
@@ -47,7 +49,7 @@ def loss_on(model_dir, dataset, loss):
 @pytest.mark.parametrize("stage", ["C", "D"])
 def test_training_steps_lower_the_loss_and_write_a_model_folder(tmp_path, groups, stage):
     queries, qrels, run, texts = groups
-    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values())
     if stage == "C":
         full = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
         loss = "lce"
@@ -68,7 +70,7 @@ def test_training_steps_lower_the_loss_and_write_a_model_folder(tmp_path, groups
 
 def test_same_seed_gives_the_same_weights(tmp_path, groups):
     queries, qrels, run, texts = groups
-    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values())
     data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
     hp = {**HPARAMS, "steps": 5}
     a = _train("C", backbone, data, tmp_path / "a", tmp_path / "wa", hp, seed=4)
@@ -101,7 +103,7 @@ def weights(folder):
 def test_interrupted_training_resumes_and_ends_with_the_uninterrupted_weights(tmp_path, groups, caplog):
     queries, qrels, run, texts = groups
     # dropout on and two micro-batches per step: the resumed run must replay dropout masks and batches exactly
-    backbone = build_backbone({**TINY, "dropout": 0.1}, tmp_path / "backbone", texts.values(), seed=0)
+    backbone = build_backbone(replace(TINY, dropout=0.1), tmp_path / "backbone", texts.values())
     data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
     hp = {**HPARAMS, "steps": 12, "checkpoint_every": 4, "accumulate_grad_batches": 2}
     reference = _train("C", backbone, data, tmp_path / "reference", tmp_path / "w0", hp, seed=1)
@@ -149,7 +151,7 @@ class _SignalAfter(torch.utils.data.Dataset):
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR1])
 def test_a_stop_signal_saves_a_checkpoint_and_the_next_attempt_resumes_from_it(tmp_path, groups, caplog, signum):
     queries, qrels, run, texts = groups
-    backbone = build_backbone({**TINY, "dropout": 0.1}, tmp_path / "backbone", texts.values(), seed=0)
+    backbone = build_backbone(replace(TINY, dropout=0.1), tmp_path / "backbone", texts.values())
     data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
     # checkpoints every 4 steps; the signal arrives while micro-batch 14 is read, which Lightning prefetches
     # during micro-batch 13, the first half of step 7: the step finishes, then the checkpoint is saved
@@ -175,7 +177,7 @@ def test_a_stop_signal_saves_a_checkpoint_and_the_next_attempt_resumes_from_it(t
 
 def test_epochs_become_steps_and_validation_is_held_out_by_seed(tmp_path, groups):
     queries, qrels, run, texts = groups
-    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values())
     data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
     hp = {**{k: v for k, v in HPARAMS.items() if k != "steps"}, "epochs": 1, "validation_fraction": 0.2,
           "checkpoint_every": 2}
@@ -190,7 +192,7 @@ def test_epochs_become_steps_and_validation_is_held_out_by_seed(tmp_path, groups
 
 def test_frozen_position_embeddings_do_not_move(tmp_path, groups):
     queries, qrels, run, texts = groups
-    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values())
     data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
     hp = {**HPARAMS, "steps": 4, "freeze_position_embeddings": True}
     before, after = weights(backbone), weights(_train("C", backbone, data, tmp_path / "m", tmp_path / "w", hp, 1))
@@ -201,7 +203,7 @@ def test_frozen_position_embeddings_do_not_move(tmp_path, groups):
 @pytest.mark.parametrize("loss", ["infonce", "listnet", "margin_mse"])
 def test_a_stage_trains_with_any_configured_loss(tmp_path, groups, loss):
     queries, qrels, run, texts = groups
-    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values())
     data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
     data.items = data.items[:4]
     hp = {**HPARAMS, "loss": loss, "temperature": 0.5}
@@ -219,7 +221,7 @@ def test_contrastive_training_from_a_run_file_whose_lines_are_not_in_score_order
     # every query: 60 passages, scores rising with the line number, so the top-10 by score are the last lines
     lines = [f"{q} Q0 {d} {r + 1} {r / 100:.2f} t" for q in datasets.queries(spec) for r, d in enumerate(docs[:60])]
     (tmp_path / "train.run").write_text("\n".join(lines) + "\n")
-    backbone = build_backbone(TINY, tmp_path / "backbone", (t for _, t in datasets.iter_docs(spec)), seed=0)
+    backbone = build_backbone(TINY, tmp_path / "backbone", (t for _, t in datasets.iter_docs(spec)))
     hp = {**HPARAMS, "steps": 2, "negatives": 3, "negatives_depth": 10, "min_positive_grade": 1}
     out = _train_files("C", backbone, tmp_path / "model", tmp_path / "work", spec, corpus, hp, seed=1,
                            run=tmp_path / "train.run")
@@ -231,7 +233,7 @@ def test_two_seeds_draw_different_heads_before_the_first_step(tmp_path, groups):
     from stagewise.training.trainer import initial_model
 
     texts = groups[3]
-    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values())
     fresh = fresh_weight_names(backbone)
     assert fresh and all(n.startswith("classifier.") for n in fresh)
     one, again, two = (initial_model(backbone, s).state_dict() for s in (1, 1, 2))
@@ -250,7 +252,7 @@ def test_a_trained_model_folder_has_no_fresh_weights_so_stage_two_keeps_its_head
     from stagewise.training.trainer import initial_model
 
     queries, qrels, run, texts = groups
-    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values())
     data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
     stage1 = _train("C", backbone, data, tmp_path / "m", tmp_path / "w", {**HPARAMS, "steps": 2}, seed=1)
     assert fresh_weight_names(stage1) == []
@@ -260,7 +262,7 @@ def test_a_trained_model_folder_has_no_fresh_weights_so_stage_two_keeps_its_head
 
 @pytest.mark.parametrize("decay_all, exempt", [(False, 1), (True, 0)])
 def test_weight_decay_all_decays_biases_and_layernorm_too(tmp_path, groups, decay_all, exempt):
-    backbone = build_backbone(TINY, tmp_path / "backbone", groups[3].values(), seed=0)
+    backbone = build_backbone(TINY, tmp_path / "backbone", groups[3].values())
     model = AutoModelForSequenceClassification.from_pretrained(backbone)
     module = CrossEncoderModule(model, settings_of("C", {"lr": 1e-3, "weight_decay": 0.01,
                                                         "weight_decay_all": decay_all}))
@@ -275,7 +277,7 @@ def test_a_fixed_validation_seed_holds_out_the_same_queries_for_every_training_s
     from stagewise.training.sampling import split_validation
 
     queries, qrels, run, texts = groups
-    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values())
     data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
     held = {}
     for seed in (1, 2):
@@ -292,7 +294,7 @@ def test_the_release_validation_split_holds_out_scikit_learns_queries_of_the_fil
     from sklearn.model_selection import train_test_split
 
     queries, qrels, run, texts = groups
-    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values())
     data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
     held = set(train_test_split(list(run), test_size=0.25, random_state=42)[1])  # the run's queries, its order
     seen = []
@@ -337,7 +339,7 @@ def test_contrastive_pools_follow_the_rank_column_of_a_tab_separated_run_with_ti
     data = _contrastive(datasets.queries(spec), qrels, pools, texts, negatives=3, negatives_depth=10, min_positive_grade=1, seed=0)
     pool_texts = {texts[d] for d in docs[:10]}
     assert all(set(data[i].passages[1:]) <= pool_texts for i in range(len(data)))
-    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values())
     hp = {**HPARAMS, "steps": 2, "negatives": 3, "negatives_depth": 10, "min_positive_grade": 1}
     out = _train_files("C", backbone, tmp_path / "model", tmp_path / "work", spec, corpus, hp, seed=1,
                            run=run)
@@ -365,7 +367,7 @@ def test_distillation_trains_from_rankgpt_layout_files(tmp_path, tiny_dataset, c
     teacher = {"candidates": str(tmp_path / "marco-train-100k.jsonl"),
                "permutations": str(tmp_path / "marco-train-100k-gpt3.5.json"),
                "ranking_size": 20, "malformed": "drop", "repeated": "keep"}
-    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values())
     hp = {**HPARAMS, "steps": 2, "group_size": 20}
     with caplog.at_level("INFO"):
         out = _train_files("D", backbone, tmp_path / "model", tmp_path / "work", spec, corpus, hp, seed=1,
@@ -377,7 +379,7 @@ def test_distillation_trains_from_rankgpt_layout_files(tmp_path, tiny_dataset, c
 def test_a_checkpoint_of_another_training_is_not_resumed_and_the_changed_run_equals_a_fresh_one(tmp_path, groups,
                                                                                                  caplog):
     queries, qrels, run, texts = groups
-    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values())
     data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
     hp = {**HPARAMS, "steps": 8, "checkpoint_every": 2}
     with pytest.raises(RuntimeError, match="job killed"):  # killed in step 6, with a checkpoint at step 4
@@ -395,8 +397,8 @@ def test_a_checkpoint_of_another_training_is_not_resumed_and_the_changed_run_equ
 
 def test_a_changed_data_file_or_initial_model_starts_over_and_a_cosmetic_key_resumes(tmp_path, groups, caplog):
     queries, qrels, run, texts = groups
-    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
-    other = build_backbone(TINY, tmp_path / "other", texts.values(), seed=5)
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values())
+    other = build_backbone(replace(TINY, seed=5), tmp_path / "other", texts.values())
     data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
     hp = {**HPARAMS, "steps": 6, "checkpoint_every": 2}
     (tmp_path / "train.run").write_text("q Q0 d 1 1.0 t\n")
@@ -430,7 +432,7 @@ def test_training_reads_texts_from_the_document_store_with_the_same_result(tmp_p
     run = _colbert_train_run(tmp_path / "train.run", datasets.queries(spec), docs)
     build_candidates(run, datasets.qrels(spec), tmp_path / "candidates", depth=10)
     build_offset_index(tiny_dataset / "docs.tsv", tmp_path / "docstore")
-    backbone = build_backbone(TINY, tmp_path / "backbone", (t for _, t in datasets.iter_docs(spec)), seed=0)
+    backbone = build_backbone(TINY, tmp_path / "backbone", (t for _, t in datasets.iter_docs(spec)))
     own = {"C": {"negatives": 3, "negatives_depth": 10, "min_positive_grade": 1}, "D": {"group_size": 5}}[stage]
     hp = {**HPARAMS, "steps": 3, **own}
     teacher = {"run": str(run), "depth": 5}
@@ -446,7 +448,7 @@ def test_training_reads_texts_from_the_document_store_with_the_same_result(tmp_p
 @pytest.mark.parametrize("chunk_size, passes", [(None, 1), (16, 2), (5, 6)])
 def test_chunk_size_sets_the_forward_passes_of_a_micro_batch_and_not_the_scores(tmp_path, groups, chunk_size, passes):
     queries, qrels, run, texts = groups
-    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values())
     data = _contrastive(queries, qrels, run, texts, negatives=6, negatives_depth=30, min_positive_grade=2, seed=0)
     tokenizer = AutoTokenizer.from_pretrained(backbone)
     items = [data[i] for i in range(4)]  # 4 groups x 7 pairs = 28 pairs
@@ -469,7 +471,7 @@ def test_data_workers_draw_the_same_batches_so_the_weights_are_equal(tmp_path, t
                              [d for d, _ in datasets.iter_docs(spec)][:40])
     build_candidates(run, datasets.qrels(spec), tmp_path / "candidates", depth=10)
     build_offset_index(tiny_dataset / "docs.tsv", tmp_path / "docstore")
-    backbone = build_backbone(TINY, tmp_path / "backbone", (t for _, t in datasets.iter_docs(spec)), seed=0)
+    backbone = build_backbone(TINY, tmp_path / "backbone", (t for _, t in datasets.iter_docs(spec)))
     hp = {**HPARAMS, "steps": 4, "negatives": 3, "negatives_depth": 10, "min_positive_grade": 1}
     models = {}
     for workers in (0, 2):
@@ -486,7 +488,7 @@ def test_data_workers_draw_the_same_batches_so_the_weights_are_equal(tmp_path, t
 
 def test_a_stage_two_at_the_releases_learning_rate_moves_no_weight_and_says_so(tmp_path, groups, caplog):
     queries, qrels, run, texts = groups
-    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values())
     data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
     stage1 = _train("C", backbone, data, tmp_path / "c", tmp_path / "w1", {**HPARAMS, "steps": 4}, seed=1)
     moved = json.loads((stage1 / "hparams.json").read_text())["movement"]
@@ -504,7 +506,7 @@ def test_a_stage_two_at_the_releases_learning_rate_moves_no_weight_and_says_so(t
 
 def test_training_time_is_summed_over_a_stopped_and_a_resumed_attempt(tmp_path, groups):
     queries, qrels, run, texts = groups
-    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values())
     data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
     hp = {**HPARAMS, "steps": 8, "checkpoint_every": 4}
     # every micro-batch sleeps 0.3 s: the first attempt stops after step 4 (the signal arrives with micro-batch 5,
@@ -524,7 +526,7 @@ def test_a_diverged_training_says_so_and_writes_no_model(tmp_path, groups):
     from stagewise.training.module import TrainingDiverged
 
     queries, qrels, run, texts = groups
-    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values(), seed=0)
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values())
     data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
     with pytest.raises(TrainingDiverged, match=r"training diverged: the loss is nan at optimizer step \d+ "
                                                r"\(learning rate 1e\+30\)"):

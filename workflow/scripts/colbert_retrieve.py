@@ -3,9 +3,8 @@ from stagewise.logs import to_file
 
 to_file(snakemake.log[0], stdout=True)  # colbert-ai prints its progress
 hold_gpu(snakemake.log[0])  # one free GPU for this job (not under SLURM), before anything initialises CUDA
-from stagewise.first_stage.colbert import retrieve  # noqa: E402
+from stagewise.first_stage.colbert import ColbertSettings, PlaidIndex, QueryShards, retrieve  # noqa: E402
 
-s = snakemake.params.settings
-retrieve(snakemake.input.index, snakemake.params.checkpoint, snakemake.params.queries, snakemake.output[0],
-         depth=s["depth"], query_maxlen=s["query_maxlen"], threads=snakemake.threads,
-         shard_dir=snakemake.params.shard_dir)
+retrieve(PlaidIndex(snakemake.input.index, snakemake.params.checkpoint), snakemake.params.queries, snakemake.output[0],
+         ColbertSettings.from_config(snakemake.params.settings), threads=snakemake.threads,
+         shards=QueryShards(snakemake.params.shard_dir))

@@ -6,13 +6,31 @@ import functools
 import json
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..io import atomic_path
 from ..logs import Progress
+from ..settings import settings_from
 from . import java  # noqa: F401  (must precede pyserini)
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Bm25Settings:
+    """A bm25 ranker's config section (the schema's definitions.bm25_ranker)."""
+
+    kind: str
+    k1: float
+    b: float
+    depth: int
+    rerank: bool
+
+    @classmethod
+    def from_config(cls, section: dict) -> Bm25Settings:
+        """From a validated ``rankers.<name>`` section; keys it leaves out take the schema's defaults."""
+        return settings_from(cls, "definitions.bm25_ranker", section)
 
 
 def build_index(docs: Iterable[tuple[str, str]], index_dir, threads: int = 1) -> Path:
@@ -66,12 +84,12 @@ def _open_searcher(index_dir: str, mtime_ns: int):
     return LuceneSearcher(index_dir)
 
 
-def search(index_dir, queries: dict[str, str], k: int = 100, k1: float = 0.9, b: float = 0.4, threads: int = 1):
-    """BM25 top-k for every query: qid -> {docid: score}."""
+def search(index_dir, queries: dict[str, str], settings: Bm25Settings, threads: int = 1):
+    """BM25 top-``settings.depth`` for every query: qid -> {docid: score}."""
     searcher = _searcher(str(index_dir))
-    searcher.set_bm25(k1, b)
+    searcher.set_bm25(settings.k1, settings.b)
     qids = list(queries)
-    hits = searcher.batch_search([queries[q] for q in qids], qids, k=k, threads=threads)
+    hits = searcher.batch_search([queries[q] for q in qids], qids, k=settings.depth, threads=threads)
     return {qid: {h.docid: float(h.score) for h in hits.get(qid, [])} for qid in qids}
 
 
@@ -82,9 +100,8 @@ def index_corpus(corpus: str, index_dir, threads: int = 1) -> Path:
     return build_index(datasets.iter_docs(corpus), index_dir, threads=threads)
 
 
-def retrieve(index_dir, queries: str, out_path, k1: float = 0.9, b: float = 0.4, depth: int = 100, threads: int = 1,
-             batch: int = 1000):
-    """BM25 top-``depth`` for every query of a dataset spec, written as a TREC run (atomically). Queries are
+def retrieve(index_dir, queries: str, out_path, settings: Bm25Settings, threads: int = 1, batch: int = 1000):
+    """BM25 top-``settings.depth`` for every query of a dataset spec, written as a TREC run (atomically). Queries are
     searched ``batch`` at a time and written as they finish: dev/small at depth 1000 is 7M hits, which one
     batch_search call would hold in the JVM and in Python at once. Returns the number of queries."""
     from ..data import datasets
@@ -96,6 +113,6 @@ def retrieve(index_dir, queries: str, out_path, k1: float = 0.9, b: float = 0.4,
     with RunWriter(out_path, tag="bm25") as writer:
         for start in range(0, len(qids), batch):
             chunk = qids[start:start + batch]
-            writer.write(search(index_dir, {q: all_queries[q] for q in chunk}, k=depth, k1=k1, b=b, threads=threads))
+            writer.write(search(index_dir, {q: all_queries[q] for q in chunk}, settings, threads))
             progress.update(min(start + batch, len(qids)))
     return len(qids)

