@@ -22,9 +22,16 @@ def paper():
     return validate_config(yaml.safe_load((ROOT / "config" / "paper.yaml").read_text()))
 
 
+DEVIATIONS = "Where stagewise deviates from the released code"
+
+
 def deviation_table() -> dict[str, dict[str, str]]:
-    """The README's table "Where stagewise deviates from the released code": detail -> {release, ours, key}."""
-    text = (ROOT / "README.md").read_text().split("### Where stagewise deviates from the released code")[1]
+    """The table "Where stagewise deviates from the released code" (a heading of exactly one of README.md and the
+    docs/ pages: docs/paper.md): detail -> {release, ours, key}."""
+    heading = re.compile(rf"^#+ {DEVIATIONS}$", re.M)
+    pages = [p for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))] if heading.search(p.read_text())]
+    assert len(pages) == 1, pages
+    text = heading.split(pages[0].read_text())[1]
     start = text.index("\n|") + 1
     lines = text[start:text.index("\n\n", start)].splitlines()
     header = [c.strip() for c in lines[0].strip("|").split("|")]
@@ -203,7 +210,7 @@ def test_the_beir_companion_adds_seven_out_of_domain_sets_each_with_its_own_corp
 COLBERTV2_METADATA = {"nbits": 1, "kmeans_niters": 20, "doc_maxlen": 180}
 
 
-def test_the_paper_colbertv2_index_has_the_settings_the_readme_says_the_release_got(paper):
+def test_the_paper_colbertv2_index_has_the_settings_docs_paper_says_the_release_got(paper):
     from colbert.infra import ColBERTConfig, Run
 
     from stagewise.first_stage.colbert import ColbertSettings, index_config
@@ -227,7 +234,7 @@ def test_the_paper_colbertv2_index_has_the_settings_the_readme_says_the_release_
 
 
 _NO_DEFAULT = object()
-#: each row of the README's deviation table: (config key, our default, paper.yaml's value) per key it names; rows
+#: each row of the deviation table (docs/paper.md): (config key, our default, paper.yaml's value) per key it names; rows
 #: without a key name where their behaviour is tested instead
 DEVIATION_KEYS = {
     "a training query without a positive in the negatives' pool": [("training.C.positive_policy", "add", "keep")],
@@ -267,7 +274,7 @@ def _schema_default(path: str):
     return node.get("default", _NO_DEFAULT)
 
 
-def test_every_row_of_the_readme_deviation_table_names_a_tested_key(paper):
+def test_every_row_of_the_deviation_table_names_a_tested_key(paper):
     rows = deviation_table()
     assert set(rows) == set(DEVIATION_KEYS)  # a new row needs its key checked here
     for detail, keys in DEVIATION_KEYS.items():
