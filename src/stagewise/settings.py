@@ -72,6 +72,14 @@ class Settings:
         return cls(**{name: section.get(name) for name in names})
 
     @classmethod
+    def from_config(cls, config: dict):
+        """From a validated config: its section."""
+        section = config
+        for key in cls.SECTION:
+            section = section[key]
+        return cls.from_section(section)
+
+    @classmethod
     def of(cls, **given):
         """From the keys ``given``, the others from the schema (the CLI, tests, notebooks); stops on a bad key."""
         return cls.from_section(fill_section(node_path(cls.SECTION), given))
@@ -239,22 +247,14 @@ class RerankSettings(Settings):
     max_length: int
     head_precision: str
 
-    @classmethod
-    def from_config(cls, config: dict) -> RerankSettings:
-        return cls.from_section(config["rerank"])
-
 
 @dataclass(frozen=True)
 class EvaluationSettings(Settings):
     SECTION: ClassVar[tuple[str, ...]] = ("evaluation",)
 
-    metrics: tuple[str, ...]
+    metrics: list[str]
     relevance_threshold: int
     first_stage_depth: str
-
-    @classmethod
-    def from_config(cls, config: dict) -> EvaluationSettings:
-        return cls.from_section({**config["evaluation"], "metrics": tuple(config["evaluation"]["metrics"])})
 
 
 @dataclass(frozen=True)
@@ -269,7 +269,3 @@ class SignificanceSettings(Settings):
     equivalence_margins: dict
     power: float
     confidence: float
-
-    @classmethod
-    def from_config(cls, config: dict) -> SignificanceSettings:
-        return cls.from_section(config["significance"])
