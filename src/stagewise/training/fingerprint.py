@@ -2,7 +2,8 @@
 
 A checkpoint under ``resources/checkpoints/<reranker>/<schedule>/seed<n>`` carries the fingerprint of the training
 that wrote it: the stage, loss and seed, the resolved hyperparameters (except the checkpoint cadence), the content
-of the initial model folder and the identity (path, size, modification time) of the training data files. A rerun
+of the initial model folder and the identity of the training data files (path, and ``stagewise.io.file_identity``:
+size, modification time, sampled content hash). A rerun
 with another fingerprint (a changed lr, a retrained stage-1 model, a new teacher file) starts over and says why.
 """
 
@@ -11,13 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..io import folder_sha256
-
-
-def file_identity(path) -> dict:
-    """A data file by path, size and modification time (hashing a 10 GB training run per job would cost minutes)."""
-    stat = Path(path).stat()
-    return {"path": str(Path(path).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+from ..io import file_identity, folder_sha256
 
 
 def training_fingerprint(settings, seed: int, init_model, data_files=()) -> dict:
@@ -27,7 +22,7 @@ def training_fingerprint(settings, seed: int, init_model, data_files=()) -> dict
         "stage": settings.kind, "loss": settings.loss, "seed": seed,
         "hparams": json.loads(json.dumps(settings.determinants(), sort_keys=True, default=str)),
         "init_model": folder_sha256(init_model),  # a model folder: a second per GB
-        "data": [file_identity(p) for p in sorted({str(p) for p in data_files})],
+        "data": [{"path": str(Path(p).resolve()), **file_identity(p)} for p in sorted({str(p) for p in data_files})],
     }
 
 
