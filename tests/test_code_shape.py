@@ -56,3 +56,11 @@ def test_no_setting_is_read_with_a_literal_default_below_the_config_boundary():
                                           ("judged.get(docid, 0)", False), ("hparams.get('lr')", False)])
 def test_the_literal_default_rule_catches_what_it_should(code, caught):
     assert bool(list(_literal_default_gets(ast.parse(code)))) == caught
+
+
+def test_no_tuple_is_a_statement():
+    """``a(), b()`` as a statement runs both and reads as one call with a stray comma: two statements say it."""
+    found = [f"{path.relative_to(PACKAGE)}:{node.lineno}" for path in _modules()
+             for node in ast.walk(ast.parse(path.read_text()))
+             if isinstance(node, ast.Expr) and isinstance(node.value, ast.Tuple)]
+    assert not found, found
