@@ -104,3 +104,52 @@ def test_a_minimal_config_runs_the_workflow_to_its_table(tmp_path):
     assert set(table["schedule"]) == {"C", "-"} and set(table["reranker"]) == {"tiny", "-"}
     hparams = yaml.safe_load((tmp_path / "results" / "models" / "tiny" / "C" / "seed1" / "hparams.json").read_text())
     assert (hparams["steps"], hparams["lr"], hparams["loss"], hparams["queries_per_batch"]) == (2, 1.0e-5, "lce", 4)
+
+
+def _demo_config(**teacher):
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config["teacher"] = teacher or config["teacher"]
+    return config
+
+
+def test_a_teacher_gives_ranks_by_default_and_scores_from_a_run_or_triples():
+    assert S.TeacherSettings.from_config(validate_config(_demo_config())).labels == "ranks"
+    for files in ({"run": "teacher.run"}, {"triples": "bert_cat_ensemble_msmarcopassage_train_scores_ids.tsv"}):
+        teacher = S.TeacherSettings.of(labels="scores", **files)
+        assert teacher.files() == list(files.values())
+    assert S.TeacherSettings.of(run="teacher.run").labels == "ranks"  # a run's order, as before
+
+
+@pytest.mark.parametrize("given, message", [
+    ({"labels": "scores", "candidates": "c.jsonl", "permutations": "p.json"},
+     r"'teacher\.labels': scores come from a run .* RankGPT's permutations give only ranks"),
+    ({"triples": "t.tsv"}, r"'teacher\.labels': teacher\.triples gives the teacher's scores; set labels: scores"),
+    ({"labels": "scores", "triples": "t.tsv", "run": "t.run"}, r"'teacher\.triples': give triples, a run, or"),
+    ({"labels": "scores"}, r"'teacher': give 'run', or both 'candidates' and 'permutations', or 'triples'"),
+])
+def test_teacher_keys_that_contradict_each_other_stop_with_the_key(given, message):
+    with pytest.raises(ConfigError, match=message):
+        S.TeacherSettings.of(**given)
+    with pytest.raises(ConfigError, match=message):
+        validate_config(_demo_config(**given))
+
+
+@pytest.mark.parametrize("loss", ["margin_mse", "kl"])
+def test_a_loss_on_scores_needs_a_teacher_that_gives_scores(loss):
+    ranks = _demo_config()
+    ranks["training"]["D"]["loss"] = loss
+    with pytest.raises(ConfigError, match=rf"config key 'training\.D\.loss': {loss} distils the teacher's scores, "
+                                          r"but teacher\.labels is 'ranks'"):
+        validate_config(ranks)
+    # a stage-2 setting that sets the loss is named as the key
+    swept = _demo_config()
+    swept["training"]["second_stage"]["C-D"] = [{}, {"loss": loss}]
+    with pytest.raises(ConfigError, match=rf"config key 'training\.second_stage\.C-D \(C-D_loss{loss}\)': {loss}"):
+        validate_config(swept)
+    scores = _demo_config(labels="scores", run="resources/teacher/synthetic/train-scores.run")
+    scores["training"]["D"]["loss"] = loss
+    config = validate_config(scores)
+    assert S.cell_training(config, "D").determinants["teacher"]["labels"] == "scores"
+    # ranknet and listnet take ranks or scores
+    for other in ("ranknet", "listnet"):
+        validate_config({**_demo_config(), "training": {**_demo_config()["training"], "D": {"loss": other}}})

@@ -307,6 +307,17 @@ def _check_stage_lengths(config: dict, given: dict[str, set]):
                 raise ConfigError(f"config key '{where}': give 'steps' or 'epochs', not both (one would be ignored)")
 
 
+def _check_teacher(config: dict):
+    """The teacher's keys agree (a file that gives what ``teacher.labels`` says), and every D stage's loss is one the
+    teacher can give (see ``stagewise.settings.check_teacher_loss``)."""
+    from .settings import TeacherSettings, cell_training  # settings builds on this module
+
+    TeacherSettings.from_section(config["teacher"])
+    d_stages = {"D"} if any("D" in schedule.split("-") for schedule in config["schedules"]) else set()
+    for cell in [*sorted(d_stages), *(c for c in grid_cells(config) if last_stage(c) == "D")]:
+        cell_training(config, cell)
+
+
 def _check_references(config: dict, given: dict[str, set]):
     c = config["training"]["C"]
     main_spec = config["test_sets"].get(MAIN_CORPUS)
@@ -338,9 +349,8 @@ def _check_references(config: dict, given: dict[str, set]):
     grid_cells(config)  # two entries of a sweep that make the same cell stop here
     if any("D" in s for s in config["schedules"]) and "teacher" not in config:
         raise ConfigError("missing required config key 'teacher' (schedules with D need teacher rankings)")
-    teacher = config.get("teacher")
-    if teacher is not None and not teacher.get("run") and not (teacher.get("candidates") and teacher.get("permutations")):
-        raise ConfigError("config key 'teacher': give 'run', or both 'candidates' and 'permutations'")
+    if config.get("teacher") is not None:
+        _check_teacher(config)
     for name, spec in config["rerankers"].items():
         if not spec.get("pretrained") and not spec.get("architecture"):
             raise ConfigError(f"config key 'rerankers.{name}': give either 'pretrained' or 'architecture'")

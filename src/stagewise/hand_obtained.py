@@ -79,7 +79,7 @@ def hand_obtained_inputs(config: dict) -> list[HandObtained]:
         if isinstance(spec, dict) and "corpus" in spec:
             dataset(f"test_sets.{name}.corpus", spec["corpus"], ["docs.tsv"])
     teacher = config.get("teacher") or {}
-    for name in ("run", "candidates", "permutations"):
+    for name in ("run", "triples", "candidates", "permutations"):
         if teacher.get(name):
             add(f"teacher.{name}", teacher[name], teacher.get("source"))
     negatives = config["training"]["C"].get("negatives_run")

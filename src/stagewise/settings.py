@@ -175,16 +175,24 @@ def stage(kind: str, given: Mapping[str, Any] | None = None) -> StageSettings:
     return STAGE_KINDS[kind].from_section(section)
 
 
+#: losses that distil the teacher's score values, not only their order: a D stage with one needs teacher.labels: scores
+SCORE_LOSSES = ("margin_mse", "kl")
+
+
 @dataclass(frozen=True)
 class TeacherSettings(Settings):
-    """Where D's teacher rankings come from (the config's teacher section)."""
+    """D's teacher (the config's teacher section): a ranking (RankGPT candidates + permutations, or a TREC run) or,
+    with ``labels: scores``, the teacher's scores (a TREC run, or scored triples). Contradicting keys stop here with
+    the key named."""
 
     SECTION: ClassVar[tuple[str, ...]] = ("teacher",)
     COSMETIC: ClassVar[frozenset[str]] = frozenset({"source"})
 
+    labels: str
     candidates: str | None
     permutations: str | None
     run: str | None
+    triples: str | None
     depth: int
     ranking_size: int | None
     malformed: str
@@ -192,8 +200,32 @@ class TeacherSettings(Settings):
     md5: dict | None
     source: str | None
 
+    def __post_init__(self):
+        if self.triples and (self.run or self.candidates or self.permutations):
+            raise ConfigError("config key 'teacher.triples': give triples, a run, or candidates + permutations, one "
+                              "of them")
+        if not (self.run or self.triples or (self.candidates and self.permutations)):
+            raise ConfigError("config key 'teacher': give 'run', or both 'candidates' and 'permutations', or "
+                              "'triples' (with labels: scores)")
+        if self.labels == "scores" and not (self.run or self.triples):
+            raise ConfigError("config key 'teacher.labels': scores come from a run (teacher.run, whose scores are the "
+                              "teacher's) or from triples (teacher.triples); RankGPT's permutations give only ranks")
+        if self.labels == "ranks" and self.triples:
+            raise ConfigError("config key 'teacher.labels': teacher.triples gives the teacher's scores; set labels: "
+                              "scores")
+
     def files(self) -> list[str]:
-        return [path for path in (self.run, self.candidates, self.permutations) if path]
+        return [path for path in (self.run, self.triples, self.candidates, self.permutations) if path]
+
+
+def check_teacher_loss(loss: str, teacher: TeacherSettings, key: str = "training.D.loss"):
+    """Stop when a D stage's ``loss`` distils score values (``SCORE_LOSSES``) from a teacher that gives ranks: the
+    labels 21 - rank have no score scale, so their margins and softmax are made up (``key``: the config key that set
+    the loss)."""
+    if loss in SCORE_LOSSES and teacher.labels != "scores":
+        raise ConfigError(f"config key {key!r}: {loss} distils the teacher's scores, but teacher.labels is "
+                          f"{teacher.labels!r} (labels from ranks carry no score scale); use ranknet or listnet, or a "
+                          "teacher that gives scores (teacher.labels: scores with teacher.run or teacher.triples)")
 
 
 @dataclass(frozen=True)
@@ -232,10 +264,17 @@ def cell_stage(config: dict, cell: str) -> StageSettings:
 
 
 def cell_training(config: dict, cell: str) -> TrainingSettings:
+    """A cell's last stage with the teacher for a D stage; stops on a loss the teacher cannot give (see
+    ``check_teacher_loss``)."""
     kind = last_stage(cell)
-    teacher = config.get("teacher") if kind == "D" else None
-    return TrainingSettings(cell_stage(config, cell),
-                            TeacherSettings.from_section(teacher) if teacher is not None else None)
+    section = config.get("teacher") if kind == "D" else None
+    stage_settings = cell_stage(config, cell)
+    teacher = TeacherSettings.from_section(section) if section is not None else None
+    if teacher is not None:
+        override = stage_two_cells(config, schedule_of(cell))[cell]
+        key = f"training.second_stage.{schedule_of(cell)} ({cell})" if "loss" in override else "training.D.loss"
+        check_teacher_loss(stage_settings.loss, teacher, key)
+    return TrainingSettings(stage_settings, teacher)
 
 
 @dataclass(frozen=True)

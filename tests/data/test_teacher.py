@@ -164,3 +164,81 @@ def test_teacher_files_with_latin_1_bytes_stop_at_their_line(tmp_path):
     (tmp_path / "permutations.txt").write_text("[1] > [2]\n")
     with pytest.raises(InputFormatError, match=r"candidates.jsonl:1: is not UTF-8 text"):
         read_teacher(candidates, tmp_path / "permutations.txt")
+
+
+def test_a_scored_teacher_run_keeps_its_top_k_with_the_teachers_scores(tmp_path):
+    from stagewise.data.teacher import read_teacher_run
+
+    (tmp_path / "t.run").write_text("q1 Q0 a 1 1.0 t\nq1 Q0 b 2 3.5 t\nq1 Q0 c 3 -2.25 t\nq2\tQ0\tx\t1\t0.5\tt\n")
+    teacher = read_teacher_run(tmp_path / "t.run", depth=2)
+    assert teacher.rankings == {"q1": ["b", "a"], "q2": ["x"]}
+    assert teacher.scores == {"q1": {"b": 3.5, "a": 1.0}, "q2": {"x": 0.5}} and teacher.positives == {}
+
+
+#: triples in the layout of bert_cat_ensemble_msmarcopassage_train_scores_ids.tsv (Hofstaetter et al., 2020):
+#: pos_score neg_score qid pid_pos pid_neg, tab-separated, no header; made-up ids and scores
+ENSEMBLE_TRIPLES = ("7.8125\t-2.40625\t1185869\t5678\t7012\n"
+                    "7.8125\t1.5\t1185869\t5678\t4033\n"
+                    "3.25\t-2.40625\t1185869\t91\t7012\n"    # a second positive of the same query
+                    "-0.5\t2.125\t400296\t18\t2201\n")       # the teacher scores the negative above the positive
+
+
+def test_triples_in_the_cross_encoder_ensemble_layout_give_positives_and_scores_per_query(tmp_path, caplog):
+    from stagewise.data.teacher import read_teacher_triples
+
+    path = tmp_path / "bert_cat_ensemble_msmarcopassage_train_scores_ids.tsv"
+    path.write_text(ENSEMBLE_TRIPLES + "7.5\t0.0\t1185869\t5678\t12\n")  # 5678 again, with another score
+    with caplog.at_level("INFO"):
+        teacher = read_teacher_triples(path)
+    assert teacher.positives == {"1185869": ["5678", "91"], "400296": ["18"]}
+    assert teacher.scores == {"1185869": {"5678": 7.8125, "7012": -2.40625, "4033": 1.5, "91": 3.25, "12": 0.0},
+                              "400296": {"18": -0.5, "2201": 2.125}}
+    assert teacher.rankings == {"1185869": ["5678", "91", "4033", "12", "7012"], "400296": ["2201", "18"]}
+    assert teacher.counts == {"triples": 5, "differing_scores": 1, "kept": 2}
+    assert "5 triples of 2 queries, 7 passages" in caplog.text
+    assert "1 times a triple gives a passage another score" in caplog.text
+
+
+@pytest.mark.parametrize("line, message", [
+    ("7.8125\t-2.40625\t1185869\t5678", r"expected 5 columns 'pos_score neg_score qid pid_pos pid_neg'.*got 4"),
+    ("7,8125\t-2.40625\t1185869\t5678\t7012", r"pos_score '7,8125' or neg_score '-2.40625' is not a number"),
+    ("nan\t1.0\t1185869\t5678\t7012", r"pos_score 'nan' or neg_score '1.0' is not finite"),
+])
+def test_a_malformed_triple_stops_with_file_and_line(tmp_path, line, message):
+    from stagewise.data.teacher import read_teacher_triples
+
+    path = tmp_path / "triples.tsv"
+    path.write_text(ENSEMBLE_TRIPLES + line + "\n")
+    with pytest.raises(InputFormatError, match=rf"triples\.tsv:5: {message}"):
+        read_teacher_triples(path)
+
+
+def test_triples_with_the_ids_first_stop_at_the_first_line(tmp_path):
+    from stagewise.data.teacher import read_teacher_triples
+
+    # qid pid_pos pid_neg pos_score neg_score: numeric ids would parse as scores and the scores as ids
+    path = tmp_path / "triples.tsv"
+    path.write_text("1185869\t5678\t7012\t7.8125\t-2.40625\n")
+    with pytest.raises(InputFormatError, match=r"triples\.tsv:1: .*ids where the scores belong"):
+        read_teacher_triples(path)
+
+
+def test_the_simulated_teacher_files_are_unchanged_and_its_scores_rank_as_its_permutations(tmp_path):
+    import hashlib
+
+    from stagewise.data.teacher import read_teacher_run, simulated_teacher_scores
+    from stagewise.io import write_run
+
+    run = {f"q{q}": {f"d{q}{i}": float(10 - i) + 0.1 * q for i in range(8)} for q in range(1, 4)}
+    run["q9"] = {"d90": 1.0}  # one passage: no teacher ranking
+    qrels = {"q1": {"d13": 2, "d15": 1}, "q2": {"d20": 1}, "q3": {}}
+    candidates, permutations = simulated_teacher(run, qrels, {q: f"query {q}" for q in run}, 6, 0.7, 5)
+    write_teacher(candidates, permutations, tmp_path / "c.jsonl", tmp_path / "p.json")
+    # the bytes the demo teacher wrote before it also gave scores (computed with the code of 69ed706)
+    written = (tmp_path / "c.jsonl").read_bytes() + (tmp_path / "p.json").read_bytes()
+    assert hashlib.sha256(written).hexdigest() == "2bf646eebbc58e815a717f72460e9bab5e46088e0ec3266ca14cfccca47420a5"
+    write_run(simulated_teacher_scores(run, qrels, 6, 0.7, 5), tmp_path / "scores.run", tag="simulated_teacher")
+    scored = read_teacher_run(tmp_path / "scores.run", depth=6)
+    ranked = read_teacher(tmp_path / "c.jsonl", tmp_path / "p.json", ranking_size=6)
+    assert scored.rankings == ranked.rankings and sorted(scored.rankings) == ["q1", "q2", "q3"]
+    assert sorted(scored.scores["q1"].values(), reverse=True)[0] > 1.0  # noisy grades, not ranks

@@ -117,3 +117,35 @@ def test_training_groups_know_their_file_order(tmp_path):
     teacher = read_teacher(candidates, permutations)  # the second string is malformed: dropped, as the release did
     d = DistillationGroups(teacher.queries, teacher.rankings, {}, 20, 0, ranking_size=20)
     assert d.file_query_ids == ["77", "123"] and d.query_ids == ["123", "77"]
+
+
+def test_scored_groups_carry_the_teachers_scores_as_labels(tmp_path):
+    from stagewise.data.teacher import read_teacher_run, read_teacher_triples
+    from stagewise.training.sampling import DistillationGroups, ScoredDistillationGroups
+
+    from ..data.test_teacher import ENSEMBLE_TRIPLES
+
+    texts = {d: f"text of {d}" for d in ["5678", "91", "4033", "7012", "18", "2201", "a", "b", "c"]}
+    queries = {"1185869": "q one", "400296": "q two", "q1": "q three"}
+    # from triples: one of the query's positives first, then up to group_size - 1 of its other passages by score
+    (tmp_path / "triples.tsv").write_text(ENSEMBLE_TRIPLES)
+    triples = ScoredDistillationGroups(queries, read_teacher_triples(tmp_path / "triples.tsv"), texts, 3, seed=0)
+    assert triples.query_ids == ["1185869", "400296"]
+    firsts = set()
+    for epoch in range(8):
+        group = triples[(epoch, 0)]
+        firsts.add(group.passages[0])
+        assert group.passages[0] in ("text of 5678", "text of 91") and len(group.passages) == 3
+        scores = {"text of 5678": 7.8125, "text of 91": 3.25, "text of 4033": 1.5, "text of 7012": -2.40625}
+        assert group.labels == [scores[p] for p in group.passages]
+        assert group.labels[1] >= group.labels[2]
+    assert firsts == {"text of 5678", "text of 91"}  # each positive has its epochs
+    # the teacher scores this query's negative above its positive: the positive stays first
+    assert triples[1] == triples[(0, 1)] and triples[1].passages == ["text of 18", "text of 2201"]
+    assert triples[1].labels == [-0.5, 2.125]
+    # from a run: the top passages in the teacher's order, their scores as labels; as ranks: 4 - rank
+    (tmp_path / "t.run").write_text("q1 Q0 a 1 2.5 t\nq1 Q0 b 2 -1.25 t\nq1 Q0 c 3 0.0 t\n")
+    run = ScoredDistillationGroups(queries, read_teacher_run(tmp_path / "t.run", depth=3), texts, 20, seed=0)
+    assert run[0].passages == ["text of a", "text of c", "text of b"] and run[0].labels == [2.5, 0.0, -1.25]
+    ranks = DistillationGroups(queries, read_teacher_run(tmp_path / "t.run", depth=3).rankings, texts, 20, 0)
+    assert ranks[0].passages == run[0].passages and ranks[0].labels == [3.0, 2.0, 1.0]

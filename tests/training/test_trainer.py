@@ -376,6 +376,43 @@ def test_distillation_trains_from_rankgpt_layout_files(tmp_path, tiny_dataset, c
     assert "6 of 7 permutations kept, 1 dropped (1 with a token that is not an integer" in caplog.text
 
 
+def _scored_teacher(folder, kind, qids, docs):
+    """A teacher that gives scores for ``qids``, 8 passages each: a TREC run, or triples in the cross-encoder
+    ensemble's layout (pos_score neg_score qid pid_pos pid_neg, tab-separated)."""
+    if kind == "run":
+        lines = [f"{qid} Q0 {docs[(n * 8 + r) % len(docs)]} {r + 1} {5.0 - 1.5 * r + 0.25 * n:.4f} teacher\n"
+                 for n, qid in enumerate(qids) for r in range(8)]
+    else:
+        lines = [f"{7.5 + 0.25 * n}\t{2.0 - 1.5 * r}\t{qid}\t{docs[n * 8 % len(docs)]}\t"
+                 f"{docs[(n * 8 + r) % len(docs)]}\n" for n, qid in enumerate(qids) for r in range(1, 8)]
+    (folder / f"teacher.{kind}").write_text("".join(lines))
+    return {"labels": "scores", kind: str(folder / f"teacher.{kind}"), "depth": 8}
+
+
+@pytest.mark.parametrize("loss, kind", [("margin_mse", "run"), ("kl", "triples")])
+def test_distillation_trains_from_a_teacher_that_gives_scores(tmp_path, tiny_dataset, loss, kind):
+    spec, corpus = f"local:{tiny_dataset / 'train'}", f"local:{tiny_dataset}"
+    texts = dict(datasets.iter_docs(spec))
+    teacher = _scored_teacher(tmp_path, kind, sorted(datasets.queries(spec))[:6], list(texts))
+    backbone = build_backbone(TINY, tmp_path / "backbone", texts.values())
+    hp = {**HPARAMS, "steps": 2, "group_size": 4, "loss": loss, "temperature": 2.0}
+    out = _train_files("D", backbone, tmp_path / "model", tmp_path / "work", spec, corpus, hp, seed=1, teacher=teacher)
+    hparams = json.loads((out / "hparams.json").read_text())
+    assert (hparams["loss"], hparams["training_groups"]) == (loss, 6)
+    assert AutoModelForSequenceClassification.from_pretrained(out).num_labels == 1
+
+
+def test_a_loss_on_scores_from_a_teacher_that_ranks_stops_before_training(tmp_path, tiny_dataset):
+    from stagewise.errors import ConfigError
+
+    spec, corpus = f"local:{tiny_dataset / 'train'}", f"local:{tiny_dataset}"
+    teacher = {**_scored_teacher(tmp_path, "run", sorted(datasets.queries(spec))[:2], ["a", "b"]), "labels": "ranks"}
+    with pytest.raises(ConfigError, match=r"'training\.D\.loss': margin_mse distils the teacher's scores"):
+        _train_files("D", tmp_path / "no-model", tmp_path / "model", tmp_path / "work", spec, corpus,
+                     {**HPARAMS, "loss": "margin_mse"}, seed=1, teacher=teacher)
+    assert not (tmp_path / "model").exists()
+
+
 def test_a_checkpoint_of_another_training_is_not_resumed_and_the_changed_run_equals_a_fresh_one(tmp_path, groups,
                                                                                                  caplog):
     queries, qrels, run, texts = groups

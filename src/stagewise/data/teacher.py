@@ -1,4 +1,5 @@
-"""Teacher rankings for distillation, in the layout of RankGPT's released files (Sun et al., 2023).
+"""Teachers for distillation: rankings in the layout of RankGPT's released files (Sun et al., 2023), a TREC run, or
+scored triples.
 
 * candidates (JSON lines, ``marco-train-100k.jsonl``): ``{"query_id", "query", "positive_passages": [...],
   "retrieved_passages": [{"docid", "rank", "text", ...}, ...]}``; ``qid`` instead of ``query_id`` is accepted too.
@@ -10,6 +11,12 @@ removed, split on ``" > "``, every token an integer, exactly ``ranking_size`` to
 (the release kept 90,699 of the 100,000 strings). A string with a repeated id passes that rule: ``repeated``
 decides whether it is kept (the release: its data module then keeps each passage's first, best-ranked occurrence)
 or dropped. Every case is counted in the log.
+
+A teacher that gives scores is a TREC run (its scores are the teacher's) or triples in the layout of the MS MARCO
+cross-encoder-ensemble distillation set (``bert_cat_ensemble_msmarcopassage_train_scores_ids.tsv``, Hofstaetter et
+al., 2020, https://zenodo.org/record/4068216): one triple a line, ``pos_score neg_score qid pid_pos pid_neg``
+separated by tabs, no header, as lightning-ir's ``ScoredDocTuples`` reads it (``lightning_ir/data/external_datasets/
+ir_datasets_utils.py``: ``pos_score, neg_score, qid, pid1, pid2 = line.split()``).
 """
 
 from __future__ import annotations
@@ -38,11 +45,15 @@ class MalformedPermutation(ValueError):
 
 @dataclass
 class Teacher:
-    """qid -> docids from best to worst; the query texts the teacher saw (empty for a teacher run); counts."""
+    """qid -> docids from best to worst; the query texts the teacher saw (empty for a teacher run); counts. A teacher
+    that gives scores also has ``scores`` (qid -> docid -> the teacher's score, every passage of ``rankings``), and
+    triples the ``positives`` they name per query (in file order)."""
 
     rankings: dict[str, list[str]]
     queries: dict[str, str] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    scores: dict[str, dict[str, float]] = field(default_factory=dict)
+    positives: dict[str, list[str]] = field(default_factory=dict)
 
 
 def parse_permutation(text: str, n: int) -> list[int]:
@@ -179,9 +190,85 @@ def _log_counts(counts, repeated, ranking_size, path):
 
 
 def read_teacher_run(path, depth: int = 20) -> Teacher:
-    """A teacher ranking given as a TREC run: each query's top-``depth`` by score (ties by document id)."""
-    rankings = {qid: [d for d, _ in sorted_ranking(docs)[:depth]] for qid, docs in read_run(path).items()}
-    return Teacher(rankings, {}, {"kept": len(rankings)})
+    """A teacher given as a TREC run: each query's top-``depth`` by score (ties in trec_eval's order, see
+    ``stagewise.io.sorted_ranking``), with their scores (the labels of a teacher that gives scores)."""
+    tops = {qid: sorted_ranking(docs)[:depth] for qid, docs in read_run(path).items()}
+    return Teacher({qid: [d for d, _ in top] for qid, top in tops.items()}, {}, {"kept": len(tops)},
+                   scores={qid: dict(top) for qid, top in tops.items()})
+
+
+#: the columns of a scored triple, in the order of the MS MARCO cross-encoder-ensemble file
+TRIPLE_COLUMNS = ("pos_score", "neg_score", "qid", "pid_pos", "pid_neg")
+
+
+def read_teacher_triples(path) -> Teacher:
+    """A teacher that gives scores as triples, ``pos_score neg_score qid pid_pos pid_neg`` a line (``TRIPLE_COLUMNS``;
+    tabs, or any whitespace as lightning-ir splits them); a line with another number of columns or a score that is no
+    finite number stops with the file and line, and so does a first line with the ids first (``_ids_first``). Per
+    query: the positives the triples name (``positives``, in file
+    order), every passage's score (a passage met again keeps its first score; a differing later one is counted and
+    logged) and ``rankings``, the query's passages by descending score."""
+    from ..io import text_lines
+
+    scores: dict[str, dict[str, float]] = {}
+    positives: dict[str, list[str]] = {}
+    counts = {"triples": 0, "differing_scores": 0}
+    for lineno, line in text_lines(path):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != len(TRIPLE_COLUMNS):
+            raise InputFormatError(path, f"expected {len(TRIPLE_COLUMNS)} columns '{' '.join(TRIPLE_COLUMNS)}' "
+                                         f"(the cross-encoder-ensemble triples' layout), got {len(parts)}", lineno)
+        pos_score, neg_score, qid, pid_pos, pid_neg = parts
+        if not counts["triples"] and _ids_first(parts):
+            # numeric ids would read as scores
+            raise InputFormatError(path, f"the first triple has integer ids where the scores belong and scores where "
+                                         f"the ids belong; expected '{' '.join(TRIPLE_COLUMNS)}'", lineno)
+        try:
+            pair = {pid_pos: float(pos_score), pid_neg: float(neg_score)}
+        except ValueError:
+            raise InputFormatError(path, f"pos_score {pos_score!r} or neg_score {neg_score!r} is not a number",
+                                   lineno) from None
+        if not all(np.isfinite(list(pair.values()))):
+            raise InputFormatError(path, f"pos_score {pos_score!r} or neg_score {neg_score!r} is not finite", lineno)
+        counts["triples"] += 1
+        known = scores.setdefault(qid, {})
+        for docid, score in pair.items():
+            counts["differing_scores"] += docid in known and known[docid] != score
+            known.setdefault(docid, score)
+        if pid_pos not in positives.setdefault(qid, []):
+            positives[qid].append(pid_pos)
+    rankings = {qid: [d for d, _ in sorted_ranking(docs)] for qid, docs in scores.items()}
+    counts["kept"] = len(rankings)
+    log.info("teacher: %d triples of %d queries, %d passages with their scores (%s)", counts["triples"], len(rankings),
+             sum(len(r) for r in rankings.values()), path)
+    if counts["differing_scores"]:
+        log.warning("teacher: %d times a triple gives a passage another score than an earlier line of its query; "
+                    "the first score is kept (%s)", counts["differing_scores"], path)
+    return Teacher(rankings, {}, counts, scores=scores, positives=positives)
+
+
+def _ids_first(parts: list[str]) -> bool:
+    """Whether a triple looks like ``qid pid_pos pid_neg pos_score neg_score``: three integers, then two numbers that
+    are not both integers."""
+    try:
+        [float(v) for v in parts[3:]]
+    except ValueError:
+        return False
+    return all(p.isdigit() for p in parts[:3]) and not all(v.lstrip("-").isdigit() for v in parts[3:])
+
+
+def _noisy_grades(run, qrels, depth: int, noise: float, seed: int):
+    """(qid, the run's top-``depth``, true grade + seeded Gaussian noise of each) per query with at least two
+    passages, queries in sorted order, all drawn from one generator seeded by ``seed``."""
+    rng = np.random.default_rng(seed)
+    for qid in sorted(run):
+        top = [docid for docid, _ in sorted_ranking(run[qid])[:depth]]
+        if len(top) < 2:
+            continue
+        judged = qrels.get(qid, {})
+        yield qid, top, np.array([judged.get(d, 0) for d in top], dtype=float) + rng.normal(0, noise, len(top))
 
 
 def simulated_teacher(run, qrels, queries, depth: int = 20, noise: float = 0.7, seed: int = 0):
@@ -189,20 +276,24 @@ def simulated_teacher(run, qrels, queries, depth: int = 20, noise: float = 0.7, 
 
     Returns (candidates, permutations) in RankGPT's layout (without the passage texts).
     """
-    rng = np.random.default_rng(seed)
     candidates, permutations = [], []
-    for qid in sorted(run):
-        top = [docid for docid, _ in sorted_ranking(run[qid])[:depth]]
-        if len(top) < 2:
-            continue
+    for qid, top, noisy in _noisy_grades(run, qrels, depth, noise, seed):
         judged = qrels.get(qid, {})
-        noisy = np.array([judged.get(d, 0) for d in top], dtype=float) + rng.normal(0, noise, len(top))
         order = sorted(range(len(top)), key=lambda i: (-noisy[i], i))
         candidates.append({"query_id": qid, "query": queries[qid],
                            "positive_passages": [{"docid": d} for d, g in sorted(judged.items()) if g > 0],
                            "retrieved_passages": [{"docid": d, "rank": r} for r, d in enumerate(top, start=1)]})
         permutations.append(" > ".join(f"[{i + 1}]" for i in order))
     return candidates, permutations
+
+
+def simulated_teacher_scores(run, qrels, depth: int = 20, noise: float = 0.7, seed: int = 0):
+    """The demo teacher's scores: the noisy grades ``simulated_teacher`` ranks by (the same draws for the same
+    arguments), as a run (qid -> docid -> score) for a teacher that gives scores; write it with
+    ``stagewise.io.write_run``. Its order equals the permutations' wherever no two noisy grades tie (the permutations
+    break ties by first-stage rank, a run by document id)."""
+    return {qid: {d: float(g) for d, g in zip(top, noisy)} for qid, top, noisy in _noisy_grades(run, qrels, depth,
+                                                                                                 noise, seed)}
 
 
 def write_teacher(candidates, permutations, candidates_path, permutations_path):

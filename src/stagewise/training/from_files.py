@@ -1,6 +1,6 @@
 """A stage's training groups built from files: C from the training queries, their qrels and a first-stage run (or
-the candidates store built from it), D from the teacher's rankings; texts read from the corpus when a group is
-drawn. Also the list of files the groups came from, which the training's fingerprint records."""
+the candidates store built from it), D from the teacher's rankings or scores; texts read from the corpus when a
+group is drawn. Also the list of files the groups came from, which the training's fingerprint records."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..settings import TeacherSettings
+from ..settings import TeacherSettings, check_teacher_loss
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +28,16 @@ class TrainingFiles:
 
 
 def training_groups(settings, files: TrainingFiles, seed: int):
-    """The training groups of a stage (``settings``: its StageSettings; a ``ContrastiveGroups`` or
-    ``DistillationGroups``): C takes hard negatives from ``files.candidates`` (see stagewise.data.candidates) or the
-    TREC run ``files.run``; D takes the teacher's rankings. Texts are read when a group is drawn, from the doc store
-    (a local corpus's offset index) or ir_datasets' docstore; a local corpus without an index is read into memory."""
+    """The training groups of a stage (``settings``: its StageSettings; a ``ContrastiveGroups``, or for D a
+    ``DistillationGroups``, or ``ScoredDistillationGroups`` for a teacher that gives scores): C takes hard negatives
+    from ``files.candidates`` (see stagewise.data.candidates) or the TREC run ``files.run``; D takes the teacher's
+    rankings or scores, and stops on a loss the teacher cannot give (``stagewise.settings.check_teacher_loss``). Texts
+    are read when a group is drawn, from the doc store (a local corpus's offset index) or ir_datasets' docstore; a
+    local corpus without an index is read into memory."""
     from ..data import datasets
     from ..data.candidates import Candidates
     from ..io import read_run_by_rank
-    from .sampling import ContrastiveGroups, DistillationGroups
+    from .sampling import ContrastiveGroups, DistillationGroups, ScoredDistillationGroups
 
     queries = datasets.queries(files.queries)
     if settings.kind == "C":
@@ -59,12 +61,16 @@ def training_groups(settings, files: TrainingFiles, seed: int):
                  counts["kept"], counts["no_positive"])
     else:
         teacher = files.teacher
+        check_teacher_loss(settings.loss, teacher)
         ranked = read_teacher_rankings(teacher)
         # the query text the teacher ranked for (RankGPT's candidates carry it), else the training queries'
         queries = {**queries, **ranked.queries}
         texts = _texts(files, {d for r in ranked.rankings.values() for d in r}, 0)
-        dataset = DistillationGroups(queries, ranked.rankings, texts, settings.group_size, seed,
-                                     ranking_size=teacher.ranking_size if not teacher.run else None)
+        if teacher.labels == "scores":
+            dataset = ScoredDistillationGroups(queries, ranked, texts, settings.group_size, seed)
+        else:
+            dataset = DistillationGroups(queries, ranked.rankings, texts, settings.group_size, seed,
+                                         ranking_size=teacher.ranking_size if not teacher.run else None)
         if dataset.without_query:
             log.warning("teacher: %d of %d rankings skipped: their query is neither in the teacher's candidates nor "
                         "in %s", dataset.without_query, len(ranked.rankings), files.queries)
@@ -91,14 +97,17 @@ def data_files(kind: str, files: TrainingFiles) -> list:
 
 
 def read_teacher_rankings(teacher: TeacherSettings):
-    """The teacher: a TREC run, or RankGPT candidates + permutations (md5-checked); a
-    ``stagewise.data.teacher.Teacher``."""
-    from ..data.teacher import check_md5, read_teacher, read_teacher_run
+    """The teacher: a TREC run, scored triples, or RankGPT candidates + permutations (md5-checked); a
+    ``stagewise.data.teacher.Teacher`` (with the teacher's scores where a run or triples give them)."""
+    from ..data.teacher import check_md5, read_teacher, read_teacher_run, read_teacher_triples
 
     md5 = teacher.md5 or {}
     if teacher.run:
         check_md5(teacher.run, md5.get("run"))
         return read_teacher_run(teacher.run, teacher.depth)
+    if teacher.triples:
+        check_md5(teacher.triples, md5.get("triples"))
+        return read_teacher_triples(teacher.triples)
     check_md5(teacher.candidates, md5.get("candidates"))
     check_md5(teacher.permutations, md5.get("permutations"))
     return read_teacher(teacher.candidates, teacher.permutations, teacher.ranking_size, teacher.malformed,

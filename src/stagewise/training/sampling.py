@@ -142,15 +142,44 @@ class DistillationGroups(Dataset):
     def __len__(self):
         return len(self.items)
 
+    def _subset(self, docids: list[str], size: int, rng_key) -> list[str]:
+        """``size`` of ``docids`` drawn at random (seeded by ``rng_key``) in their order; all of them if no more."""
+        if not size or len(docids) <= size:
+            return docids
+        rng = np.random.default_rng(rng_key)
+        return [docids[i] for i in sorted(rng.choice(len(docids), size, replace=False))]
+
     def __getitem__(self, key):
         epoch, idx = key if isinstance(key, tuple) else (0, key)
         query, ranking = self.items[idx]
         labels = teacher_ranking_to_labels(ranking, self.ranking_size)
-        docids = ranking
-        if self.group_size and len(ranking) > self.group_size:
-            rng = np.random.default_rng([self.seed, epoch, idx])
-            docids = [ranking[i] for i in sorted(rng.choice(len(ranking), self.group_size, replace=False))]
+        docids = self._subset(ranking, self.group_size, [self.seed, epoch, idx])
         return Group(query, [self.texts[d] for d in docids], [float(labels[d]) for d in docids])
+
+
+class ScoredDistillationGroups(DistillationGroups):
+    """Groups of a teacher that gives scores (a ``stagewise.data.teacher.Teacher`` with ``scores``): labels = the
+    teacher's scores. From a run: a random subset of ``group_size`` of the query's top passages, in the teacher's
+    order (as ``DistillationGroups``). From triples (the teacher names ``positives``): one of the query's positives,
+    drawn per epoch, first, then up to ``group_size - 1`` of its other passages drawn at random, in descending
+    score."""
+
+    def __init__(self, queries, teacher, texts, group_size, seed):
+        super().__init__(queries, teacher.rankings, texts, group_size, seed)
+        self.scores, self.positives = teacher.scores, teacher.positives
+
+    def __getitem__(self, key):
+        epoch, idx = key if isinstance(key, tuple) else (0, key)
+        (query, ranking), qid = self.items[idx], self.query_ids[idx]
+        positives = self.positives.get(qid)
+        if positives:
+            positive = positives[np.random.default_rng([self.seed, epoch, idx, 1]).integers(len(positives))]
+            negatives = [d for d in ranking if d not in positives]
+            docids = [positive, *self._subset(negatives, self.group_size - 1, [self.seed, epoch, idx])]
+        else:
+            docids = self._subset(ranking, self.group_size, [self.seed, epoch, idx])
+        scores = self.scores[qid]
+        return Group(query, [self.texts[d] for d in docids], [scores[d] for d in docids])
 
 
 class StepBatchSampler(Sampler):
