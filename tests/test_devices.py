@@ -200,6 +200,10 @@ def test_every_gpu_rule_holds_a_gpu_before_importing_anything_else():
         assert before <= {"hold_gpu", "to_file"}, (rule, before)  # nothing that could import torch comes first
 
 
+#: Snakemake's wildcards: attributes, and items() as a mapping has them
+WILDCARDS = {"reranker": "electra", "schedule": "C", "seed": "1"}
+
+
 def test_the_rerank_script_runs_the_library_on_its_own_gpu(pretend, monkeypatch):
     """The rule's script, run as Snakemake runs it, with the library call replaced by a recorder of the device."""
     import runpy
@@ -218,7 +222,8 @@ def test_the_rerank_script_runs_the_library_on_its_own_gpu(pretend, monkeypatch)
                                 input=SimpleNamespace(model="m", run="r", get=lambda name, default=None: default),
                                 params=SimpleNamespace(settings=dict(depth=1, batch_size=1, max_length=8,
                                                                      head_precision="fp32"), queries="q", corpus="c"),
-                                wildcards=SimpleNamespace(reranker="electra", schedule="C", seed="1"))
+                                wildcards=SimpleNamespace(**WILDCARDS, items=WILDCARDS.items), config={},
+                                rule="rerank")
     runpy.run_path(str(ROOT / "workflow" / "scripts" / "rerank.py"), init_globals={"snakemake": snakemake})
     assert seen == ["0"]
 

@@ -21,6 +21,10 @@ class _Input(SimpleNamespace):
         return getattr(self, name, default)
 
 
+#: Snakemake's wildcards: attributes, and items() as a mapping has them
+WILDCARDS = {"reranker": "electra", "schedule": "C", "seed": "1"}
+
+
 @pytest.fixture
 def calls(monkeypatch):
     """rerank_files replaced by a recorder: (positional arguments, keywords) of each call."""
@@ -41,7 +45,7 @@ def test_the_rerank_rule_passes_the_configured_head_precision(tmp_path, calls, h
         log=[str(tmp_path / "rerank.log")], threads=1, output=[str(tmp_path / "out.run")],
         input=_Input(model="results/models/electra/C/seed1", run="results/runs/first_stage/bm25/test.run"),
         params=SimpleNamespace(settings=settings, queries="local:q", corpus="local:c"),
-        wildcards=SimpleNamespace(reranker="electra", schedule="C", seed="1"))
+        wildcards=SimpleNamespace(**WILDCARDS, items=WILDCARDS.items), config=config, rule="rerank")
     runpy.run_path(str(ROOT / "workflow" / "scripts" / "rerank.py"), init_globals={"snakemake": snakemake})
     (args, keywords), = calls
     applied = args[3]  # rerank_files(model_dir, jobs, corpus, settings, ...)

@@ -40,7 +40,8 @@ def finished_workflow(tmp_path_factory):
     assert result.returncode == 0, result.stderr[-4000:]
     (folder / "given").mkdir()
     for t in tests:
-        lines = (folder / "results" / "runs" / "first_stage" / "bm25" / f"{t}.run").read_text().splitlines()
+        text = (folder / "results" / "runs" / "first_stage" / "bm25" / f"{t}.run").read_text()
+        lines = [line for line in text.splitlines() if not line.startswith("#")]  # without its provenance header
         given = [f"{q} Q0 {d} {r} {-float(s)} splade" for q, _, d, r, s, _ in map(str.split, lines)]
         (folder / "given" / f"{t}.run").write_text("\n".join(given) + "\n")
     result = snakemake(folder)
@@ -114,6 +115,36 @@ def test_models_are_hugging_face_folders_and_stage2_starts_from_stage1(finished_
     AutoModelForSequenceClassification.from_pretrained(model)
     hparams = json.loads((model / "hparams.json").read_text())
     assert hparams["stage"] == "D" and hparams["init_model"].endswith("results/models/electra/C/seed1")
+
+
+def test_runs_models_and_tables_carry_their_provenance(finished_workflow, capsys):
+    import json
+
+    from stagewise import provenance
+    from stagewise.cli import main
+    from stagewise.io import read_run
+
+    results = finished_workflow / "results"
+    run = results / "runs" / "rerank" / "bm25" / "electra" / "C-D" / "seed1" / "test-a.run"
+    assert run.read_text().startswith("# ir_metadata.start\n") and read_run(run)  # a header the reader skips
+    main(["provenance", "--json", str(run)])
+    record = json.loads(capsys.readouterr().out)
+    method = record["method"]
+    assert record["tag"] == "electra-C-D-seed1" and method["rule"] == "rerank"
+    assert (method["ranker"], method["reranker"], method["schedule"], method["seed"]) == ("bm25", "electra", "C-D", "1")
+    assert record["data"]["test collection"]["name"] == "test-a"
+    assert record["platform"]["software"]["libraries"]["python"]["torch"] and record["implementation"]["source"]
+    model = results / "models" / "electra" / "C-D" / "seed1"
+    assert method["model_fingerprint"] == provenance.model_fingerprint(model)
+    trained = json.loads((model / "provenance.json").read_text())
+    assert trained["method"]["model_fingerprint"] == method["model_fingerprint"]
+    assert trained["method"]["config_hash"] == method["config_hash"]  # one config for the whole grid
+    assert (trained["method"]["rule"], trained["method"]["stage"], trained["method"]["seed"]) == ("train", "D", 1)
+    bm25 = provenance.read(results / "runs" / "first_stage" / "bm25" / "test-a.run")
+    assert bm25["tag"] == "bm25" and bm25["method"]["config_hash"] == method["config_hash"]
+    tables = provenance.read(results / "tables")["files"]
+    assert {"main.csv", "main.md", "significance.csv"} <= set(tables)
+    assert tables["main.csv"]["method"]["rule"] == "main_table"
 
 
 def test_a_second_stage_setting_reaches_the_second_stage_optimizer_only(finished_workflow):

@@ -49,6 +49,7 @@ def _train(a):
     import yaml
 
     from .config import validate_config
+    from .provenance import set_job
     from .settings import STAGE_KINDS, TeacherSettings
     from .training.trainer import StagePaths, TrainingFiles, train_from_files
 
@@ -57,6 +58,7 @@ def _train(a):
     _need(a.run, "first-stage run (--run)")
     with open(a.config, encoding="utf-8") as f:
         config = validate_config(yaml.safe_load(f))
+    set_job(config)  # the model's provenance record names the config's hash
     settings = STAGE_KINDS[a.stage].from_section(config["training"][a.stage])
     teacher = TeacherSettings.from_section(config["teacher"]) if a.stage == "D" else None
     files = TrainingFiles(config["train_queries"], config["corpus"], run=a.run, teacher=teacher)
@@ -96,6 +98,19 @@ def _table(a):
     table = main_table(per_query, significance)
     write_csv(table, a.out)
     print(markdown_table(table, list(dict.fromkeys(table["metric"]))))
+
+
+def _provenance(a):
+    import yaml
+
+    from .provenance import read
+
+    found = read(a.file)
+    if a.json:
+        print(json.dumps(found, indent=1, ensure_ascii=False))
+    else:
+        print(yaml.safe_dump(found, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1 << 16),
+              end="")
 
 
 from .evaluation.metrics import METRICS  # noqa: E402  (a constant; the module imports ranx only when evaluating)
@@ -185,6 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--correction", choices=schema_choices(SIGNIFICANCE, "correction"),
                    default=schema_default(SIGNIFICANCE, "correction"))
     p.set_defaults(func=_table)
+    p = sub.add_parser("provenance", help="print the provenance record of a run file (its ir_metadata header), a "
+                                          "model folder or a table (provenance.json)")
+    p.add_argument("file", help="a run file, a model folder or a file in one, a table, results/tables")
+    p.add_argument("--json", action="store_true", help="print JSON instead of YAML")
+    p.set_defaults(func=_provenance)
     return parser
 
 

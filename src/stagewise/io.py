@@ -1,4 +1,4 @@
-"""Community file formats: TREC run and qrels files, TSV queries, atomic writes."""
+"""Community file formats: TREC run files (with an ir_metadata header) and qrels files, TSV queries, atomic writes."""
 
 from __future__ import annotations
 
@@ -42,14 +42,15 @@ def file_identity(path) -> dict:
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sample_sha256": h.hexdigest()}
 
 
-def folder_sha256(folder, name_end: bytes = b"\0") -> str:
+def folder_sha256(folder, name_end: bytes = b"\0", skip=()) -> str:
     """sha256 over the relative names and contents of the files in a folder, in name order (a model folder: a second
-    per GB). Each name is followed by ``name_end``; a ColBERT index records its checkpoint's hash with none."""
+    per GB), leaving out the relative names in ``skip``. Each name is followed by ``name_end``; a ColBERT index
+    records its checkpoint's hash with none."""
     import hashlib
 
     h = hashlib.sha256()
     root = Path(folder)
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and str(p.relative_to(root)) not in skip):
         h.update(str(path.relative_to(root)).encode() + name_end)
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
@@ -198,22 +199,31 @@ def sorted_ranking(docs: dict[str, float]) -> list[tuple[str, float]]:
     return sorted(docs.items(), key=lambda item: (item[1], item[0]), reverse=True)
 
 
-def write_run(run: Run, path, tag="stagewise", depth=None):
-    """Write a TREC run atomically, ranks from scores with ties in trec_eval's order (see ``sorted_ranking``)."""
-    with RunWriter(path, tag, depth) as writer:
+def write_run(run: Run, path, tag="stagewise", depth=None, header: dict | None = None):
+    """Write a TREC run atomically, ranks from scores with ties in trec_eval's order (see ``sorted_ranking``);
+    ``header``: a provenance record (``stagewise.provenance.record``), written first as an ir_metadata header of
+    ``#`` lines (``header_lines``), which every reader of run files here skips."""
+    with RunWriter(path, tag, depth, header) as writer:
         writer.write(run)
 
 
 class RunWriter:
     """Write a TREC run query batch by query batch, atomically (renamed into place when the block succeeds); each
-    query's ranking as ``write_run`` orders it. A query written twice is an error."""
+    query's ranking as ``write_run`` orders it, after the ``header`` record if one is given. A query written twice
+    is an error."""
 
-    def __init__(self, path, tag="stagewise", depth=None):
-        self.path, self.tag, self.depth, self.written = Path(path), tag, depth, set()
+    def __init__(self, path, tag="stagewise", depth=None, header: dict | None = None):
+        self.path, self.tag, self.depth, self.header, self.written = Path(path), tag, depth, header, set()
 
     def __enter__(self):
         self._atomic = atomic_path(self.path)
         self._file = open(self._atomic.__enter__(), "w", encoding="utf-8")
+        if self.header is not None:
+            try:
+                self._file.writelines(line + "\n" for line in header_lines(self.header))
+            except BaseException as e:
+                self.__exit__(type(e), e, e.__traceback__)  # no partial file or temporary left behind
+                raise
         return self
 
     def write(self, run: Run):
@@ -228,6 +238,64 @@ class RunWriter:
     def __exit__(self, *exc):
         self._file.close()
         return self._atomic.__exit__(*exc)
+
+
+#: the first and last lines of a run file's ir_metadata header (https://www.ir-metadata.org), after '# '
+IR_METADATA_START, IR_METADATA_END = "ir_metadata.start", "ir_metadata.end"
+
+
+def header_lines(record: dict) -> list[str]:
+    """A run file's ir_metadata header holding ``record`` (a ``stagewise.provenance`` record), as repro_eval writes
+    it: ``# ir_metadata.start``, the record's YAML a line each after ``# ``, ``# ir_metadata.end`` (lines without their
+    newline)."""
+    import yaml
+
+    text = yaml.safe_dump(record, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1 << 16)
+    return [f"# {IR_METADATA_START}", *(f"# {line}" for line in text.splitlines()), f"# {IR_METADATA_END}"]
+
+
+def read_header(path) -> dict | None:
+    """The ir_metadata header of a run file (plain or gzip-compressed), or None when its first line is not
+    ``# ir_metadata.start``. A header without its end line or with invalid YAML stops, naming the file and line."""
+    import gzip
+
+    import yaml
+
+    path = Path(path)
+    with open(path, "rb") as f:
+        compressed = f.read(2) == b"\x1f\x8b"
+    with gzip.open(path, "rb") if compressed else open(path, "rb") as f:
+        if _comment_text(f.readline()) != IR_METADATA_START:
+            return None
+        lines, lineno = [], 1
+        for lineno, raw in enumerate(f, start=2):
+            if _comment_text(raw) == IR_METADATA_END:
+                break
+            text = raw.decode("utf-8", errors="replace")
+            if not text.startswith("#"):
+                raise InputFormatError(path, "a line of the ir_metadata header is not a '#' line", lineno)
+            lines.append(text[2:] if text.startswith("# ") else text[1:])
+        else:
+            raise InputFormatError(path, f"the ir_metadata header has no '# {IR_METADATA_END}' line", lineno)
+    try:
+        found = yaml.safe_load("".join(lines))
+    except yaml.YAMLError as e:
+        raise InputFormatError(path, f"the ir_metadata header is not YAML ({e})") from None
+    if not isinstance(found, dict):
+        raise InputFormatError(path, "the ir_metadata header is not a mapping")
+    return found
+
+
+def _comment_text(raw: bytes) -> str:
+    """A comment line's text after its '#' ('' for any other line): the start and end lines of a header."""
+    return raw.strip().decode("utf-8", errors="replace").lstrip("#").strip() if raw.startswith(b"#") else ""
+
+
+def without_header(path) -> str:
+    """A run file's text without its ``#`` lines (what ``grep -v '^#'`` gives): the plain TREC run for a tool that
+    does not skip comments (pytrec_eval)."""
+    with open_text(path) as f:
+        return "".join(line for line in f if not line.startswith("#"))
 
 
 def read_qrels(path) -> Qrels:

@@ -137,7 +137,9 @@ class RerankJob(NamedTuple):
 def rerank_files(model_dir, jobs: list[RerankJob], corpus: Corpus, settings, threads: int = 1,
                  tag: str = "stagewise"):
     """Re-rank each job's first-stage run with the model folder ``model_dir`` and write TREC runs (``settings``: a
-    ``stagewise.settings.RerankSettings``; texts from ``corpus``, see ``stagewise.data.texts.Corpus``)."""
+    ``stagewise.settings.RerankSettings``; texts from ``corpus``, see ``stagewise.data.texts.Corpus``), each with
+    its provenance record as header: the model and its fingerprint, the run it re-ranks, the settings, the device."""
+    from . import provenance
     from .data import datasets
     from .io import read_run, write_run
 
@@ -146,8 +148,11 @@ def rerank_files(model_dir, jobs: list[RerankJob], corpus: Corpus, settings, thr
     runs = [read_run(job.run) for job in jobs]
     needed = {d for run in runs for q in run for d, _ in sorted_ranking(run[q])[:settings.depth]}
     texts = corpus.doc_texts(needed)
+    method = {"model": str(model_dir), "model_fingerprint": provenance.model_fingerprint(model_dir),
+              "device": str(next(model.parameters()).device), "rerank": settings.as_dict()}
     for run, job in zip(runs, jobs):
         queries = datasets.queries(job.queries)
         with parallel_tokenization(threads):
             scored = rerank(model, tokenizer, run, queries, texts, settings)
-        write_run(scored, job.out, tag=tag)
+        header = provenance.record(tag=tag, reranks=job.run, queries=job.queries, **method)
+        write_run(scored, job.out, tag=tag, header=header)

@@ -9,7 +9,8 @@ import torch
 
 from stagewise.data.synthetic import SyntheticSpec, generate
 from stagewise.first_stage import colbert
-from stagewise.io import sorted_ranking
+from stagewise.io import sorted_ranking, without_header
+from stagewise.provenance import read
 
 pytestmark = pytest.mark.slow
 
@@ -172,8 +173,8 @@ def test_a_killed_sharded_search_resumes_from_its_shards_and_equals_one_search(i
                                                                                 monkeypatch):
     from stagewise.io import write_qrels, write_tsv
 
-    # query batches of 8 against shards of 10: shard boundaries fall inside batches, and the run must still equal
-    # the unsharded search's byte for byte, on any processor (each query is encoded in the same batch either way)
+    # query batches of 8 against shards of 10: shard boundaries fall inside batches, and the run's lines must still
+    # equal the unsharded search's byte for byte, on any processor (each query is encoded in the same batch either way)
     monkeypatch.setattr(colbert, "QUERY_BATCH", 8)
     queries, _ = copied_queries(corpus, n=25, seed=3)
     folder = tmp_path / "qs"
@@ -197,7 +198,9 @@ def test_a_killed_sharded_search_resumes_from_its_shards_and_equals_one_search(i
                          shards=colbert.QueryShards(tmp_path / "shards", size=10, after_shard=searched.append))
     assert searched == [2] and "2 of 3 shards already in" in caplog.text
     colbert.retrieve(index, spec, tmp_path / "one.run", settings(depth=10))
-    assert (tmp_path / "out.run").read_text() == (tmp_path / "one.run").read_text()
+    assert without_header(tmp_path / "out.run") == without_header(tmp_path / "one.run")
+    recorded = read(tmp_path / "out.run")["method"]  # the header: its provenance record
+    assert recorded["checkpoint_fingerprint"] == colbert.checkpoint_fingerprint(index.checkpoint)
     assert not (tmp_path / "shards").exists()
 
 

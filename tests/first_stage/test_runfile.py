@@ -2,7 +2,8 @@ import pytest
 
 from stagewise.errors import InputFormatError
 from stagewise.first_stage.runfile import import_run
-from stagewise.io import read_run
+from stagewise.io import read_run, without_header
+from stagewise.provenance import read
 
 
 def test_a_run_file_is_normalized_cut_and_restricted_to_the_query_set(tmp_path):
@@ -14,7 +15,7 @@ def test_a_run_file_is_normalized_cut_and_restricted_to_the_query_set(tmp_path):
     out = tmp_path / "out.run"
     import_run(given, out, queries={"q1": "a", "q2": "b"}, depth=2, tag="splade")
     # ties in trec_eval's order (descending docid): d3 before d2, so the cut keeps d3
-    assert out.read_text().splitlines() == ["q1 Q0 d1 1 2.000000 splade", "q1 Q0 d3 2 0.500000 splade"]
+    assert without_header(out).splitlines() == ["q1 Q0 d1 1 2.000000 splade", "q1 Q0 d3 2 0.500000 splade"]
     assert read_run(out) == {"q1": {"d1": 2.0, "d3": 0.5}}
 
 
@@ -50,7 +51,11 @@ def test_a_gzip_run_with_an_ir_metadata_header_imports_as_the_plain_run(tmp_path
         f.write(IR_METADATA + "\n".join(lines[:2]) + "\n# a comment between lines\n" + lines[2] + "\n")
     import_run(tmp_path / "given.run.gz", tmp_path / "a.run")
     import_run(tmp_path / "plain.run", tmp_path / "b.run")
-    assert (tmp_path / "a.run").read_text() == (tmp_path / "b.run").read_text() != ""
+    assert without_header(tmp_path / "a.run") == without_header(tmp_path / "b.run") != ""
+    # our header names the file it came from and keeps that file's own
+    given = read(tmp_path / "a.run")["method"]
+    assert given["imported"] == str(tmp_path / "given.run.gz")
+    assert given["imported_metadata"] == {"tag": "splade", "platform": {"hardware": {"gpu": "A100"}}}
     # qrels too, with a malformed line still named by its line number in the decompressed file
     with gzip.open(tmp_path / "qrels.gz", "wt") as f:
         f.write("# judged by NIST\nq1 0 d1 2\nq2 0 d3 1\n")

@@ -9,6 +9,7 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+from stagewise import provenance
 from stagewise.backbones import BackboneSettings, build_backbone
 from stagewise.data import datasets
 from stagewise.settings import stage as settings_of
@@ -66,6 +67,10 @@ def test_training_steps_lower_the_loss_and_write_a_model_folder(tmp_path, groups
     assert hparams["stage"] == stage and hparams["steps"] == 60 and hparams["seed"] == 1
     assert (out / "training_log.csv").read_text().count("\n") > 10
     assert not (tmp_path / "work" / "checkpoints").exists()  # removed once the model is saved
+    record = provenance.read(out)  # its provenance.json
+    assert record["method"]["model_fingerprint"] == provenance.model_fingerprint(out)
+    assert (record["method"]["stage"], record["method"]["seed"]) == (stage, 1)
+    assert record["platform"]["software"]["libraries"]["python"]["torch"] == torch.__version__
 
 
 def test_same_seed_gives_the_same_weights(tmp_path, groups):

@@ -1,4 +1,5 @@
 from stagewise.logs import to_file
+from stagewise.provenance import set_job
 from stagewise.reporting.efficiency import (
     cumulative_costs,
     efficiency_markdown,
@@ -12,6 +13,7 @@ from stagewise.reporting.plots import efficiency_plot
 from stagewise.reporting.table import read_metrics, write_csv, write_text
 
 to_file(snakemake.log[0])
+set_job(snakemake.config, snakemake.rule, snakemake.wildcards)  # what the provenance records of its outputs name
 i, p = snakemake.input, snakemake.params
 # efficiency_inputs() lists models, benchmarks and keys in the same orders
 keys = [tuple(k) for k in p.cost_cells]

@@ -1,6 +1,8 @@
 from stagewise.logs import to_file
+from stagewise.provenance import set_job
 
 to_file(snakemake.log[0])
+set_job(snakemake.config, snakemake.rule, snakemake.wildcards)  # what the provenance records of its outputs name
 from stagewise.data.datasets import queries  # noqa: E402
 from stagewise.first_stage.runfile import import_run  # noqa: E402
 

@@ -1,6 +1,7 @@
 import pandas as pd
 
 from stagewise.logs import to_file
+from stagewise.provenance import set_job
 from stagewise.reporting.table import (
                    check_coverage,
                    latex_table,
@@ -12,6 +13,7 @@ from stagewise.reporting.table import (
 )
 
 to_file(snakemake.log[0])
+set_job(snakemake.config, snakemake.rule, snakemake.wildcards)  # what the provenance records of its outputs name
 r = snakemake.params.report
 per_query = read_metrics([*snakemake.input.first_stage, *snakemake.input.rerank])
 g = snakemake.params.grid

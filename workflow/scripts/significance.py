@@ -1,9 +1,11 @@
 from stagewise.logs import to_file
+from stagewise.provenance import set_job
 from stagewise.reporting.significance import compare
 from stagewise.reporting.table import check_coverage, read_metrics, write_csv
 from stagewise.settings import SignificanceSettings
 
 to_file(snakemake.log[0])
+set_job(snakemake.config, snakemake.rule, snakemake.wildcards)  # what the provenance records of its outputs name
 per_query = read_metrics([*snakemake.input.first_stage, *snakemake.input.rerank])
 g = snakemake.params.grid
 check_coverage(per_query, g["test_sets"], g["rankers"], g["reranked_rankers"], g["cells"])

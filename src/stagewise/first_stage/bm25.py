@@ -6,7 +6,7 @@ import functools
 import json
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..io import atomic_path
@@ -106,11 +106,13 @@ def retrieve(index_dir, queries: str, out_path, settings: Bm25Settings, threads:
     batch_search call would hold in the JVM and in Python at once. Returns the number of queries."""
     from ..data import datasets
     from ..io import RunWriter
+    from ..provenance import record
 
     all_queries = datasets.queries(queries)
     qids = sorted(all_queries)
     progress = Progress(log, "BM25 retrieval", len(qids), "queries")
-    with RunWriter(out_path, tag="bm25") as writer:
+    header = record(tag="bm25", index=index_dir, queries=queries, bm25=asdict(settings))
+    with RunWriter(out_path, tag="bm25", header=header) as writer:
         for start in range(0, len(qids), batch):
             chunk = qids[start:start + batch]
             writer.write(search(index_dir, {q: all_queries[q] for q in chunk}, settings, threads))

@@ -397,11 +397,19 @@ def retrieve(index: PlaidIndex, queries: str, out_path, settings: ColbertSetting
     """
     from ..data import datasets
     from ..io import RunWriter, read_run
+    from ..provenance import record
 
     all_queries = datasets.queries(queries)
     qids = sorted(all_queries)
+
+    def header():  # once searched: the record names the GPU a search used
+        return record(tag="colbert", index=index.folder, checkpoint=index.checkpoint,
+                      checkpoint_fingerprint=checkpoint_fingerprint(index.checkpoint), queries=queries,
+                      colbert=dataclasses.asdict(settings))
+
     if shards is None:
-        write_run(search(index, {q: all_queries[q] for q in qids}, settings, threads), out_path, tag="colbert")
+        run = search(index, {q: all_queries[q] for q in qids}, settings, threads)
+        write_run(run, out_path, tag="colbert", header=header())
         return len(qids)
     shard_dir, shard_size = Path(shards.folder), shards.size
     identity = {"index": json.loads((index.folder / INDEX_META).read_text())["fingerprint"],
@@ -432,7 +440,7 @@ def retrieve(index: PlaidIndex, queries: str, out_path, settings: ColbertSetting
                 log.info("ColBERT search: shard %d of %d written", n + 1, len(parts))
                 if shards.after_shard is not None:
                     shards.after_shard(n)
-    with RunWriter(out_path, tag="colbert") as writer:
+    with RunWriter(out_path, tag="colbert", header=header()) as writer:
         for n in range(len(parts)):
             writer.write(read_run(shard_dir / f"{n:05d}.run"))
     shutil.rmtree(shard_dir)

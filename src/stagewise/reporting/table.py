@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .. import provenance
 from ..config import SCHEDULES, schedule_of
 from ..io import atomic_path
 from .significance import FIRST_STAGE, GRID, aggregate, over_seeds, seed_means, seed_variance_share
@@ -293,10 +294,14 @@ def vs_reference(table: pd.DataFrame, reference: list[dict]) -> pd.DataFrame:
 
 
 def write_csv(frame: pd.DataFrame, out_path, float_format="%.4f"):
+    """Write a table atomically, and its provenance record as its entry in its folder's provenance.json."""
     with atomic_path(out_path, suffix=".csv") as tmp:
         frame.to_csv(tmp, index=False, float_format=float_format)
+    provenance.write_entry(out_path, provenance.record())
 
 
 def write_text(text: str, out_path):
+    """Write a Markdown or LaTeX table atomically, with its provenance record as ``write_csv`` does."""
     with atomic_path(out_path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+    provenance.write_entry(out_path, provenance.record())

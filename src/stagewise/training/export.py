@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .. import provenance
 from ..backbones import check_saved_model
 from ..io import atomic_path
 from .resume import merged_training_log
@@ -21,8 +22,9 @@ _SHOWN = ("stage", "loss", "seed", "init_model", "steps", "lr", "queries_per_bat
 
 def export_model(out_dir, module, tokenizer, resolved: dict, data_files, work_dir) -> Path:
     """Write the trained ``module``'s model and ``tokenizer`` to ``out_dir`` atomically, with hparams.json
-    (``resolved`` plus what the module counted: pairs and tokens seen, seconds over all attempts), README.md and
-    training_log.csv (the attempts' logs in ``work_dir``)."""
+    (``resolved`` plus what the module counted: pairs and tokens seen, seconds over all attempts), README.md,
+    training_log.csv (the attempts' logs in ``work_dir``) and provenance.json (``stagewise.provenance``: the code,
+    software, machine and settings that trained it, and the fingerprint of the folder's other files)."""
     with atomic_path(out_dir) as tmp:
         # sentence-transformers' CrossEncoder loads the folder with our scores: identity activation, our max length
         module.model.config.sentence_transformers = dict(SENTENCE_TRANSFORMERS)
@@ -36,6 +38,9 @@ def export_model(out_dir, module, tokenizer, resolved: dict, data_files, work_di
         (tmp / "hparams.json").write_text(json.dumps(resolved, indent=2, sort_keys=True) + "\n")
         (tmp / "README.md").write_text(training_card(resolved, [str(p) for p in data_files]))
         merged_training_log(work_dir, tmp / "training_log.csv")
+        provenance.write_json(tmp, provenance.record(
+            model_fingerprint=provenance.model_fingerprint(tmp), stage=resolved["stage"], loss=resolved["loss"],
+            seed=resolved["seed"], init_model=resolved["init_model"], training_data=[str(p) for p in data_files]))
     return Path(out_dir)
 
 
