@@ -15,7 +15,7 @@ def settings(**given):
 def test_the_settings_have_a_field_per_key_of_the_schema_section():
     from dataclasses import fields
 
-    from stagewise.config import load_schema
+    from stagewise.schema import load_schema
 
     section = load_schema()["properties"]["rerankers"]["additionalProperties"]["properties"]
     assert {f.name for f in fields(BackboneSettings)} == set(section)

@@ -114,7 +114,7 @@ def test_a_second_stage_entry_replaces_only_the_keys_it_gives():
 
 
 def test_a_second_stage_sweep_makes_one_cell_per_setting_each_from_the_same_stage_one_model():
-    from stagewise.config import grid_cells, last_stage, stage_one_schedule
+    from stagewise.grid import grid_cells, last_stage, stage_one_schedule
     from stagewise.settings import cell_stage, cell_training
 
     sweep = [{}, {"lr": 6.0e-12}, {"lr": 1.0e-5, "steps": 50}]

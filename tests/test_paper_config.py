@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stagewise.config import grid_cells, relevance_thresholds, validate_config
+from stagewise.config import relevance_thresholds, validate_config
+from stagewise.grid import grid_cells
 from stagewise.settings import cell_stage
 
 from .conftest import ROOT, copy_checkout, with_venv_path
@@ -259,7 +260,7 @@ DEVIATION_KEYS = {
 
 
 def _schema_default(path: str):
-    from stagewise.config import load_schema
+    from stagewise.schema import load_schema
 
     schema = load_schema()
     parts = path.split(".")

@@ -155,7 +155,7 @@ FILE_NAME = re.compile(r".*\.(?:yaml|yml|md|csv|tsv|py|json|txt|run|png|tex|ckpt
 
 @pytest.mark.parametrize("page", DOCUMENTS, ids=relative)
 def test_every_config_key_named_is_in_the_schema(page):
-    from stagewise.config import load_schema
+    from stagewise.schema import load_schema
 
     schema = load_schema()
     unknown = []

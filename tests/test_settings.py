@@ -12,8 +12,9 @@ import pytest
 import yaml
 
 from stagewise import settings as S
-from stagewise.config import load_schema, validate_config
+from stagewise.config import validate_config
 from stagewise.errors import ConfigError
+from stagewise.schema import load_schema
 
 from .conftest import ROOT, copy_checkout, with_venv_path
 

@@ -1,82 +1,17 @@
-"""Validate a workflow configuration against the JSON schema, fill defaults, and name the key at fault."""
+"""The config boundary: validate a workflow configuration against the schema (``stagewise.schema``), fill defaults,
+check what the schema cannot (references between sections, a teacher for D), name the key at fault; and what the
+workflow reads from a validated config (corpora, test sets, thresholds). ``stagewise.settings`` turns its sections
+into typed settings."""
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
-import jsonschema
 import yaml
 
 from .errors import ConfigError
-
-#: shipped inside the package, so an installed wheel (or the workflow used as a Snakemake module) finds it
-SCHEMA = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
-
-
-def _strict_integers(validator_class):
-    """JSON Schema counts 1.0 as an integer; a seed of 1.0 would then become the path seed1.0. Only ints are."""
-    checker = validator_class.TYPE_CHECKER.redefine(
-        "integer", lambda _checker, instance: isinstance(instance, int) and not isinstance(instance, bool))
-    return jsonschema.validators.extend(validator_class, type_checker=checker)
-
-
-def _with_defaults(validator_class):
-    validate_properties = validator_class.VALIDATORS["properties"]
-
-    def set_defaults(validator, properties, instance, schema):
-        if isinstance(instance, dict):
-            for name, sub in properties.items():
-                if isinstance(sub, dict) and "default" in sub and name not in instance:
-                    instance[name] = copy.deepcopy(sub["default"])
-        yield from validate_properties(validator, properties, instance, schema)
-
-    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
-
-
-def _key(path) -> str:
-    return ".".join(str(p) for p in path) or "<top level>"
-
-
-def _message(error) -> str:
-    if error.validator == "oneOf" and error.context:
-        # a value that fits no branch (a mapping or a list of them): the fault within the branch it was meant for
-        depth = len(error.absolute_path)
-        meant = [e for e in error.context if e.validator != "type" or len(e.absolute_path) > depth]
-        return _message(jsonschema.exceptions.best_match(meant or error.context))
-    path = list(error.absolute_path)
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = set(error.schema.get("properties", {}))
-        unknown = sorted(k for k in error.instance if k not in allowed)
-        keys = ", ".join(repr(_key(path + [k])) for k in unknown)
-        return f"unknown config key {keys}; allowed here: {', '.join(sorted(allowed)) or 'none'}"
-    if error.validator == "required":
-        missing = error.message.split("'")[1]
-        return f"missing required config key {_key(path + [missing])!r}"
-    return f"config key {_key(path)!r}: {error.message}"
-
-
-def load_schema(path=SCHEMA) -> dict:
-    with open(path, encoding="utf-8") as f:
-        # libyaml's loader when present: the pure-Python one takes most of a second on the schema
-        schema = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    # a second-stage override shares the stage keys but must not fill in their defaults: only given keys replace
-    override = schema["definitions"]["stage_override"]
-    override["properties"] = {k: {kk: vv for kk, vv in v.items() if kk != "default"}
-                              for k, v in override["properties"].items()}
-    return schema
-
-
-def _validator(schema):
-    return _with_defaults(_strict_integers(jsonschema.Draft202012Validator))(schema)
-
-
-def _first_error(validator, instance, prefix=()):
-    errors = sorted(validator.iter_errors(instance),
-                    key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))))
-    if errors:
-        errors[0].relative_path.extendleft(reversed(prefix))
-        raise ConfigError(_message(errors[0]))
+from .grid import grid_cells, last_stage
+from .schema import SCHEMA, _first_error, _validator, load_schema
 
 
 def validate_config(config: dict, schema_path=SCHEMA) -> dict:
@@ -90,29 +25,6 @@ def validate_config(config: dict, schema_path=SCHEMA) -> dict:
             config["training"][kind].pop("epochs")  # a length given as steps replaces the kind's default epochs
     _check_references(config, given)
     return config
-
-
-#: the words of a schema path that are no config keys
-_SCHEMA_WORDS = {"properties", "definitions", "additionalProperties"}
-
-
-def schema_node(path: str, schema: dict | None = None) -> dict:
-    """A node of the schema by its dotted path in the schema file (``properties.training.properties.C``,
-    ``definitions.bm25_ranker``, ``properties.rerankers.additionalProperties``)."""
-    node = schema or load_schema()
-    for key in path.split("."):
-        node = node[key]
-    return node
-
-
-def fill_section(path: str, instance: dict, schema_path=SCHEMA) -> dict:
-    """Validate one section of a config (``path``: its schema node, see ``schema_node``) in place, filling defaults;
-    raise ConfigError naming the bad key (code given part of a section, the command line, tests and notebooks, gets
-    the values a config file would)."""
-    schema = load_schema(schema_path)
-    keys = [k for k in path.split(".") if k not in _SCHEMA_WORDS]
-    _first_error(_validator({**schema_node(path, schema), "definitions": schema["definitions"]}), instance, keys)
-    return instance
 
 
 class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
@@ -181,61 +93,6 @@ def typed_command_line_values(values):
 def looks_like_path(name: str) -> bool:
     """A local folder rather than a hub id (``org/name``): absolute, relative with ./ or ../, or deeper than one /."""
     return name.startswith(("/", "./", "../", "~")) or name.count("/") > 1
-
-
-# Vocabulary: first stage = retrieval (never a training stage); stage 1 / stage 2 = the training stages of a
-# two-stage schedule; schedule = C, D, C-D or D-C; cell = a schedule with its stage-2 settings (C-D_lr1e-08);
-# model = reranker x cell x seed.
-
-#: the schedules of the paper; a cell of the grid is one of them or a stage-2 setting of a two-stage one (C-D_lr1e-05)
-SCHEDULES = ("C", "D", "C-D", "D-C")
-#: between a schedule and the keys of its stage-2 setting in a cell's name
-CELL_SEPARATOR = "_"
-
-
-def schedule_of(cell: str) -> str:
-    """The schedule of a cell: C-D for C-D_lr1e-05."""
-    return cell.split(CELL_SEPARATOR)[0]
-
-
-def last_stage(cell: str) -> str:
-    """The kind (C or D) of a cell's last training stage: C-D (and C-D_lr1e-05) trains D on top of C."""
-    return schedule_of(cell).split("-")[-1]
-
-
-def stage_one_schedule(cell: str) -> str | None:
-    """The schedule whose model a two-stage cell starts from (C for C-D_lr1e-05); None for a one-stage one."""
-    schedule = schedule_of(cell)
-    return schedule.split("-")[0] if "-" in schedule else None
-
-
-def _value_label(value) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def cell_name(schedule: str, override: dict) -> str:
-    """A stage-2 setting's cell: the schedule, then each key and value (sorted keys); {} is the schedule itself."""
-    return CELL_SEPARATOR.join([schedule, *(f"{k}{_value_label(v)}" for k, v in sorted(override.items()))])
-
-
-def stage_two_cells(config: dict, schedule: str) -> dict[str, dict]:
-    """Cell name -> stage-2 override of a schedule: one cell for a one-stage schedule or a single setting, one per
-    entry of a sweep (a list under ``training.second_stage.<schedule>``)."""
-    setting = config["training"].get("second_stage", {}).get(schedule, {}) if "-" in schedule else {}
-    if not isinstance(setting, list):
-        return {schedule: setting}
-    cells = {}
-    for override in setting:
-        name = cell_name(schedule, override)
-        if name in cells:
-            raise ConfigError(f"config key 'training.second_stage.{schedule}': two entries make the same cell {name!r}")
-        cells[name] = override
-    return cells
-
-
-def grid_cells(config: dict) -> list[str]:
-    """The grid's schedule axis: each configured schedule, a stage-2 sweep expanded into its cells."""
-    return [cell for schedule in config["schedules"] for cell in stage_two_cells(config, schedule)]
 
 
 def negatives_run_path(config: dict) -> str:
@@ -310,7 +167,7 @@ def _check_stage_lengths(config: dict, given: dict[str, set]):
 def _check_teacher(config: dict):
     """The teacher's keys agree (a file that gives what ``teacher.labels`` says), and every D stage's loss is one the
     teacher can give (see ``stagewise.settings.check_teacher_loss``)."""
-    from .settings import TeacherSettings, cell_training  # settings builds on this module
+    from .settings import TeacherSettings, cell_training
 
     TeacherSettings.from_section(config["teacher"])
     d_stages = {"D"} if any("D" in schedule.split("-") for schedule in config["schedules"]) else set()

@@ -16,8 +16,9 @@ from dataclasses import dataclass, fields
 from functools import cache
 from typing import Any, ClassVar
 
-from .config import CELL_SEPARATOR, fill_section, last_stage, schedule_of, schema_node, stage_two_cells
 from .errors import ConfigError
+from .grid import CELL_SEPARATOR, last_stage, schedule_of, stage_two_cells
+from .schema import fill_section, schema_node
 
 
 def node_path(section: tuple[str, ...]) -> str:
@@ -38,7 +39,7 @@ def schema_properties(section: tuple[str, ...]) -> dict:
 
 
 def settings_from(cls, path: str, section: dict):
-    """The dataclass ``cls`` (one field per key of the schema node at ``path``, see ``stagewise.config.schema_node``)
+    """The dataclass ``cls`` (one field per key of the schema node at ``path``, see ``stagewise.schema.schema_node``)
     from ``section``, validated and with the schema's defaults filled; a key neither gives is None."""
     values = fill_section(path, dict(section))
     return cls(**{f.name: values.get(f.name) for f in fields(cls)})

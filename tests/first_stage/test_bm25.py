@@ -1,7 +1,7 @@
 import pytest
 
-from stagewise.config import load_schema
 from stagewise.first_stage import bm25
+from stagewise.schema import load_schema
 
 
 def settings(**given):

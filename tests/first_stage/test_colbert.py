@@ -59,7 +59,7 @@ def top(run, k=10):
 def test_the_settings_have_a_field_per_key_of_the_schema_section():
     from dataclasses import fields
 
-    from stagewise.config import load_schema
+    from stagewise.schema import load_schema
 
     section = load_schema()["definitions"]["colbert_ranker"]["properties"]
     encoder = section["encoder"]["properties"]

@@ -9,16 +9,14 @@ from stagewise.config import (
     MAIN_CORPUS,
     corpora,
     first_stage_depth,
-    stage_one_schedule,
     negatives_run_path,
     out_of_domain,
     relevance_thresholds,
-    grid_cells,
-    last_stage,
     test_set_corpora,
     test_set_dataset,
     validate_config,
 )
+from stagewise.grid import grid_cells, last_stage, stage_one_schedule
 from stagewise.data import trec_dl
 from stagewise.data.datasets import is_local, local_folder
 from stagewise.data.prepare import PREPARED_ENV, is_hub_id

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..config import schedule_of
+from ..grid import schedule_of
 from .significance import FIRST_STAGE
 
 EXPECTATIONS = ("better", "worse", "on_par", "not_better", "not_worse")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..config import last_stage, stage_one_schedule
+from ..grid import last_stage, stage_one_schedule
 from .significance import FIRST_STAGE, seed_means
 
 #: per trained model: its own (last) stage's numbers

@@ -6,8 +6,8 @@ from __future__ import annotations
 import csv
 import logging
 
-from ..config import schedule_of
 from ..errors import InputFormatError
+from ..grid import schedule_of
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import provenance
-from ..config import SCHEDULES, schedule_of
+from ..grid import SCHEDULES, schedule_of
 from ..io import atomic_path
 from .significance import FIRST_STAGE, GRID, aggregate, over_seeds, seed_means, seed_variance_share
 
