@@ -4,9 +4,9 @@ from stagewise.logs import to_file
 
 to_file(snakemake.log[0])
 p = snakemake.params
-n = len(p.datasets)
+# p.runs: (reranker, cell, seed) -> test set -> re-ranked run
 cells = [({"ranker": snakemake.wildcards.ranker, "reranker": r, "schedule": sch, "seed": seed},
-          snakemake.input.runs[i * n:(i + 1) * n]) for i, (r, sch, seed) in enumerate(p.cells)]
+          [runs[name] for name in p.datasets]) for (r, sch, seed), runs in p.runs.items()]
 qrels = {name: datasets.qrels(spec) for name, spec in p.datasets.items()}
 evaluate_cells(cells, qrels, snakemake.output[0], p.metrics, dict(p.thresholds), p.depth,
                ties_path=snakemake.output.ties)
