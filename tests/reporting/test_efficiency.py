@@ -30,7 +30,7 @@ def _model(tmp_path, name, stage, steps, pairs, tokens, groups, device="gpu", **
 
 
 def _bench(tmp_path, name, seconds, rss=600.0):
-    path = tmp_path / "benchmarks" / f"{name}.tsv"
+    path = tmp_path / "results" / "benchmarks" / f"{name}.tsv"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(BENCHMARK.format(s=seconds, rss=rss))
     return path

@@ -36,14 +36,14 @@ settle_workflow_config(
 
 # Path patterns, each written once: rules write and read them, helpers expand them (a path that one rule alone names,
 # such as its log, is written in that rule). Outputs lie under results/, Snakemake's benchmark files under
-# benchmarks/ mirroring the wildcards, prepared and built inputs under resources/, one log per job in logs/.
+# results/benchmarks/ mirroring the wildcards, prepared and built inputs under resources/, one log per job in logs/.
 MODEL = "results/models/{reranker}/{schedule}/seed{seed}"
 FIRST_STAGE_RUN = "results/runs/first_stage/{ranker}/{dataset}.run"
 RERANKED_RUN = "results/runs/rerank/{ranker}/{reranker}/{schedule}/seed{seed}/{dataset}.run"
 FIRST_STAGE_METRICS = "results/metrics/first_stage/{ranker}.tsv"
 RERANK_METRICS = "results/metrics/rerank/{ranker}.tsv"
-TRAIN_BENCHMARK = "benchmarks/train/{reranker}/{schedule}/seed{seed}.tsv"
-RERANK_BENCHMARK = "benchmarks/rerank/{ranker}/{reranker}/{schedule}/seed{seed}/{dataset}.tsv"
+TRAIN_BENCHMARK = "results/benchmarks/train/{reranker}/{schedule}/seed{seed}.tsv"
+RERANK_BENCHMARK = "results/benchmarks/rerank/{ranker}/{reranker}/{schedule}/seed{seed}/{dataset}.tsv"
 MAIN_TABLE = "results/tables/main.csv"
 MAIN_TABLE_MARKDOWN = "results/tables/main.md"
 MAIN_TABLE_LATEX = "results/tables/main.tex"
@@ -421,10 +421,11 @@ def all_targets():
 def check_workflow():
     """Checks that need every rule defined (the Snakefile's last line): no rule writes a file the user provides
     (Snakemake deletes a job's outputs before it runs); and, once per invocation, models or runs missing under
-    existing tables (Snakemake would not rebuild them)."""
+    existing tables (Snakemake would not rebuild them) and benchmark files left where they were written before."""
     check_no_rule_writes_hand_obtained()
     if workflow.is_main_process:
         warn_missing_intermediates()
+        warn_moved_benchmarks()
 
 
 def warn_missing_intermediates():
@@ -446,4 +447,17 @@ def warn_missing_intermediates():
             "output leaves them so, and Snakemake does not rebuild them while the tables are newer. The tables "
             f"may hold numbers from before. Rebuild them: snakemake $(cat {listing}) [your options], then the "
             "tables follow."
+        )
+
+
+def warn_moved_benchmarks():
+    """Snakemake's benchmark files were written under benchmarks/ (beside the committed benchmark scripts) before
+    they moved to results/benchmarks/; the efficiency table of a grid run before needs them there."""
+    old = [stage for stage in ("data", "first_stage", "train", "rerank") if Path("benchmarks", stage).is_dir()]
+    if old:
+        folders = " ".join(f"benchmarks/{stage}" for stage in old)
+        logger.warning(
+            f"stagewise warning: {folders} hold Snakemake benchmark files of an earlier run; they now belong under "
+            f"results/benchmarks/, where the efficiency table reads them: mkdir -p results/benchmarks && mv {folders} "
+            "results/benchmarks/"
         )

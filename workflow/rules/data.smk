@@ -41,7 +41,7 @@ rule doc_store:
     log:
         "logs/data/doc_store/{corpus}.log",
     benchmark:
-        "benchmarks/data/doc_store/{corpus}.tsv"
+        "results/benchmarks/data/doc_store/{corpus}.tsv"
     conda:
         "../../envs/first_stage.yaml"
     threads: 1
@@ -64,7 +64,7 @@ rule training_candidates:
     log:
         "logs/data/training_candidates.log",
     benchmark:
-        "benchmarks/data/training_candidates.tsv"
+        "results/benchmarks/data/training_candidates.tsv"
     conda:
         "../../envs/first_stage.yaml"
     threads: 1

@@ -11,7 +11,7 @@ rule bm25_index:
     log:
         "logs/first_stage/bm25_index/{corpus}.log",
     benchmark:
-        "benchmarks/first_stage/bm25_index/{corpus}.tsv"
+        "results/benchmarks/first_stage/bm25_index/{corpus}.tsv"
     priority: 10
     conda:
         "../../envs/first_stage.yaml"
@@ -35,7 +35,7 @@ rule bm25_retrieve:
     log:
         "logs/first_stage/{ranker}/{dataset}.log",
     benchmark:
-        "benchmarks/first_stage/{ranker}/{dataset}.tsv"
+        "results/benchmarks/first_stage/{ranker}/{dataset}.tsv"
     wildcard_constraints:
         ranker=names_of(RANKERS_OF_KIND["bm25"]),
     priority: 10
@@ -83,7 +83,7 @@ rule colbert_index:
     log:
         "logs/first_stage/{ranker}/index-{corpus}.log",
     benchmark:
-        "benchmarks/first_stage/{ranker}/index-{corpus}.tsv"
+        "results/benchmarks/first_stage/{ranker}/index-{corpus}.tsv"
     wildcard_constraints:
         ranker=names_of(RANKERS_OF_KIND["colbert"]),
     conda:
@@ -112,7 +112,7 @@ rule colbert_retrieve:
     log:
         "logs/first_stage/{ranker}/{dataset}.log",
     benchmark:
-        "benchmarks/first_stage/{ranker}/{dataset}.tsv"
+        "results/benchmarks/first_stage/{ranker}/{dataset}.tsv"
     wildcard_constraints:
         ranker=names_of(RANKERS_OF_KIND["colbert"]),
     conda:
