@@ -419,7 +419,7 @@ def all_targets():
 
 
 def check_workflow():
-    """Checks that need every rule defined (the Snakefile's last line): no rule writes a file the user provides
+    """Checks that need all rules defined, so the Snakefile's last line. None may write a file the user provides
     (Snakemake deletes a job's outputs before it runs); and, once per invocation, models or runs missing under
     existing tables (Snakemake would not rebuild them) and benchmark files left where they were written before."""
     check_no_rule_writes_hand_obtained()
