@@ -1,9 +1,10 @@
 """Per-rule wall time and peak memory of the last demo run, from Snakemake's benchmark files.
 
-    python benchmarks/demo_rules.py            # reads benchmarks/{first_stage,train,rerank}/**/*.tsv
+    python benchmarks/demo_rules.py    # reads results/benchmarks/{first_stage,train,rerank}/**/*.tsv
 
-Every expensive rule writes `benchmark:` files (s, max_rss in MB, cpu_time, ...) under benchmarks/ mirroring its
-wildcards; this groups them by rule and prints a Markdown table plus the time span of the files' modification times.
+Every expensive rule writes `benchmark:` files (s, max_rss in MB, cpu_time, ...) under results/benchmarks/ mirroring
+its wildcards; this groups them by rule and prints a Markdown table plus the time span of the files' modification
+times.
 """
 
 import sys
@@ -13,10 +14,12 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
+#: where the workflow's benchmark: directives write (workflow/rules/*.smk)
+BENCHMARKS = ROOT / "results" / "benchmarks"
 
 
-def rule_of(path: Path) -> str:
-    parts = path.relative_to(ROOT / "benchmarks").parts
+def rule_of(path: Path, folder: Path = BENCHMARKS) -> str:
+    parts = path.relative_to(folder).parts
     if parts[0] == "first_stage":
         if parts[1] == "bm25_index":
             return "bm25_index"
@@ -25,7 +28,7 @@ def rule_of(path: Path) -> str:
     return parts[0]  # train, rerank
 
 
-def main(folder=ROOT / "benchmarks"):
+def main(folder=BENCHMARKS):
     files = [p for stage in ("first_stage", "train", "rerank") for p in sorted((folder / stage).rglob("*.tsv"))]
     if not files:
         print(f"no Snakemake benchmark files under {folder}")
@@ -33,7 +36,7 @@ def main(folder=ROOT / "benchmarks"):
     frames = []
     for path in files:
         frame = pd.read_csv(path, sep="\t")
-        frame["rule"] = rule_of(path)
+        frame["rule"] = rule_of(path, folder)
         frames.append(frame)
     table = pd.concat(frames)
     summary = table.groupby("rule", sort=False).agg(

@@ -234,12 +234,12 @@ def config() -> dict:
 
 
 BENCHMARKED = {  # rule -> its benchmark files (relative to the run folder)
-    "doc_store": "benchmarks/data/doc_store/main.tsv",
-    "training_candidates": "benchmarks/data/training_candidates.tsv",
-    "bm25_index": "benchmarks/first_stage/bm25_index/*.tsv",
-    "bm25_retrieve": "benchmarks/first_stage/bm25/*.tsv",
-    "train": "benchmarks/train/*/*/*.tsv",
-    "rerank": "benchmarks/rerank/*/*/*/*/*.tsv",
+    "doc_store": "results/benchmarks/data/doc_store/main.tsv",
+    "training_candidates": "results/benchmarks/data/training_candidates.tsv",
+    "bm25_index": "results/benchmarks/first_stage/bm25_index/*.tsv",
+    "bm25_retrieve": "results/benchmarks/first_stage/bm25/*.tsv",
+    "train": "results/benchmarks/train/*/*/*.tsv",
+    "rerank": "results/benchmarks/rerank/*/*/*/*/*.tsv",
 }
 
 
@@ -269,7 +269,8 @@ def report(folder: Path, config_path: Path, scale: float, generated: dict, wall:
         for path in sorted(folder.glob(pattern)):
             b = pd.read_csv(path, sep="\t").iloc[0]
             d = declared.get(rule, {})
-            rows.append({"rule": rule, "job": str(path.relative_to(folder / "benchmarks")), "wall_s": round(b["s"], 1),
+            job = path.relative_to(folder / "results" / "benchmarks")
+            rows.append({"rule": rule, "job": str(job), "wall_s": round(b["s"], 1),
                          "max_rss_mb": round(b["max_rss"], 0), "declared_mem_mb": d.get("mem_mb"),
                          "declared_runtime_min": d.get("runtime"),
                          "within_memory": b["max_rss"] <= float(d.get("mem_mb") or "inf")})

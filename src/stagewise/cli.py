@@ -129,6 +129,7 @@ def _positive(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line; its defaults are the config schema's (one place a default lives)."""
+    from .locations import CLI_CHECKPOINTS
     from .settings import schema_choices, schema_default
 
     SYNTHETIC, BM25, RERANK = ("synthetic",), ("definitions", "bm25_ranker"), ("rerank",)
@@ -167,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default="config/config.yaml")
     p.add_argument("--run", help="first-stage run (C)")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--work-dir", default="resources/checkpoints/cli", help="where checkpoints are kept until the "
+    p.add_argument("--work-dir", default=str(CLI_CHECKPOINTS), help="where checkpoints are kept until the "
                    "model is written (a rerun resumes from them)")
     p.add_argument("--threads", type=_positive, default=1)
     p.set_defaults(func=_train)

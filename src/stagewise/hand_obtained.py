@@ -15,12 +15,13 @@ from pathlib import Path
 
 from .config import looks_like_path, test_set_dataset
 from .data.datasets import is_local, local_folder
+from .locations import SYNTHETIC_DATASET, SYNTHETIC_TEACHER, TREC_DL_DATASET
 
 #: folders the workflow makes when the config has the section (the synthetic generator's data and teacher, the
 #: TREC DL builder's folders); a path in one of them is the workflow's, not a hand-obtained input
 MADE_WITH_SECTION = {
-    "synthetic": ("resources/datasets/synthetic", "resources/teacher/synthetic"),
-    "trec_dl": ("resources/datasets/trecdl",),
+    "synthetic": (str(SYNTHETIC_DATASET), str(SYNTHETIC_TEACHER)),
+    "trec_dl": (str(TREC_DL_DATASET),),
 }
 
 

@@ -30,7 +30,7 @@ def _model(tmp_path, name, stage, steps, pairs, tokens, groups, device="gpu", **
 
 
 def _bench(tmp_path, name, seconds, rss=600.0):
-    path = tmp_path / "benchmarks" / f"{name}.tsv"
+    path = tmp_path / "results" / "benchmarks" / f"{name}.tsv"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(BENCHMARK.format(s=seconds, rss=rss))
     return path
@@ -112,8 +112,7 @@ def test_stage_agreement_is_the_mean_kendall_tau_between_the_two_stages_rerankin
     cd = {"q1": {"a": 3.0, "b": 2.0, "c": 1.0}, "q2": {"a": 2.0, "b": 1.0, "c": 3.0}}  # q2: one swap, d dropped
     write_run(c, tmp_path / "c.run")
     write_run(cd, tmp_path / "cd.run")
-    keys = [("bm25", "electra", "C-D", 1, "dl19", "C")]
-    row = stage_agreement(keys, [tmp_path / "cd.run"], [tmp_path / "c.run"]).iloc[0]
+    row = stage_agreement({("bm25", "electra", "C-D", 1, "dl19"): (tmp_path / "cd.run", tmp_path / "c.run")}).iloc[0]
     q2 = kendalltau([2.0, 1.0, 3.0], [1.0, 2.0, 3.0]).statistic  # over the documents both ranked
     assert (row["schedule"], row["seed"]) == ("C-D", "1")
     assert row["kendall_tau"] == pytest.approx((1.0 + q2) / 2) and q2 == pytest.approx(1 / 3)

@@ -126,10 +126,10 @@ def test_metrics_that_lack_a_configured_test_set_stop_the_tables():
     from stagewise.reporting.table import check_coverage
 
     grid = fixed_grid()
-    cells = [("electra", s, seed) for s in ("C", "C-D") for seed in ("1", "2")]
-    check_coverage(grid, ["dl19"], ["bm25", "colbert"], ["bm25", "colbert"], cells)  # complete: no error
+    models = [("electra", s, seed) for s in ("C", "C-D") for seed in ("1", "2")]
+    check_coverage(grid, ["dl19"], ["bm25", "colbert"], ["bm25", "colbert"], models)  # complete: no error
     with pytest.raises(EvaluationError, match=r"the metrics lack 10 runs of the configured grid, e.g. first stage "
                                               r"bm25 on dl20 \(test set\(s\) dl20\).*check test_sets.dl20"):
-        check_coverage(grid, ["dl19", "dl20"], ["bm25", "colbert"], ["bm25", "colbert"], cells)
+        check_coverage(grid, ["dl19", "dl20"], ["bm25", "colbert"], ["bm25", "colbert"], models)
     with pytest.raises(EvaluationError, match="electra/D-C/seed1 re-ranking bm25 on dl19"):
         check_coverage(grid, ["dl19"], ["bm25"], ["bm25"], [("electra", "D-C", 1)])

@@ -1,10 +1,12 @@
-# Helpers (functions and constants); the wildcard constraints are in the Snakefile. Other .smk files hold rules only.
+# Helpers (functions and constants), the path patterns and the global wildcard constraints. Other .smk files hold
+# rules only.
 import os
 import re
 from pathlib import Path
 
 from snakemake.logging import logger
-from stagewise.settings import cell_training
+from stagewise import locations
+from stagewise.settings import TeacherSettings, cell_training
 from stagewise.config import (
     MAIN_CORPUS,
     corpora,
@@ -14,23 +16,65 @@ from stagewise.config import (
     relevance_thresholds,
     test_set_corpora,
     test_set_dataset,
-    validate_config,
 )
 from stagewise.grid import grid_cells, last_stage, stage_one_schedule
 from stagewise.data import trec_dl
 from stagewise.data.datasets import is_local, local_folder
-from stagewise.data.prepare import PREPARED_ENV, is_hub_id
+from stagewise.data.prepare import is_hub_id
+from stagewise.environment import set_job_environment
 from stagewise.errors import ConfigError
 from stagewise.hand_obtained import absent_message, hand_obtained_inputs
+from stagewise.workflow_config import settle_workflow_config
 
-validate_config(config)
+# the Snakefile's config/config.yaml is the default: --configfile and --config merge over it or, with `standalone:
+# true`, replace it; checked and validated (stagewise.workflow_config)
+settle_workflow_config(
+    config, workflow.configfiles, workflow.config_settings.overwrite_config, workflow.config_settings.config
+)
+
+# Path patterns, each written once: rules write and read them, helpers expand them (a path that one rule alone names,
+# such as its log, is written in that rule). Outputs lie under results/, Snakemake's benchmark files under
+# results/benchmarks/ mirroring the wildcards, prepared and built inputs under resources/, one log per job in logs/.
+MODEL = "results/models/{reranker}/{schedule}/seed{seed}"
+FIRST_STAGE_RUN = "results/runs/first_stage/{ranker}/{dataset}.run"
+RERANKED_RUN = "results/runs/rerank/{ranker}/{reranker}/{schedule}/seed{seed}/{dataset}.run"
+FIRST_STAGE_METRICS = "results/metrics/first_stage/{ranker}.tsv"
+RERANK_METRICS = "results/metrics/rerank/{ranker}.tsv"
+TRAIN_BENCHMARK = "results/benchmarks/train/{reranker}/{schedule}/seed{seed}.tsv"
+RERANK_BENCHMARK = "results/benchmarks/rerank/{ranker}/{reranker}/{schedule}/seed{seed}/{dataset}.tsv"
+MAIN_TABLE = "results/tables/main.csv"
+MAIN_TABLE_MARKDOWN = "results/tables/main.md"
+MAIN_TABLE_LATEX = "results/tables/main.tex"
+SIGNIFICANCE_TABLE = "results/tables/significance.csv"
+EFFICIENCY_TABLE = "results/tables/efficiency.csv"
+EFFICIENCY_TABLE_MARKDOWN = "results/tables/efficiency.md"
+VS_REFERENCE_TABLE = "results/tables/vs_reference.csv"
+CLAIMS_TABLE = "results/tables/claims.csv"
+CLAIMS_TABLE_MARKDOWN = "results/tables/claims.md"
+SCHEDULE_PLOT = "results/plots/{dataset}.png"
+SEED_SPREAD_PLOT = "results/plots/seed_spread.png"
+EFFICIENCY_PLOT = "results/plots/efficiency.png"
+MODEL_CARDS = "results/model_cards"
+# the library knows where prepared datasets are marked (stagewise.locations)
+PREPARED_DATASET = f"{locations.PREPARED_DATASETS}/{{ir_dataset}}.json"
+HUB_CHECKPOINT = "resources/hub/{hub_id}"
+DOC_STORE = "resources/docstore/{corpus}"
+LUCENE_INDEX = "resources/indexes/{corpus}/lucene"
+COLBERT_INDEX = "resources/indexes/{corpus}/colbert/{ranker}"
+COLBERT_ENCODER = "resources/encoders/{ranker}"
+BACKBONE = "resources/backbones/{reranker}"
+TRAINING_CANDIDATES = "resources/training/candidates"
+# folders the data rules write; stagewise.hand_obtained knows them too
+SYNTHETIC_DATASET = str(locations.SYNTHETIC_DATASET)
+SYNTHETIC_TEACHER = str(locations.SYNTHETIC_TEACHER)
+TREC_DL_DATASET = str(locations.TREC_DL_DATASET)
 
 RANKERS = list(config["rankers"])
 RANKERS_OF_KIND = {
     kind: [r for r in RANKERS if config["rankers"][r]["kind"] == kind] for kind in ("bm25", "colbert", "run")
 }
 # rankers whose candidates every model re-ranks (the others are first-stage baselines only)
-RERANKED_RANKERS = [r for r in RANKERS if config["rankers"][r].get("rerank", True)]
+RERANKED_RANKERS = [r for r in RANKERS if config["rankers"][r]["rerank"]]
 RERANKERS = list(config["rerankers"])
 # the schedule axis: each schedule, a stage-2 sweep expanded into its cells (C-D, C-D_lr6e-12, ...)
 CELLS = grid_cells(config)
@@ -57,18 +101,20 @@ HUB_IDS = sorted(
     {s["pretrained"] for s in config["rerankers"].values() if is_hub_id(s.get("pretrained", "/"))}
     | {s["checkpoint"] for s in config["rankers"].values() if is_hub_id(s.get("checkpoint", "/"))}
 )
-if IR_DATASETS:
-    # ir_datasets' home on the shared file system (unless you keep one already), and jobs that stop at once when a
-    # dataset was not prepared instead of downloading it
-    os.environ.setdefault("IR_DATASETS_HOME", str(Path("resources/ir_datasets").resolve()))
-    os.environ[PREPARED_ENV] = str(Path("resources/ir_datasets/prepared").resolve())
-# with --software-deployment-method conda, the environments (envs/) hold stagewise's dependencies and the library is
-# the checkout's: its src/ goes on PYTHONPATH for every job (when the workflow runs from a checkout)
-SOURCE_TREE = Path(workflow.basedir).parent / "src"
-if (SOURCE_TREE / "stagewise").is_dir():
-    os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [str(SOURCE_TREE), os.environ.get("PYTHONPATH")])))
-# jobs read checkpoints from resources/hub; the download_checkpoint rule alone goes online
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# ir_datasets' home, markers of prepared datasets, the checkout's library, the hub offline: for every job
+set_job_environment(Path.cwd(), Path(workflow.basedir).parent / "src", ir_datasets=bool(IR_DATASETS))
+# the trained models of the grid: (reranker, cell, seed)
+MODELS = [(r, s, seed) for r in RERANKERS for s in CELLS for seed in SEEDS]
+
+
+wildcard_constraints:
+    ranker="|".join(map(re.escape, RANKERS)),
+    reranker="|".join(map(re.escape, RERANKERS)),
+    # the stage-1 models of two-stage cells are trained whether or not C and D are cells themselves
+    schedule="|".join(map(re.escape, dict.fromkeys(["C", "D", *CELLS]))),
+    dataset="|".join(map(re.escape, QUERY_SETS)),
+    seed=r"\d+",
+    corpus="|".join(map(re.escape, CORPORA)),
 
 
 def given(paths):
@@ -113,7 +159,7 @@ def check_no_rule_writes_hand_obtained():
 
 def prepared(spec):
     """The marker the prepare_dataset rule writes for an ir_datasets id (downloaded, docstore built)."""
-    return f"resources/ir_datasets/prepared/{spec}.json"
+    return PREPARED_DATASET.format(ir_dataset=spec)
 
 
 def corpus_files(corpus=MAIN_CORPUS):
@@ -124,7 +170,7 @@ def corpus_files(corpus=MAIN_CORPUS):
 
 def doc_store_files(corpus=MAIN_CORPUS):
     """The offset index of a local corpus (the doc_store rule builds it); an ir_datasets corpus has its own."""
-    return {"doc_store": f"resources/docstore/{corpus}"} if is_local(CORPORA[corpus]) else {}
+    return {"doc_store": DOC_STORE.format(corpus=corpus)} if is_local(CORPORA[corpus]) else {}
 
 
 def dataset_files(spec, with_docs=True, corpus=MAIN_CORPUS):
@@ -171,26 +217,29 @@ def train_rankers():
 
 
 def first_stage_runs():
-    runs = expand("results/runs/first_stage/{ranker}/{dataset}.run", ranker=RANKERS, dataset=TEST_SETS)
-    return runs + expand("results/runs/first_stage/{ranker}/train.run", ranker=train_rankers())
+    """Every first-stage ranker's runs of the test sets, and the training-query runs that something reads."""
+    return expand(FIRST_STAGE_RUN, ranker=RANKERS, dataset=TEST_SETS) + expand(
+        FIRST_STAGE_RUN, ranker=train_rankers(), dataset="train"
+    )
 
 
 def hub_folder(name):
     """A hub checkpoint's local copy (the download_checkpoint rule); a local folder or package name as it is."""
-    return f"resources/hub/{name}" if name in HUB_IDS else name
+    return HUB_CHECKPOINT.format(hub_id=name) if name in HUB_IDS else name
 
 
 def colbert_checkpoint(ranker):
     """The checkpoint a ColBERT ranker names (its local copy for a hub id), or the one frozen for it."""
     settings = config["rankers"][ranker]
-    return hub_folder(settings["checkpoint"]) if settings.get("checkpoint") else f"resources/encoders/{ranker}"
+    return hub_folder(settings["checkpoint"]) if settings.get("checkpoint") else COLBERT_ENCODER.format(ranker=ranker)
 
 
 def colbert_checkpoint_files(wildcards):
     """A rule input when the checkpoint is a folder (frozen here, downloaded here, or given)."""
-    path = colbert_checkpoint(wildcards.ranker)
     settings = config["rankers"][wildcards.ranker]
-    return given([path]) if "encoder" in settings or path.startswith("resources/hub/") or path in HAND_OBTAINED else []
+    made_here = "encoder" in settings or settings.get("checkpoint") in HUB_IDS
+    path = colbert_checkpoint(wildcards.ranker)
+    return given([path]) if made_here or path in HAND_OBTAINED else []
 
 
 def backbone_spec(wildcards):
@@ -213,14 +262,14 @@ def init_model(wildcards):
     """A two-stage cell starts from the stage-1 model of the same reranker and seed (every cell of a sweep the same)."""
     first = stage_one_schedule(wildcards.schedule)
     if first:
-        return f"results/models/{wildcards.reranker}/{first}/seed{wildcards.seed}"
-    return f"resources/backbones/{wildcards.reranker}"
+        return MODEL.format(reranker=wildcards.reranker, schedule=first, seed=wildcards.seed)
+    return BACKBONE.format(reranker=wildcards.reranker)
 
 
 def training_inputs(wildcards):
     inputs = {"init": init_model(wildcards), "queries": dataset_files(config["train_queries"]), **doc_store_files()}
     if last_stage(wildcards.schedule) == "C":
-        inputs["candidates"] = "resources/training/candidates"
+        inputs["candidates"] = TRAINING_CANDIDATES
     else:
         inputs["teacher"] = given(teacher_files())
     return inputs
@@ -242,78 +291,102 @@ def reference_file(wildcards):
 
 
 def teacher_files():
-    """The teacher's files: a TREC run, or RankGPT candidates + permutations."""
-    teacher = config["teacher"]
-    return [teacher["run"]] if teacher.get("run") else [teacher["candidates"], teacher["permutations"]]
+    """The teacher's files: a TREC run, RankGPT candidates + permutations, or scored triples."""
+    return TeacherSettings.from_section(config["teacher"]).files()
+
+
+def model_folders(models=MODELS):
+    """(reranker, cell, seed) -> the model's folder."""
+    return {(r, s, seed): MODEL.format(reranker=r, schedule=s, seed=seed) for r, s, seed in models}
 
 
 def model_targets():
-    return expand("results/models/{reranker}/{schedule}/seed{seed}", reranker=RERANKERS, schedule=CELLS, seed=SEEDS)
+    return list(model_folders().values())
 
 
-# the trained models of the grid: (reranker, schedule, seed)
-MODELS = [(r, s, seed) for r in RERANKERS for s in CELLS for seed in SEEDS]
 # what the tables must cover (checked by the scripts: an existing metrics file whose update cannot be planned would
 # otherwise hide a test set); a change of it reruns the tables
 GRID_EXPECTED = {
     "test_sets": TEST_SETS,
     "rankers": RANKERS,
     "reranked_rankers": RERANKED_RANKERS,
-    "cells": MODELS,
+    "models": MODELS,
 }
 
 
-def cost_cells():
+def cost_models():
     """The trained models whose costs the efficiency table adds up: the grid's, and the stage-1 models of its
     two-stage cells (trained whether or not C and D are cells themselves)."""
-    cells = dict.fromkeys(MODELS)
+    models = dict.fromkeys(MODELS)
     for r, s, seed in MODELS:
         if stage_one_schedule(s):
-            cells.setdefault((r, stage_one_schedule(s), seed))
-    return list(cells)
+            models.setdefault((r, stage_one_schedule(s), seed))
+    return list(models)
 
 
-def agreement_keys():
-    """(ranker, reranker, cell, seed, test set, stage-1 cell) of every two-stage cell whose stage-1 model is a cell of
-    the grid too: their re-rankings are compared (how far stage 2 moved the ranking)."""
-    return [
-        (ranker, r, s, seed, t, stage_one_schedule(s))
-        for ranker in RERANKED_RANKERS
-        for r, s, seed in MODELS
-        if stage_one_schedule(s) in CELLS
-        for t in TEST_SETS
-    ]
+def reranked_run(ranker, reranker, schedule, seed, dataset):
+    return RERANKED_RUN.format(ranker=ranker, reranker=reranker, schedule=schedule, seed=seed, dataset=dataset)
 
 
-def efficiency_inputs(wildcards=None):
-    """Model folders and training benchmarks of cost_cells(), re-ranking benchmarks of the grid, the re-ranked runs of
-    agreement_keys() (stage 2, then stage 1) (in these orders)."""
-    cells = cost_cells()
-    pairs = agreement_keys()
+def reranked_runs():
+    """Every re-ranked run of the grid."""
+    return [reranked_run(k, r, s, seed, t) for k in RERANKED_RANKERS for r, s, seed in MODELS for t in TEST_SETS]
+
+
+def efficiency_files():
+    """What the efficiency table reads, by key: the model folder and training benchmark of each of cost_models() by
+    (reranker, cell, seed); the re-ranking benchmarks of the grid by (ranker, reranker, cell, seed, test set); and,
+    by the same key, the re-ranked runs of each two-stage model whose stage-1 model is a model of the grid too, with
+    its stage-1 model's (how far stage 2 moved the ranking)."""
+    models = cost_models()
+    keys = [(k, r, s, seed, t) for k in RERANKED_RANKERS for r, s, seed in MODELS for t in TEST_SETS]
     return {
-        "stage2_runs": [f"results/runs/rerank/{k}/{r}/{s}/seed{seed}/{t}.run" for k, r, s, seed, t, _ in pairs],
-        "stage1_runs": [f"results/runs/rerank/{k}/{r}/{f}/seed{seed}/{t}.run" for k, r, _, seed, t, f in pairs],
-        "models": [f"results/models/{r}/{s}/seed{seed}" for r, s, seed in cells],
-        "train": [f"benchmarks/train/{r}/{s}/seed{seed}.tsv" for r, s, seed in cells],
-        "rerank": [
-            f"benchmarks/rerank/{ranker}/{r}/{s}/seed{seed}/{t}.tsv"
-            for ranker in RERANKED_RANKERS
-            for r, s, seed in MODELS
-            for t in TEST_SETS
-        ],
+        "models": model_folders(models),
+        "train_benchmarks": {
+            (r, s, seed): TRAIN_BENCHMARK.format(reranker=r, schedule=s, seed=seed) for r, s, seed in models
+        },
+        "rerank_benchmarks": {
+            (k, r, s, seed, t): RERANK_BENCHMARK.format(ranker=k, reranker=r, schedule=s, seed=seed, dataset=t)
+            for k, r, s, seed, t in keys
+        },
+        "stage_runs": {
+            (k, r, s, seed, t): (reranked_run(k, r, s, seed, t), reranked_run(k, r, stage_one_schedule(s), seed, t))
+            for k, r, s, seed, t in keys
+            if stage_one_schedule(s) in CELLS
+        },
+    }
+
+
+# computed once: the efficiency rule's inputs and, by key, its params
+EFFICIENCY_FILES = efficiency_files()
+
+
+def efficiency_inputs(wildcards):
+    """The files of efficiency_files(), as the efficiency rule's inputs, and the re-ranking metrics."""
+    files = EFFICIENCY_FILES
+    return {
+        "models": list(files["models"].values()),
+        "train": list(files["train_benchmarks"].values()),
+        "rerank": list(files["rerank_benchmarks"].values()),
+        "runs": list(dict.fromkeys(run for pair in files["stage_runs"].values() for run in pair)),
         "metrics": rerank_metrics(),
     }
 
 
+def rerank_runs_by_model(wildcards):
+    """A ranker's re-ranked runs: (reranker, cell, seed) -> test set -> run."""
+    return {
+        (r, s, seed): {t: reranked_run(wildcards.ranker, r, s, seed, t) for t in TEST_SETS} for r, s, seed in MODELS
+    }
+
+
 def rerank_runs(wildcards):
-    """A ranker's re-ranked runs, cell by cell (MODELS order), test set by test set (TEST_SETS order)."""
-    return [
-        f"results/runs/rerank/{wildcards.ranker}/{r}/{s}/seed{seed}/{t}.run" for r, s, seed in MODELS for t in TEST_SETS
-    ]
+    """A ranker's re-ranked runs (the evaluate_rerank rule's inputs)."""
+    return [run for runs in rerank_runs_by_model(wildcards).values() for run in runs.values()]
 
 
 def rerank_metrics():
-    return expand("results/metrics/rerank/{ranker}.tsv", ranker=RERANKED_RANKERS)
+    return expand(RERANK_METRICS, ranker=RERANKED_RANKERS)
 
 
 def trec_dl_source_files(wildcards):
@@ -322,46 +395,43 @@ def trec_dl_source_files(wildcards):
 
 
 def first_stage_metrics():
-    return expand("results/metrics/first_stage/{ranker}.tsv", ranker=RANKERS)
+    return expand(FIRST_STAGE_METRICS, ranker=RANKERS)
+
+
+def table_targets():
+    """The tables: main (CSV, Markdown, LaTeX), significance tests, efficiency, and those the config asks for."""
+    tables = [MAIN_TABLE, MAIN_TABLE_MARKDOWN, MAIN_TABLE_LATEX, SIGNIFICANCE_TABLE, EFFICIENCY_TABLE]
+    tables.append(EFFICIENCY_TABLE_MARKDOWN)
+    if "reference" in config:
+        tables.append(VS_REFERENCE_TABLE)
+    if config["claims"]:
+        tables += [CLAIMS_TABLE, CLAIMS_TABLE_MARKDOWN]
+    return tables
 
 
 def all_targets():
-    """The end of the workflow: tables (CSV, Markdown, LaTeX), significance tests, plots."""
-    targets = [
-        "results/tables/main.csv",
-        "results/tables/main.md",
-        "results/tables/main.tex",
-        "results/tables/significance.csv",
-        "results/plots/seed_spread.png",
-        "results/tables/efficiency.csv",
-        "results/tables/efficiency.md",
-        "results/plots/efficiency.png",
-        "results/model_cards",
-    ]
-    targets += expand("results/plots/{dataset}.png", dataset=TEST_SETS)
-    if "reference" in config:
-        targets.append("results/tables/vs_reference.csv")
-    if config["claims"]:
-        targets += ["results/tables/claims.csv", "results/tables/claims.md"]
-    return targets
+    """The end of the workflow: the tables, the plots and the model cards."""
+    plots = [SEED_SPREAD_PLOT, EFFICIENCY_PLOT, *expand(SCHEDULE_PLOT, dataset=TEST_SETS)]
+    return [*table_targets(), *plots, MODEL_CARDS]
+
+
+def check_workflow():
+    """Checks that need all rules defined, so the Snakefile's last line. None may write a file the user provides
+    (Snakemake deletes a job's outputs before it runs); and, once per invocation, models or runs missing under
+    existing tables (Snakemake would not rebuild them) and benchmark files left where they were written before."""
+    check_no_rule_writes_hand_obtained()
+    if workflow.is_main_process:
+        warn_missing_intermediates()
+        warn_moved_benchmarks()
 
 
 def warn_missing_intermediates():
     """Snakemake does not rebuild a missing intermediate file while what was made from it is up to date: a model or
     run deleted by a job that failed or was killed after Snakemake removed its old output (as it does before every
     job) stays missing, and the tables keep numbers from before. Say so, with the command that rebuilds them."""
-    if not os.path.exists("results/tables/main.csv"):
+    if not os.path.exists(MAIN_TABLE):
         return
-    expected = [
-        *model_targets(),
-        *first_stage_runs(),
-        *[
-            f"results/runs/rerank/{k}/{r}/{s}/seed{seed}/{t}.run"
-            for k in RERANKED_RANKERS
-            for r, s, seed in MODELS
-            for t in TEST_SETS
-        ],
-    ]
+    expected = [*model_targets(), *first_stage_runs(), *reranked_runs()]
     missing = [path for path in expected if not os.path.exists(path)]
     if missing:
         listing = "logs/missing-intermediates.txt"
@@ -370,8 +440,21 @@ def warn_missing_intermediates():
             f.write("\n".join(missing) + "\n")
         logger.warning(
             f"stagewise warning: {len(missing)} models or runs of the grid are missing (e.g. {missing[0]}) while "
-            "results/tables/main.csv exists: a job that failed or was killed after Snakemake deleted its old "
+            f"{MAIN_TABLE} exists: a job that failed or was killed after Snakemake deleted its old "
             "output leaves them so, and Snakemake does not rebuild them while the tables are newer. The tables "
             f"may hold numbers from before. Rebuild them: snakemake $(cat {listing}) [your options], then the "
             "tables follow."
+        )
+
+
+def warn_moved_benchmarks():
+    """Snakemake's benchmark files were written under benchmarks/ (beside the committed benchmark scripts) before
+    they moved to results/benchmarks/; the efficiency table of a grid run before needs them there."""
+    old = [stage for stage in ("data", "first_stage", "train", "rerank") if Path("benchmarks", stage).is_dir()]
+    if old:
+        folders = " ".join(f"benchmarks/{stage}" for stage in old)
+        logger.warning(
+            f"stagewise warning: {folders} hold Snakemake benchmark files of an earlier run; they now belong under "
+            f"results/benchmarks/, where the efficiency table reads them: mkdir -p results/benchmarks && mv {folders} "
+            "results/benchmarks/"
         )

@@ -7,7 +7,7 @@ localrules:
 rule prepare_dataset:
     """An ir_datasets id downloaded and its docstore built, once, into ir_datasets' home under resources/."""
     output:
-        "resources/ir_datasets/prepared/{ir_dataset}.json",
+        PREPARED_DATASET,
     log:
         "logs/data/prepare/{ir_dataset}.log",
     wildcard_constraints:
@@ -21,7 +21,7 @@ rule prepare_dataset:
 rule download_checkpoint:
     """A hub checkpoint (a reranker's backbone, a ColBERT model) into resources/hub/, for jobs that run offline."""
     output:
-        directory("resources/hub/{hub_id}"),
+        directory(HUB_CHECKPOINT),
     log:
         "logs/data/hub/{hub_id}.log",
     wildcard_constraints:
@@ -37,11 +37,11 @@ rule doc_store:
     input:
         lambda wildcards: corpus_files(wildcards.corpus),
     output:
-        directory("resources/docstore/{corpus}"),
+        directory(DOC_STORE),
     log:
         "logs/data/doc_store/{corpus}.log",
     benchmark:
-        "benchmarks/data/doc_store/{corpus}.tsv"
+        "results/benchmarks/data/doc_store/{corpus}.tsv"
     conda:
         "../../envs/first_stage.yaml"
     threads: 1
@@ -60,11 +60,11 @@ rule training_candidates:
         run=negatives_run,
         queries=train_query_files,
     output:
-        directory("resources/training/candidates"),
+        directory(TRAINING_CANDIDATES),
     log:
         "logs/data/training_candidates.log",
     benchmark:
-        "benchmarks/data/training_candidates.tsv"
+        "results/benchmarks/data/training_candidates.tsv"
     conda:
         "../../envs/first_stage.yaml"
     threads: 1
@@ -88,9 +88,9 @@ if "synthetic" in config:
     rule synthetic_dataset:
         """The embedded synthetic collection."""
         output:
-            docs="resources/datasets/synthetic/docs.tsv",
+            docs=f"{SYNTHETIC_DATASET}/docs.tsv",
             splits=expand(
-                "resources/datasets/synthetic/{split}/{name}",
+                f"{SYNTHETIC_DATASET}/{{split}}/{{name}}",
                 split=config["synthetic"]["splits"],
                 name=["queries.tsv", "qrels.txt"],
             ),
@@ -106,11 +106,11 @@ if "synthetic" in config:
     rule simulated_teacher:
         """The demo teacher: the training queries' first-stage top-k ranked by true grade plus seeded noise."""
         input:
-            run=f"results/runs/first_stage/{config['synthetic']['teacher_ranker']}/train.run",
+            run=FIRST_STAGE_RUN.format(ranker=config["synthetic"]["teacher_ranker"], dataset="train"),
             queries=train_query_files,
         output:
-            candidates="resources/teacher/synthetic/train-candidates.jsonl",
-            permutations="resources/teacher/synthetic/train-permutations.json",
+            candidates=f"{SYNTHETIC_TEACHER}/train-candidates.jsonl",
+            permutations=f"{SYNTHETIC_TEACHER}/train-permutations.json",
         log:
             "logs/data/simulated_teacher.log",
         priority: 10
@@ -132,14 +132,14 @@ if "trec_dl" in config:
         input:
             trec_dl_source_files,
         output:
-            docs="resources/datasets/trecdl/docs.tsv",
+            docs=f"{TREC_DL_DATASET}/docs.tsv",
             sets=expand(
-                "resources/datasets/trecdl/{split}/{name}",
+                f"{TREC_DL_DATASET}/{{split}}/{{name}}",
                 split=["dl19", "dl20", "dl19-train"],
                 name=["queries.tsv", "qrels.txt"],
             ),
-            runs=expand("resources/datasets/trecdl/runs/{run}/{year}.run", run=list(trec_dl.RUNS), year=trec_dl.SETS),
-            summary="resources/datasets/trecdl/summary.json",
+            runs=expand(f"{TREC_DL_DATASET}/runs/{{run}}/{{year}}.run", run=list(trec_dl.RUNS), year=trec_dl.SETS),
+            summary=f"{TREC_DL_DATASET}/summary.json",
         log:
             "logs/data/trec_dl_dataset.log",
         conda:

@@ -1,10 +1,10 @@
 rule evaluate_first_stage:
     """Per-query metrics of a first-stage ranker on every test set."""
     input:
-        runs=expand("results/runs/first_stage/{{ranker}}/{dataset}.run", dataset=TEST_SETS),
+        runs=expand(FIRST_STAGE_RUN, ranker="{ranker}", dataset=TEST_SETS),
         qrels=test_set_qrels,
     output:
-        "results/metrics/first_stage/{ranker}.tsv",
+        FIRST_STAGE_METRICS,
     log:
         "logs/evaluate/first_stage/{ranker}.log",
     conda:
@@ -26,14 +26,15 @@ rule evaluate_rerank:
         runs=rerank_runs,
         qrels=test_set_qrels,
     output:
-        "results/metrics/rerank/{ranker}.tsv",
+        RERANK_METRICS,
         ties="results/metrics/rerank/{ranker}.ties.tsv",
     log:
         "logs/evaluate/rerank/{ranker}.log",
     conda:
         "../../envs/report.yaml"
     params:
-        cells=MODELS,
+        # (reranker, cell, seed) -> test set -> re-ranked run (the inputs, by key)
+        runs=rerank_runs_by_model,
         datasets=TEST_SET_DATASETS,
         thresholds=RELEVANCE_THRESHOLDS,
         metrics=config["evaluation"]["metrics"],

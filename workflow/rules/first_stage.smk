@@ -1,5 +1,5 @@
-# First-stage rankers. Every kind writes results/runs/first_stage/{ranker}/{dataset}.run; the ranker
-# wildcard of each retrieval rule matches only the rankers of its kind.
+# First-stage rankers. Every kind writes FIRST_STAGE_RUN (results/runs/first_stage/{ranker}/{dataset}.run); the
+# ranker wildcard of each retrieval rule matches only the rankers of its kind.
 
 
 rule bm25_index:
@@ -7,11 +7,11 @@ rule bm25_index:
     input:
         lambda wildcards: corpus_files(wildcards.corpus),
     output:
-        directory("resources/indexes/{corpus}/lucene"),
+        directory(LUCENE_INDEX),
     log:
         "logs/first_stage/bm25_index/{corpus}.log",
     benchmark:
-        "benchmarks/first_stage/bm25_index/{corpus}.tsv"
+        "results/benchmarks/first_stage/bm25_index/{corpus}.tsv"
     priority: 10
     conda:
         "../../envs/first_stage.yaml"
@@ -28,14 +28,14 @@ rule bm25_index:
 rule bm25_retrieve:
     """BM25 top-k (TREC run) for one query set."""
     input:
-        index=lambda wildcards: f"resources/indexes/{corpus_of(wildcards)}/lucene",
+        index=lambda wildcards: LUCENE_INDEX.format(corpus=corpus_of(wildcards)),
         queries=query_set_files,
     output:
-        "results/runs/first_stage/{ranker}/{dataset}.run",
+        FIRST_STAGE_RUN,
     log:
         "logs/first_stage/{ranker}/{dataset}.log",
     benchmark:
-        "benchmarks/first_stage/{ranker}/{dataset}.tsv"
+        "results/benchmarks/first_stage/{ranker}/{dataset}.tsv"
     wildcard_constraints:
         ranker=names_of(RANKERS_OF_KIND["bm25"]),
     priority: 10
@@ -55,7 +55,7 @@ rule bm25_retrieve:
 rule colbert_encoder:
     """Freeze a small ColBERT checkpoint once (a local BERT encoder + a seeded projection), for rankers with `encoder`."""
     output:
-        directory("resources/encoders/{ranker}"),
+        directory(COLBERT_ENCODER),
     log:
         "logs/first_stage/{ranker}/encoder.log",
     wildcard_constraints:
@@ -79,11 +79,11 @@ rule colbert_index:
         corpus=lambda wildcards: corpus_files(wildcards.corpus),
         checkpoint=colbert_checkpoint_files,
     output:
-        directory("resources/indexes/{corpus}/colbert/{ranker}"),
+        directory(COLBERT_INDEX),
     log:
         "logs/first_stage/{ranker}/index-{corpus}.log",
     benchmark:
-        "benchmarks/first_stage/{ranker}/index-{corpus}.tsv"
+        "results/benchmarks/first_stage/{ranker}/index-{corpus}.tsv"
     wildcard_constraints:
         ranker=names_of(RANKERS_OF_KIND["colbert"]),
     conda:
@@ -104,15 +104,15 @@ rule colbert_index:
 rule colbert_retrieve:
     """ColBERT (PLAID) top-k (TREC run) for one query set."""
     input:
-        index=lambda wildcards: f"resources/indexes/{corpus_of(wildcards)}/colbert/{wildcards.ranker}",
+        index=lambda wildcards: COLBERT_INDEX.format(corpus=corpus_of(wildcards), ranker=wildcards.ranker),
         checkpoint=colbert_checkpoint_files,
         queries=query_set_files,
     output:
-        "results/runs/first_stage/{ranker}/{dataset}.run",
+        FIRST_STAGE_RUN,
     log:
         "logs/first_stage/{ranker}/{dataset}.log",
     benchmark:
-        "benchmarks/first_stage/{ranker}/{dataset}.tsv"
+        "results/benchmarks/first_stage/{ranker}/{dataset}.tsv"
     wildcard_constraints:
         ranker=names_of(RANKERS_OF_KIND["colbert"]),
     conda:
@@ -138,7 +138,7 @@ rule import_run:
         run=imported_run,
         queries=query_set_files,
     output:
-        "results/runs/first_stage/{ranker}/{dataset}.run",
+        FIRST_STAGE_RUN,
     log:
         "logs/first_stage/{ranker}/{dataset}.log",
     wildcard_constraints:

@@ -5,7 +5,7 @@ rule significance:
         rerank=rerank_metrics(),
     output:
         report(
-            "results/tables/significance.csv",
+            SIGNIFICANCE_TABLE,
             category="Tables",
             labels={"table": "significance", "content": "every paired test, raw and corrected p-values"},
         ),
@@ -25,20 +25,20 @@ rule main_table:
     input:
         first_stage=first_stage_metrics(),
         rerank=rerank_metrics(),
-        significance="results/tables/significance.csv",
+        significance=SIGNIFICANCE_TABLE,
     output:
         csv=report(
-            "results/tables/main.csv",
+            MAIN_TABLE,
             category="Tables",
             labels={"table": "main", "content": "mean, std, CI over seeds; significance markers"},
         ),
         md=report(
-            "results/tables/main.md",
+            MAIN_TABLE_MARKDOWN,
             category="Tables",
             labels={"table": "main (paper layout)", "content": "Markdown"},
         ),
         tex=report(
-            "results/tables/main.tex",
+            MAIN_TABLE_LATEX,
             category="Tables",
             labels={"table": "main (paper layout)", "content": "LaTeX"},
         ),
@@ -62,7 +62,7 @@ rule plots:
         rerank=rerank_metrics(),
     output:
         report(
-            "results/plots/{dataset}.png",
+            SCHEDULE_PLOT,
             caption="../report/schedules.rst",
             category="Plots",
             subcategory="{dataset}",
@@ -83,10 +83,10 @@ rule plots:
 rule seed_spread:
     """Standard deviation over seeds of every trained cell."""
     input:
-        "results/tables/main.csv",
+        MAIN_TABLE,
     output:
         report(
-            "results/plots/seed_spread.png",
+            SEED_SPREAD_PLOT,
             caption="../report/seed_spread.rst",
             category="Plots",
             subcategory="seeds",
@@ -105,11 +105,11 @@ rule seed_spread:
 rule vs_reference:
     """Our numbers next to reference numbers given in the config (for example a paper's table)."""
     input:
-        table="results/tables/main.csv",
+        table=MAIN_TABLE,
         file=reference_file,
     output:
         report(
-            "results/tables/vs_reference.csv",
+            VS_REFERENCE_TABLE,
             category="Tables",
             labels={"table": "vs reference", "content": config.get("reference", {}).get("name", "reference")},
         ),
@@ -127,14 +127,14 @@ rule vs_reference:
 rule claims:
     """The config's claims about the grid, each checked per ranker, reranker and test set: holds, fails, inconclusive."""
     input:
-        "results/tables/significance.csv",
+        SIGNIFICANCE_TABLE,
     output:
         csv=report(
-            "results/tables/claims.csv",
+            CLAIMS_TABLE,
             category="Tables",
             labels={"table": "claims", "content": "holds / fails / inconclusive per cell"},
         ),
-        md="results/tables/claims.md",
+        md=CLAIMS_TABLE_MARKDOWN,
     log:
         "logs/report/claims.log",
     conda:
@@ -152,13 +152,14 @@ rule model_cards:
         models=model_targets(),
         rerank=rerank_metrics(),
     output:
-        directory("results/model_cards"),
+        directory(MODEL_CARDS),
     log:
         "logs/report/model_cards.log",
     conda:
         "../../envs/report.yaml"
     params:
-        cells=MODELS,
+        # (reranker, cell, seed) -> model folder (the inputs, by key)
+        models=model_folders(),
     script:
         "../scripts/model_cards.py"
 
@@ -170,13 +171,13 @@ rule efficiency:
         unpack(efficiency_inputs),
     output:
         csv=report(
-            "results/tables/efficiency.csv",
+            EFFICIENCY_TABLE,
             category="Tables",
             labels={"table": "efficiency", "content": "cost per cell, means over seeds"},
         ),
-        md="results/tables/efficiency.md",
+        md=EFFICIENCY_TABLE_MARKDOWN,
         plot=report(
-            "results/plots/efficiency.png",
+            EFFICIENCY_PLOT,
             caption="../report/efficiency.rst",
             category="Plots",
             subcategory="cost",
@@ -187,9 +188,11 @@ rule efficiency:
     conda:
         "../../envs/report.yaml"
     params:
-        cost_cells=cost_cells(),
-        rerank_keys=[(ranker, r, s, seed, t) for ranker in RERANKED_RANKERS for r, s, seed in MODELS for t in TEST_SETS],
-        agreement_keys=agreement_keys(),
+        # the inputs, by key (efficiency_files)
+        models=EFFICIENCY_FILES["models"],
+        train_benchmarks=EFFICIENCY_FILES["train_benchmarks"],
+        rerank_benchmarks=EFFICIENCY_FILES["rerank_benchmarks"],
+        stage_runs=EFFICIENCY_FILES["stage_runs"],
         metric=config["report"]["metrics"][0],
         out_of_domain=OUT_OF_DOMAIN,
     script:

@@ -2,15 +2,15 @@ rule rerank:
     """Re-score the top-k of one test set's first-stage run with one model."""
     input:
         unpack(lambda wildcards: doc_store_files(corpus_of(wildcards))),
-        model="results/models/{reranker}/{schedule}/seed{seed}",
-        run="results/runs/first_stage/{ranker}/{dataset}.run",
+        model=MODEL,
+        run=FIRST_STAGE_RUN,
         queries=lambda wildcards: dataset_files(TEST_SET_DATASETS[wildcards.dataset], corpus=corpus_of(wildcards)),
     output:
-        "results/runs/rerank/{ranker}/{reranker}/{schedule}/seed{seed}/{dataset}.run",
+        RERANKED_RUN,
     log:
         "logs/rerank/{ranker}/{reranker}/{schedule}/seed{seed}/{dataset}.log",
     benchmark:
-        "benchmarks/rerank/{ranker}/{reranker}/{schedule}/seed{seed}/{dataset}.tsv"
+        RERANK_BENCHMARK
     wildcard_constraints:
         dataset=names_of(TEST_SETS),
     conda:

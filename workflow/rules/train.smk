@@ -3,7 +3,7 @@ rule backbone:
     input:
         backbone_inputs,
     output:
-        directory("resources/backbones/{reranker}"),
+        directory(BACKBONE),
     log:
         "logs/train/backbone/{reranker}.log",
     conda:
@@ -24,11 +24,11 @@ rule train:
     input:
         unpack(training_inputs),
     output:
-        directory("results/models/{reranker}/{schedule}/seed{seed}"),
+        directory(MODEL),
     log:
         "logs/train/{reranker}/{schedule}/seed{seed}.log",
     benchmark:
-        "benchmarks/train/{reranker}/{schedule}/seed{seed}.tsv"
+        TRAIN_BENCHMARK
     priority: 5  # the longest path of the demo: start training before the ColBERT index
     conda:
         "../../envs/train.yaml"

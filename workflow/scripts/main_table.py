@@ -17,7 +17,7 @@ set_job(snakemake.config, snakemake.rule, snakemake.wildcards)  # what the prove
 r = snakemake.params.report
 per_query = read_metrics([*snakemake.input.first_stage, *snakemake.input.rerank])
 g = snakemake.params.grid
-check_coverage(per_query, g["test_sets"], g["rankers"], g["reranked_rankers"], g["cells"])
+check_coverage(per_query, g["test_sets"], g["rankers"], g["reranked_rankers"], g["models"])
 significance = pd.read_csv(snakemake.input.significance, dtype={"system_a": str, "system_b": str})
 table = main_table(per_query, significance, snakemake.params.settings["confidence"],
                    out_of_domain=snakemake.params.out_of_domain)

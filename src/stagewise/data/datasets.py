@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import InputFormatError
 from ..io import read_qrels, read_queries, validate_docs
+from ..locations import PREPARED_DATASETS, VALIDATED_CORPORA
 
 LOCAL_PREFIX = "local:"
 
@@ -58,17 +59,13 @@ def _register_local(spec: str):
     ir_datasets.registry.register(spec, Dataset(*parts))
 
 
-#: where a corpus file's successful check is remembered (per path, size and modification time)
-VALIDATED = Path("resources/cache/validated")
-
-
 @cache
 def _validated_docs(path: str, size: int, mtime_ns: int) -> int:
     """A corpus file is checked once per version, not in every job: test sets and training share one docs.tsv,
     and checking 8.8M lines costs about 30 s and 1 GB. The marker is written only after a complete check."""
     import hashlib
 
-    marker = VALIDATED / f"{hashlib.sha1(path.encode()).hexdigest()[:16]}-{size}-{mtime_ns}.ok"
+    marker = VALIDATED_CORPORA / f"{hashlib.sha1(path.encode()).hexdigest()[:16]}-{size}-{mtime_ns}.ok"
     if marker.exists():
         return int(marker.read_text())
     count = validate_docs(path)
@@ -106,7 +103,7 @@ def _check_prepared(spec: str):
     if root and not marker_path(root, spec).exists():
         raise InputFormatError(spec, f"not prepared ({marker_path(root, spec)} is absent): the prepare_dataset rule "
                                      "downloads it and builds its docstore on the submitting host; run "
-                                     f"`snakemake {marker_path('resources/ir_datasets/prepared', spec)}` there")
+                                     f"`snakemake {marker_path(PREPARED_DATASETS, spec)}` there")
 
 
 def queries(spec: str) -> dict[str, str]:

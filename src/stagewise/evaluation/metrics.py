@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 from typing import NamedTuple
 
 import pandas as pd
 
 from ..errors import EvaluationError
 from ..io import Qrels, Run, atomic_path, read_run, sorted_ranking
+from ..locations import NUMBA_CACHE
 from .names import GRADED, IR_MEASURES, METRICS, canonical_metric  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def per_query_metrics(qrels: Qrels, run: Run, metrics, relevance_threshold: int 
                       name: str = "the qrels"):
     """DataFrame with columns qid, metric, value for every judged query (``name``: the test set, for errors)."""
     check_relevance_threshold(qrels, relevance_threshold, metrics, name)
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(Path("resources/cache/numba").resolve()))
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(NUMBA_CACHE.resolve()))
     from ranx import Qrels as RQrels
     from ranx import Run as RRun
     from ranx import evaluate

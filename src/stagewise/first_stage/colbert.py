@@ -28,11 +28,11 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..io import atomic_path, folder_sha256, remove_stale_temporaries, write_run
+from ..locations import TORCH_EXTENSIONS_CACHE
 from ..settings import settings_from
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS_CACHE = Path("resources/cache/torch_extensions")
 INDEX_META = "stagewise-index.json"
 # the keys of a ColBERT ranker's config that shape its index (depth and query_maxlen only shape searches)
 INDEX_SETTINGS = ("nbits", "doc_maxlen", "kmeans_niters", "index_batch_size", "kmeans")
@@ -101,7 +101,7 @@ def _prepare_environment(threads: int | None = None):
     if threads:
         torch.set_num_threads(threads)
     if "TORCH_EXTENSIONS_DIR" not in os.environ:
-        os.environ["TORCH_EXTENSIONS_DIR"] = str(EXTENSIONS_CACHE.resolve())
+        os.environ["TORCH_EXTENSIONS_DIR"] = str(TORCH_EXTENSIONS_CACHE.resolve())
     Path(os.environ["TORCH_EXTENSIONS_DIR"]).mkdir(parents=True, exist_ok=True)
 
 

@@ -104,15 +104,15 @@ def ranking_agreement(run_a: dict, run_b: dict) -> float:
     return float(np.mean(taus)) if taus else float("nan")
 
 
-def stage_agreement(keys, stage2_runs, stage1_runs) -> pd.DataFrame:
+def stage_agreement(runs: dict) -> pd.DataFrame:
     """(reranker, schedule, seed) -> ``kendall_tau``: the mean over rankers and test sets of ``ranking_agreement``
-    between a two-stage cell's re-rankings and its stage-1 model's (``keys``: (ranker, reranker, cell, seed, test
-    set, stage-1 cell), in the order of the two run lists)."""
+    between a two-stage cell's re-rankings and its stage-1 model's (``runs``: (ranker, reranker, cell, seed, test
+    set) -> (the cell's re-ranked run, its stage-1 model's))."""
     from ..io import read_run
 
     rows = [{"reranker": r, "schedule": s, "seed": str(seed),
              "kendall_tau": ranking_agreement(read_run(two), read_run(one))}
-            for (_, r, s, seed, _, _), two, one in zip(keys, stage2_runs, stage1_runs, strict=True)]
+            for (_, r, s, seed, _), (two, one) in runs.items()]
     if not rows:
         return pd.DataFrame(columns=["reranker", "schedule", "seed", "kendall_tau"])
     return pd.DataFrame(rows).groupby(["reranker", "schedule", "seed"], as_index=False)["kendall_tau"].mean()

@@ -33,7 +33,7 @@ def letters(schedules) -> dict[str, str]:
     return found
 
 
-def check_coverage(per_query: pd.DataFrame, test_sets, rankers, reranked_rankers, cells) -> None:
+def check_coverage(per_query: pd.DataFrame, test_sets, rankers, reranked_rankers, models) -> None:
     """Stop unless the per-query metrics hold every test set for every first-stage ranker, and every (reranker,
     schedule cell, seed) for every re-ranked ranker and test set. Snakemake treats an existing metrics file as up to
     date when the job that would update it cannot be planned (a test set whose folder is misspelt, a corpus without
@@ -45,7 +45,7 @@ def check_coverage(per_query: pd.DataFrame, test_sets, rankers, reranked_rankers
     missing = [f"first stage {ranker} on {t}" for ranker in rankers for t in test_sets
                if (ranker, FIRST_STAGE, FIRST_STAGE, FIRST_STAGE, t) not in present]
     missing += [f"{reranker}/{cell}/seed{seed} re-ranking {ranker} on {t}" for ranker in reranked_rankers
-                for reranker, cell, seed in cells for t in test_sets
+                for reranker, cell, seed in models for t in test_sets
                 if (ranker, reranker, cell, str(seed), t) not in present]
     if missing:
         sets = sorted({m.rsplit(" on ", 1)[1] for m in missing})
