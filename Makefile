@@ -24,9 +24,11 @@ demo: venv
 test: venv
 	$(BIN)/pytest -q
 
-# what CI checks before the tests: ruff on the Python code, snakefmt on the workflow, snakemake --lint on each config
+# what CI checks before the tests: ruff on the Python code (lint and format), snakefmt on the workflow, snakemake --lint
+# on each config
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/snakefmt --check workflow
 	for c in config/config.yaml config/paper.yaml config/trecdl.yaml; do \
 	    PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --lint --configfile $$c || exit 1; done

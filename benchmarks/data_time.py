@@ -45,22 +45,43 @@ def main(argv=None):
     queries = datasets.queries(f"local:{folder}/data/train")
     t = time.time()
     candidates = Candidates.open(folder / "resources" / "training" / "candidates")
-    settings = stage("C", {"negatives": 99, "negatives_depth": 200, "min_positive_grade": 1, "random_negatives": 0,
-                           "positive_policy": "keep"})
+    settings = stage(
+        "C",
+        {
+            "negatives": 99,
+            "negatives_depth": 200,
+            "min_positive_grade": 1,
+            "random_negatives": 0,
+            "positive_policy": "keep",
+        },
+    )
     c = ContrastiveGroups(queries, candidates, texts, settings, seed=1)
     c_setup = time.time() - t
     t = time.time()
     teacher = read_teacher(folder / "marco-train-100k.jsonl", folder / "marco-train-100k-gpt3.5.json", 20)
     d = DistillationGroups({**queries, **teacher.queries}, teacher.rankings, texts, 20, seed=1, ranking_size=20)
     d_setup = time.time() - t
-    results = {"machine": __import__("platform").node(), "scale": a.scale, "c_groups": len(c), "d_groups": len(d),
-               "c_setup_s": round(c_setup, 1), "d_setup_s": round(d_setup, 1)}
+    results = {
+        "machine": __import__("platform").node(),
+        "scale": a.scale,
+        "c_groups": len(c),
+        "d_groups": len(d),
+        "c_setup_s": round(c_setup, 1),
+        "d_setup_s": round(d_setup, 1),
+    }
     collate = GroupCollator(tokenizer, 256, None)
     for name, data, per_batch, accumulate in (("C", c, 4, 4), ("D", d, 16, 2)):
         for workers in a.workers:
-            loader = iter(DataLoader(data, batch_sampler=StepBatchSampler(range(len(data)), per_batch, seed=1),
-                                     collate_fn=collate, num_workers=workers, prefetch_factor=4 if workers else None,
-                                     worker_init_fn=reopen_texts if workers else None))
+            loader = iter(
+                DataLoader(
+                    data,
+                    batch_sampler=StepBatchSampler(range(len(data)), per_batch, seed=1),
+                    collate_fn=collate,
+                    num_workers=workers,
+                    prefetch_factor=4 if workers else None,
+                    worker_init_fn=reopen_texts if workers else None,
+                )
+            )
             for _ in range(2 + 4 * workers):  # warm-up: workers started, their first batches queued
                 next(loader)
             t = time.time()

@@ -40,8 +40,13 @@ def main(folder=BENCHMARKS):
         frames.append(frame)
     table = pd.concat(frames)
     summary = table.groupby("rule", sort=False).agg(
-        jobs=("s", "size"), wall_s_total=("s", "sum"), wall_s_mean=("s", "mean"), wall_s_max=("s", "max"),
-        peak_rss_mb=("max_rss", "max"), cpu_s_total=("cpu_time", "sum"))
+        jobs=("s", "size"),
+        wall_s_total=("s", "sum"),
+        wall_s_mean=("s", "mean"),
+        wall_s_max=("s", "max"),
+        peak_rss_mb=("max_rss", "max"),
+        cpu_s_total=("cpu_time", "sum"),
+    )
     stamps = [datetime.fromtimestamp(p.stat().st_mtime, UTC) for p in files]
     print(f"{len(files)} benchmark files, written {min(stamps):%Y-%m-%d %H:%M} to {max(stamps):%H:%M} UTC\n")
     print(summary.round(1).to_markdown())

@@ -31,8 +31,9 @@ def main(argv=None):
         for _ in range(args.reps):
             shutil.rmtree(Path(tmp) / ".snakemake", ignore_errors=True)  # clean: no metadata, no locks
             start = time.perf_counter()
-            result = subprocess.run([snakemake, "-n", "--configfile", args.configfile], cwd=tmp, capture_output=True,
-                                    text=True)
+            result = subprocess.run(
+                [snakemake, "-n", "--configfile", args.configfile], cwd=tmp, capture_output=True, text=True
+            )
             times.append(time.perf_counter() - start)
             if result.returncode:
                 raise SystemExit(result.stderr[-2000:])

@@ -54,38 +54,72 @@ NEEDS = {"colbert": "colbert_warm"}
 PEAK_TFLOPS = 790.0
 
 FULL = {
-    "passages": 4000, "train_queries": 1000, "test_queries": 100, "filler": [220, 260],
+    "passages": 4000,
+    "train_queries": 1000,
+    "test_queries": 100,
+    "filler": [220, 260],
     "model": {"layers": 12, "hidden": 768, "heads": 12, "intermediate": 3072},
     "C": {"queries_per_batch": 4, "negatives": 99, "accumulate_grad_batches": 4, "max_length": 256, "steps": 14},
     "D": {"queries_per_batch": 16, "group_size": 20, "accumulate_grad_batches": 2, "max_length": 256, "steps": 24},
-    "skip_steps": 2, "hand_steps": {"C": 10, "D": 20},
-    "resume": {"queries_per_batch": 4, "negatives": 15, "accumulate_grad_batches": 2, "max_length": 128, "steps": 8,
-               "checkpoint_every": 2, "stop_after": 3},
-    "rerank": {"queries": 82, "depth": 100, "max_length": 256, "batches": [256, 1024],
-               "bf16_batches": [1024], "roberta_batches": [1024]},
-    "colbert": {"warm": ["--passages", "2000", "--queries", "20", "--depth", "100"],
-                "main": ["--passages", "300000", "--queries", "2000", "--depth", "500"]},
+    "skip_steps": 2,
+    "hand_steps": {"C": 10, "D": 20},
+    "resume": {
+        "queries_per_batch": 4,
+        "negatives": 15,
+        "accumulate_grad_batches": 2,
+        "max_length": 128,
+        "steps": 8,
+        "checkpoint_every": 2,
+        "stop_after": 3,
+    },
+    "rerank": {
+        "queries": 82,
+        "depth": 100,
+        "max_length": 256,
+        "batches": [256, 1024],
+        "bf16_batches": [1024],
+        "roberta_batches": [1024],
+    },
+    "colbert": {
+        "warm": ["--passages", "2000", "--queries", "20", "--depth", "100"],
+        "main": ["--passages", "300000", "--queries", "2000", "--depth", "500"],
+    },
     "threads": 8,
     "rerank_threads": 4,  # the SLURM profile's set-threads for rerank
 }
 TINY = {
-    **FULL, "passages": 300, "train_queries": 40, "test_queries": 10, "filler": [60, 80],
+    **FULL,
+    "passages": 300,
+    "train_queries": 40,
+    "test_queries": 10,
+    "filler": [60, 80],
     "model": {"layers": 2, "hidden": 64, "heads": 2, "intermediate": 128},
     "C": {"queries_per_batch": 2, "negatives": 7, "accumulate_grad_batches": 2, "max_length": 64, "steps": 4},
     "D": {"queries_per_batch": 4, "group_size": 5, "accumulate_grad_batches": 2, "max_length": 64, "steps": 4},
-    "skip_steps": 1, "hand_steps": {"C": 2, "D": 2},
+    "skip_steps": 1,
+    "hand_steps": {"C": 2, "D": 2},
     "resume": {**FULL["resume"], "negatives": 3, "max_length": 48, "steps": 6},
-    "rerank": {"queries": 4, "depth": 20, "max_length": 64, "batches": [16, 64], "bf16_batches": [16],
-               "roberta_batches": [16]},
-    "colbert": {"warm": ["--passages", "300", "--queries", "5", "--depth", "20", "--layers", "2", "--topics", "10"],
-                "main": ["--passages", "1500", "--queries", "10", "--depth", "50", "--layers", "2", "--topics", "20"]},
+    "rerank": {
+        "queries": 4,
+        "depth": 20,
+        "max_length": 64,
+        "batches": [16, 64],
+        "bf16_batches": [16],
+        "roberta_batches": [16],
+    },
+    "colbert": {
+        "warm": ["--passages", "300", "--queries", "5", "--depth", "20", "--layers", "2", "--topics", "10"],
+        "main": ["--passages", "1500", "--queries", "10", "--depth", "50", "--layers", "2", "--topics", "20"],
+    },
     "threads": 2,
     "rerank_threads": 2,
 }
 #: the paper grid's stage lengths (config/paper.yaml): C one epoch over 502,939 judged training queries, D 15
 #: epochs over 89,792 teacher rankings, each with 1% held out for validation
-PAPER_STEPS = {"C": math.ceil((502_939 - math.ceil(0.01 * 502_939)) / 16),
-               "D": math.ceil(15 * (89_792 - math.ceil(0.01 * 89_792)) / 32)}
+PAPER_STEPS = {
+    "C": math.ceil((502_939 - math.ceil(0.01 * 502_939)) / 16),
+    "D": math.ceil(15 * (89_792 - math.ceil(0.01 * 89_792)) / 32),
+}
 #: pairs one model re-ranks in the paper grid: top-100 of TREC DL 2019 (43 judged queries), DL 2020 (54), DL-HARD
 #: (50) and dev/small (6,980), for each of the two rankers
 PAPER_RERANK_PAIRS = 2 * 100 * (43 + 54 + 50 + 6980)
@@ -115,6 +149,7 @@ class Results:
 
 # ---------------------------------------------------------------------------------------------- data and models
 
+
 def prepare(work: Path, size: dict) -> dict:
     """Synthetic collection (long passages), document store, C candidates (200 per query: the positives first,
     then random passages) and a D teacher run (20 per query); built once per work folder."""
@@ -126,12 +161,20 @@ def prepare(work: Path, size: dict) -> dict:
     from stagewise.io import read_qrels, read_queries, write_run
 
     data = work / "data"
-    paths = {"data": data, "store": work / "docstore", "candidates": work / "candidates",
-             "teacher": work / "teacher.run"}
+    paths = {
+        "data": data,
+        "store": work / "docstore",
+        "candidates": work / "candidates",
+        "teacher": work / "teacher.run",
+    }
     if (work / "prepared").exists():
         return paths
-    spec = SyntheticSpec(seed=7, n_passages=size["passages"], filler_per_passage=size["filler"],
-                         splits={"train": size["train_queries"], "test": size["test_queries"]})
+    spec = SyntheticSpec(
+        seed=7,
+        n_passages=size["passages"],
+        filler_per_passage=size["filler"],
+        splits={"train": size["train_queries"], "test": size["test_queries"]},
+    )
     write_dataset(spec, data)
     build_offset_index(data / "docs.tsv", paths["store"])
     docids = [line.split("\t", 1)[0] for line in open(data / "docs.tsv", encoding="utf-8")]
@@ -167,17 +210,29 @@ def build_model(kind: str, folder: Path, texts: list[str], shape: dict) -> Path:
     if (folder / "config.json").exists():
         return folder
     tokenizer = _train_tokenizer(kind, texts, 30522 if kind == "electra" else 50265, 512)
-    common = dict(hidden_size=shape["hidden"], num_hidden_layers=shape["layers"], num_attention_heads=shape["heads"],
-                  intermediate_size=shape["intermediate"], num_labels=1, pad_token_id=tokenizer.pad_token_id)
+    common = dict(
+        hidden_size=shape["hidden"],
+        num_hidden_layers=shape["layers"],
+        num_attention_heads=shape["heads"],
+        intermediate_size=shape["intermediate"],
+        num_labels=1,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     torch.manual_seed(0)
     if kind == "electra":
-        config = tf.ElectraConfig(vocab_size=max(30522, len(tokenizer)), embedding_size=shape["hidden"],
-                                  max_position_embeddings=512, **common)
+        config = tf.ElectraConfig(
+            vocab_size=max(30522, len(tokenizer)), embedding_size=shape["hidden"], max_position_embeddings=512, **common
+        )
         model = tf.ElectraForSequenceClassification(config)
     else:
-        config = tf.RobertaConfig(vocab_size=max(50265, len(tokenizer)), max_position_embeddings=514,
-                                  type_vocab_size=2, bos_token_id=tokenizer.bos_token_id,
-                                  eos_token_id=tokenizer.eos_token_id, **common)
+        config = tf.RobertaConfig(
+            vocab_size=max(50265, len(tokenizer)),
+            max_position_embeddings=514,
+            type_vocab_size=2,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            **common,
+        )
         model = tf.RobertaForSequenceClassification(config)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -203,8 +258,9 @@ def contrastive_groups(paths: dict, settings, seed: int):
     from stagewise.training.sampling import ContrastiveGroups
 
     queries = read_queries(paths["data"] / "train" / "queries.tsv")
-    return ContrastiveGroups(queries, Candidates.open(paths["candidates"]), OffsetDocStore(paths["store"]), settings,
-                             seed)
+    return ContrastiveGroups(
+        queries, Candidates.open(paths["candidates"]), OffsetDocStore(paths["store"]), settings, seed
+    )
 
 
 def distillation_groups(paths: dict, settings, seed: int):
@@ -220,6 +276,7 @@ def distillation_groups(paths: dict, settings, seed: int):
 
 
 # ---------------------------------------------------------------------------------------------------- training
+
 
 def _sync():
     import torch
@@ -266,14 +323,19 @@ def step_timer(skip: int):
 
         def result(self) -> dict:
             seconds = self.end - self.start
-            return {"steps_measured": self.steps, "micro_batches": self.micro, "seconds": round(seconds, 3),
-                    "steps_per_second": round(self.steps / seconds, 4),
-                    "tokens_per_second": round(self.tokens / seconds),
-                    "padded_tokens_per_second": round(self.padded / seconds),
-                    "padding_share": round(1 - self.tokens / self.padded, 4), "pairs_per_second": round(self.pairs / seconds, 1),
-                    "mean_pair_tokens": round(self.tokens / self.pairs, 1),
-                    "mfu": round(self.flops / seconds / (PEAK_TFLOPS * 1e12), 4),
-                    "between_micro_batches_share": round(self.between / seconds, 4)}
+            return {
+                "steps_measured": self.steps,
+                "micro_batches": self.micro,
+                "seconds": round(seconds, 3),
+                "steps_per_second": round(self.steps / seconds, 4),
+                "tokens_per_second": round(self.tokens / seconds),
+                "padded_tokens_per_second": round(self.padded / seconds),
+                "padding_share": round(1 - self.tokens / self.padded, 4),
+                "pairs_per_second": round(self.pairs / seconds, 1),
+                "mean_pair_tokens": round(self.tokens / self.pairs, 1),
+                "mfu": round(self.flops / seconds / (PEAK_TFLOPS * 1e12), 4),
+                "between_micro_batches_share": round(self.between / seconds, 4),
+            }
 
     return StepTimer()
 
@@ -307,27 +369,38 @@ def project_training(stage: str, paths: dict, model_dir: Path, work: Path, size:
         torch.cuda.reset_peak_memory_stats()
     original = trainer_module.L
     if deterministic is not True:
+
         class Lightning:  # the module as train_stage sees it, with deterministic replaced
             seed_everything = staticmethod(lightning.seed_everything)
 
             @staticmethod
             def Trainer(**kwargs):  # noqa: N802 (Lightning's name)
                 return lightning.Trainer(**{**kwargs, "deterministic": deterministic})
+
         trainer_module.L = Lightning
     try:
-        trainer_module.train_stage(settings, dataset,
-                                   trainer_module.StagePaths(model_dir, work / f"model-{stage}-{deterministic}",
-                                                             work / f"work-{stage}-{deterministic}"),
-                                   seed=1, threads=size["threads"], callbacks=[timer, Probe()])
+        trainer_module.train_stage(
+            settings,
+            dataset,
+            trainer_module.StagePaths(
+                model_dir, work / f"model-{stage}-{deterministic}", work / f"work-{stage}-{deterministic}"
+            ),
+            seed=1,
+            threads=size["threads"],
+            callbacks=[timer, Probe()],
+        )
     finally:
         trainer_module.L = original
-    return {"shape": f"{settings.queries_per_batch} queries x {len(dataset[0].passages)} passages, "
-                     f"{settings.accumulate_grad_batches} accumulated, {settings.max_length} tokens",
-            "deterministic": deterministic, **attention,
-            "data_workers": trainer_module.data_workers(settings.data_workers, torch.cuda.is_available(),
-                                                        size["threads"]),
-            "precision": "bf16-mixed" if torch.cuda.is_available() else "32-true", **timer.result(),
-            "peak_memory_gib": _peak_gib()}
+    return {
+        "shape": f"{settings.queries_per_batch} queries x {len(dataset[0].passages)} passages, "
+        f"{settings.accumulate_grad_batches} accumulated, {settings.max_length} tokens",
+        "deterministic": deterministic,
+        **attention,
+        "data_workers": trainer_module.data_workers(settings.data_workers, torch.cuda.is_available(), size["threads"]),
+        "precision": "bf16-mixed" if torch.cuda.is_available() else "32-true",
+        **timer.result(),
+        "peak_memory_gib": _peak_gib(),
+    }
 
 
 def part_train(work: Path, size: dict, results: Results):
@@ -339,37 +412,74 @@ def part_train(work: Path, size: dict, results: Results):
     for stage in ("C", "D"):
         ours = results.measure(f"stagewise_{stage}", project_training, stage, paths, model_dir, work, size)
         if "error" in ours:  # e.g. an operation without a deterministic CUDA kernel: measure the rest anyway
-            results.measure(f"stagewise_{stage}_deterministic_warn", project_training, stage, paths, model_dir, work,
-                            size, deterministic="warn")
+            results.measure(
+                f"stagewise_{stage}_deterministic_warn",
+                project_training,
+                stage,
+                paths,
+                model_dir,
+                work,
+                size,
+                deterministic="warn",
+            )
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    shapes = {"C": (size["C"]["queries_per_batch"], size["C"]["negatives"] + 1, size["C"]["accumulate_grad_batches"]),
-              "D": (size["D"]["queries_per_batch"], size["D"]["group_size"], size["D"]["accumulate_grad_batches"])}
+    shapes = {
+        "C": (size["C"]["queries_per_batch"], size["C"]["negatives"] + 1, size["C"]["accumulate_grad_batches"]),
+        "D": (size["D"]["queries_per_batch"], size["D"]["group_size"], size["D"]["accumulate_grad_batches"]),
+    }
     for stage, (queries, group, accumulate) in shapes.items():
+
         def hand(queries=queries, group=group, accumulate=accumulate, stage=stage):
             torch.manual_seed(0)
-            model = electra_base(**{"layers": size["model"]["layers"], "hidden": size["model"]["hidden"],
-                                    "heads": size["model"]["heads"],
-                                    "intermediate": size["model"]["intermediate"]}).to(device)
+            model = electra_base(
+                **{
+                    "layers": size["model"]["layers"],
+                    "hidden": size["model"]["hidden"],
+                    "heads": size["model"]["heads"],
+                    "intermediate": size["model"]["intermediate"],
+                }
+            ).to(device)
             if torch.cuda.is_available():
                 torch.cuda.reset_peak_memory_stats()
-            return hand_loop(model, queries, group, size[stage]["max_length"], accumulate, size["hand_steps"][stage],
-                             size["skip_steps"], PEAK_TFLOPS)
+            return hand_loop(
+                model,
+                queries,
+                group,
+                size[stage]["max_length"],
+                accumulate,
+                size["hand_steps"][stage],
+                size["skip_steps"],
+                PEAK_TFLOPS,
+            )
+
         results.measure(f"hand_{stage}", hand)
-    data = {k.replace("_deterministic_warn", ""): v for k, v in results.data.items()
-            if "_deterministic_warn" in k or "error" not in v}
+    data = {
+        k.replace("_deterministic_warn", ""): v
+        for k, v in results.data.items()
+        if "_deterministic_warn" in k or "error" not in v
+    }
     if all("steps_per_second" in data.get(k, {}) for k in ("stagewise_C", "stagewise_D")):
         hours = {s: PAPER_STEPS[s] / data[f"stagewise_{s}"]["steps_per_second"] / 3600 for s in ("C", "D")}
         results["paper_grid"] = {
-            "optimizer_steps": PAPER_STEPS, "training_gpu_hours": {k: round(v, 2) for k, v in hours.items()},
+            "optimizer_steps": PAPER_STEPS,
+            "training_gpu_hours": {k: round(v, 2) for k, v in hours.items()},
             # a cell trains its own stage only: C-D's stage 1 is the C model of its reranker and seed
-            "gpu_hours_per_cell": {"C": round(hours["C"], 2), "D": round(hours["D"], 2),
-                                   "C-D": round(hours["D"], 2), "D-C": round(hours["C"], 2)},
+            "gpu_hours_per_cell": {
+                "C": round(hours["C"], 2),
+                "D": round(hours["D"], 2),
+                "C-D": round(hours["D"], 2),
+                "D-C": round(hours["C"], 2),
+            },
             "ratio_to_hand_loop_tokens_per_second": {
                 s: round(data[f"stagewise_{s}"]["tokens_per_second"] / data[f"hand_{s}"]["tokens_per_second"], 3)
-                for s in ("C", "D") if "tokens_per_second" in data.get(f"hand_{s}", {})}}
+                for s in ("C", "D")
+                if "tokens_per_second" in data.get(f"hand_{s}", {})
+            },
+        }
 
 
 # ------------------------------------------------------------------------------------------------------ resume
+
 
 def part_resume(work: Path, size: dict, results: Results):
     import torch
@@ -397,15 +507,24 @@ def part_resume(work: Path, size: dict, results: Results):
                 os.kill(os.getpid(), signal.SIGTERM)
 
     def train(name, callbacks=()):
-        return train_stage(settings, contrastive_groups(paths, settings, seed=3),
-                           StagePaths(model_dir, work / f"resume-{name}", work / f"resume-work-{name}"), seed=3,
-                           threads=size["threads"], callbacks=callbacks)
+        return train_stage(
+            settings,
+            contrastive_groups(paths, settings, seed=3),
+            StagePaths(model_dir, work / f"resume-{name}", work / f"resume-work-{name}"),
+            seed=3,
+            threads=size["threads"],
+            callbacks=callbacks,
+        )
 
     def compare(a, b):
         wa, wb = (load_file(work / f"resume-{n}" / "model.safetensors") for n in (a, b))
         diffs = {k: (wa[k].float() - wb[k].float()).abs().max().item() for k in wa}
-        return {"equal": all(v == 0 for v in diffs.values()), "tensors_differing": sum(v > 0 for v in diffs.values()),
-                "tensors": len(diffs), "max_abs_difference": max(diffs.values())}
+        return {
+            "equal": all(v == 0 for v in diffs.values()),
+            "tensors_differing": sum(v > 0 for v in diffs.values()),
+            "tensors": len(diffs),
+            "max_abs_difference": max(diffs.values()),
+        }
 
     def interrupted_then_resumed():
         try:
@@ -427,17 +546,17 @@ def part_resume(work: Path, size: dict, results: Results):
 
 # ----------------------------------------------------------------------------------------------------- rerank
 
+
 def top10_ties(scores: list[float], per_query: int) -> dict:
     """Over queries of ``per_query`` consecutive pairs: the top-10 entries whose score another top-10 entry has, and
     the queries with at least one such entry."""
     entries = queries = 0
     for start in range(0, len(scores), per_query):
-        top = sorted(scores[start:start + per_query], reverse=True)[:10]
+        top = sorted(scores[start : start + per_query], reverse=True)[:10]
         tied = sum(top.count(s) > 1 for s in top)
         entries += tied
         queries += tied > 0
-    return {"tied_top10_entries": entries, "queries_with_ties": queries,
-            "queries": math.ceil(len(scores) / per_query)}
+    return {"tied_top10_entries": entries, "queries_with_ties": queries, "queries": math.ceil(len(scores) / per_query)}
 
 
 def part_rerank(work: Path, size: dict, results: Results):
@@ -456,8 +575,11 @@ def part_rerank(work: Path, size: dict, results: Results):
     store = OffsetDocStore(paths["store"])
     queries = list(read_queries(paths["data"] / "test" / "queries.tsv").values())
     rng = np.random.default_rng(1)
-    pairs = [(queries[q % len(queries)], store[store.docids[i]]) for q in range(shape["queries"])
-             for i in rng.choice(len(store), shape["depth"], replace=False)]
+    pairs = [
+        (queries[q % len(queries)], store[store.docids[i]])
+        for q in range(shape["queries"])
+        for i in rng.choice(len(store), shape["depth"], replace=False)
+    ]
     folders = {kind: build_model(kind, work / kind, texts, size["model"]) for kind in ("electra", "roberta")}
     results["pairs"] = {"pairs": len(pairs), "per_query": shape["depth"], "max_length": shape["max_length"]}
 
@@ -467,17 +589,23 @@ def part_rerank(work: Path, size: dict, results: Results):
         tokenizer = AutoTokenizer.from_pretrained(folders[kind])
         start = time.perf_counter()
         with parallel_tokenization(threads):
-            widths = [batch["input_ids"].shape[1] for _, batch in token_length_batches(tokenizer, pairs, 256,
-                                                                                       shape["max_length"])]
+            widths = [
+                batch["input_ids"].shape[1]
+                for _, batch in token_length_batches(tokenizer, pairs, 256, shape["max_length"])
+            ]
         seconds = time.perf_counter() - start
-        return {"pairs_per_second": round(len(pairs) / seconds, 1), "mean_width": round(float(np.mean(widths)), 1),
-                "threads": threads}
+        return {
+            "pairs_per_second": round(len(pairs) / seconds, 1),
+            "mean_width": round(float(np.mean(widths)), 1),
+            "threads": threads,
+        }
 
     scored = {}
 
     def score(kind, batch, head, bf16=True):
-        settings = RerankSettings.of(depth=shape["depth"], batch_size=batch, max_length=shape["max_length"],
-                                     head_precision=head)
+        settings = RerankSettings.of(
+            depth=shape["depth"], batch_size=batch, max_length=shape["max_length"], head_precision=head
+        )
         model, tokenizer = load_cross_encoder(folders[kind])
         score_pairs(model, tokenizer, pairs[:batch], settings, bf16=bf16)  # warm-up
         _sync()
@@ -489,8 +617,12 @@ def part_rerank(work: Path, size: dict, results: Results):
         _sync()
         seconds = time.perf_counter() - start
         scored[(kind, batch, head, bf16)] = scores
-        return {"pairs_per_second": round(len(pairs) / seconds, 1), "seconds": round(seconds, 2),
-                "peak_memory_gib": _peak_gib(), **top10_ties(scores, shape["depth"])}
+        return {
+            "pairs_per_second": round(len(pairs) / seconds, 1),
+            "seconds": round(seconds, 2),
+            "peak_memory_gib": _peak_gib(),
+            **top10_ties(scores, shape["depth"]),
+        }
 
     for kind in ("electra", "roberta"):
         results.measure(f"tokenize_{kind}", tokenize, kind, 1)
@@ -509,9 +641,11 @@ def part_rerank(work: Path, size: dict, results: Results):
         out = {}
         for head in ("fp32", "bf16"):
             ours = np.asarray(scored[("electra", reference_batch, head, True)])
-            out[f"{head}_head"] = {"max_abs_difference": float(np.abs(ours - reference).max()),
-                                   "mean_abs_difference": float(np.abs(ours - reference).mean()),
-                                   "distinct_scores": int(len(np.unique(ours)))}
+            out[f"{head}_head"] = {
+                "max_abs_difference": float(np.abs(ours - reference).max()),
+                "mean_abs_difference": float(np.abs(ours - reference).mean()),
+                "distinct_scores": int(len(np.unique(ours))),
+            }
         out["reference_distinct_scores"] = int(len(np.unique(reference)))
         out["score_range"] = [float(reference.min()), float(reference.max())]
         return out
@@ -520,6 +654,7 @@ def part_rerank(work: Path, size: dict, results: Results):
 
 
 # ----------------------------------------------------------------------------------------------------- colbert
+
 
 def minilm_shaped_encoder(work: Path) -> Path:
     """A BERT folder of MiniLM-L6's shape and tokenizer with seeded random weights: from the config and tokenizer
@@ -572,14 +707,30 @@ def part_versions(work: Path, size: dict, results: Results):
 
     import torch
 
-    info = {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-            "torch": torch.__version__, "cuda": torch.version.cuda,
-            "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"}
-    modules = {"transformers": "transformers", "tokenizers": "tokenizers", "huggingface_hub": "huggingface_hub",
-               "lightning": "lightning", "numpy": "numpy", "safetensors": "safetensors", "faiss-cpu": "faiss",
-               "colbert-ai": "colbert", "ujson": "ujson", "GitPython": "git", "jsonschema": "jsonschema",
-               "pandas": "pandas",
-               "scipy": "scipy", "stagewise": "stagewise.training.trainer"}
+    info = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+    }
+    modules = {
+        "transformers": "transformers",
+        "tokenizers": "tokenizers",
+        "huggingface_hub": "huggingface_hub",
+        "lightning": "lightning",
+        "numpy": "numpy",
+        "safetensors": "safetensors",
+        "faiss-cpu": "faiss",
+        "colbert-ai": "colbert",
+        "ujson": "ujson",
+        "GitPython": "git",
+        "jsonschema": "jsonschema",
+        "pandas": "pandas",
+        "scipy": "scipy",
+        "stagewise": "stagewise.training.trainer",
+    }
     for dist, module in modules.items():
         try:
             where = Path(import_module(module).__file__).parent
@@ -591,13 +742,22 @@ def part_versions(work: Path, size: dict, results: Results):
         except Exception as e:  # a missing package is what this part is for
             info[dist] = f"missing ({type(e).__name__}: {e})"[:200]
     try:
-        smi = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem",
-                              "--format=csv,noheader"], capture_output=True, text=True, timeout=20)
+        smi = subprocess.run(
+            [
+                "nvidia-smi",
+                "--query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem",
+                "--format=csv,noheader",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
         info["nvidia_smi"] = smi.stdout.strip() or smi.stderr.strip()
     except Exception as e:
         info["nvidia_smi"] = f"{type(e).__name__}: {e}"
     results["versions"] = info
     if torch.cuda.is_available():
+
         def matmul():
             a, b = (torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16) for _ in range(2))
             for _ in range(3):
@@ -608,19 +768,31 @@ def part_versions(work: Path, size: dict, results: Results):
                 a @ b
             _sync()
             return {"tflops": round(10 * 2 * 8192**3 / (time.perf_counter() - start) / 1e12, 1)}
+
         results.measure("bf16_matmul_8192", matmul)
 
 
-PART_FUNCTIONS = {"versions": part_versions, "train": part_train, "resume": part_resume, "rerank": part_rerank,
-                  "colbert": part_colbert, "colbert_warm": part_colbert_warm}
+PART_FUNCTIONS = {
+    "versions": part_versions,
+    "train": part_train,
+    "resume": part_resume,
+    "rerank": part_rerank,
+    "colbert": part_colbert,
+    "colbert_warm": part_colbert_warm,
+}
 
 
 # ------------------------------------------------------------------------------------------------------- driver
 
+
 def _start(part: str, args, log) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, __file__, "--part", part, "--work", str(args.work)]
-                            + (["--tiny"] if args.tiny else []), stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return subprocess.Popen(
+        [sys.executable, __file__, "--part", part, "--work", str(args.work)] + (["--tiny"] if args.tiny else []),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
 
 
 def _wait(process: subprocess.Popen, seconds: float):
@@ -637,15 +809,22 @@ def run_parts(args) -> dict:
     out, work = Path(args.out), Path(args.work)
     out.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
-    summary = {"command": " ".join(["python", "benchmarks/gpu_path.py", *sys.argv[1:]]), "tiny": args.tiny,
-               "peak_tflops_assumed": PEAK_TFLOPS, "parts": {}}
+    summary = {
+        "command": " ".join(["python", "benchmarks/gpu_path.py", *sys.argv[1:]]),
+        "tiny": args.tiny,
+        "peak_tflops_assumed": PEAK_TFLOPS,
+        "parts": {},
+    }
     log_path = out / "gpu_path.log"
     background = {}  # part -> (process, its log, started)
 
     def record(part, status, seconds):
         part_json = work / f"{part}.json"
-        summary["parts"][part] = {"exit": status, "seconds": round(seconds, 1),
-                                  **(json.loads(part_json.read_text()) if part_json.exists() else {})}
+        summary["parts"][part] = {
+            "exit": status,
+            "seconds": round(seconds, 1),
+            **(json.loads(part_json.read_text()) if part_json.exists() else {}),
+        }
         (out / "gpu_path.json").write_text(json.dumps(summary, indent=2) + "\n")
         print(f"{part}: exit {status} after {round(seconds, 1)} s", flush=True)
 
@@ -672,9 +851,24 @@ def run_parts(args) -> dict:
 
 def table(summary: dict) -> str:
     """The short table printed last: one line per measurement."""
-    keys = ("steps_per_second", "tokens_per_second", "mfu", "between_micro_batches_share", "peak_memory_gib",
-            "pairs_per_second", "tied_top10_entries", "queries_with_ties", "equal", "max_abs_difference",
-            "passages_per_second", "queries_per_second", "index_seconds", "search_seconds", "tflops", "error")
+    keys = (
+        "steps_per_second",
+        "tokens_per_second",
+        "mfu",
+        "between_micro_batches_share",
+        "peak_memory_gib",
+        "pairs_per_second",
+        "tied_top10_entries",
+        "queries_with_ties",
+        "equal",
+        "max_abs_difference",
+        "passages_per_second",
+        "queries_per_second",
+        "index_seconds",
+        "search_seconds",
+        "tflops",
+        "error",
+    )
     lines = []
     for part, data in summary["parts"].items():
         lines.append(f"{part}: exit {data['exit']}, {data['seconds']} s")
@@ -693,7 +887,9 @@ def main(argv=None):
     parser.add_argument("--tiny", action="store_true", help="a tiny size that runs on the CPU (tests the logic)")
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
     parser.add_argument("--time-scale", type=float, default=1.0, help="multiply every part's time box")
-    parser.add_argument("--part", choices=list(PART_FUNCTIONS), help=argparse.SUPPRESS)  # internal: run one part in this process
+    parser.add_argument(
+        "--part", choices=list(PART_FUNCTIONS), help=argparse.SUPPRESS
+    )  # internal: run one part in this process
     args = parser.parse_args(argv)
     if args.part:
         sys.path.insert(0, str(HERE))

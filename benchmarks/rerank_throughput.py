@@ -72,18 +72,21 @@ def main(argv=None):
             return np.asarray(score_pairs(model, tokenizer, pairs, settings))
 
         def theirs_run():
-            return theirs.predict(pairs, batch_size=args.batch_size, activation_fn=torch.nn.Identity(),
-                                  show_progress_bar=False)
+            return theirs.predict(
+                pairs, batch_size=args.batch_size, activation_fn=torch.nn.Identity(), show_progress_bar=False
+            )
 
         # warm-up (allocator, oneDNN primitives), not timed
         score_pairs(model, tokenizer, pairs[:64], settings)
-        theirs.predict(pairs[:64], batch_size=args.batch_size, activation_fn=torch.nn.Identity(), show_progress_bar=False)
+        theirs.predict(
+            pairs[:64], batch_size=args.batch_size, activation_fn=torch.nn.Identity(), show_progress_bar=False
+        )
         times = {"stagewise": [], "sentence_transformers": []}
         scores = {}
         sides = [("stagewise", ours_run), ("sentence_transformers", theirs_run)]
         for rep in range(args.reps):
             # ABBA order (ours, theirs, theirs, ours, ...): a load that drifts during the run favours neither side
-            for name, fn in (sides if rep % 2 == 0 else sides[::-1]):
+            for name, fn in sides if rep % 2 == 0 else sides[::-1]:
                 start = time.perf_counter()
                 scores[name] = fn()
                 times[name].append(time.perf_counter() - start)
@@ -91,12 +94,19 @@ def main(argv=None):
     rates = {k: [len(pairs) / t for t in v] for k, v in times.items()}
     medians = {k: statistics.median(v) for k, v in rates.items()}
     result = {
-        "benchmark": "rerank_throughput", "pairs": len(pairs), "batch_size": args.batch_size,
-        "max_length": args.max_length, "threads": args.threads, "reps": args.reps, "seed": args.seed,
-        "pairs_per_s": rates, "median_pairs_per_s": medians,
+        "benchmark": "rerank_throughput",
+        "pairs": len(pairs),
+        "batch_size": args.batch_size,
+        "max_length": args.max_length,
+        "threads": args.threads,
+        "reps": args.reps,
+        "seed": args.seed,
+        "pairs_per_s": rates,
+        "median_pairs_per_s": medians,
         "ratio": medians["stagewise"] / medians["sentence_transformers"],
         "max_abs_score_diff": float(np.max(np.abs(scores["stagewise"] - scores["sentence_transformers"]))),
-        "machine": machine(), "command": command(argv),
+        "machine": machine(),
+        "command": command(argv),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

@@ -40,8 +40,15 @@ DEPTH, WORDS, MEAN_WORDS = 500, 100_000, 56
 _RANKS = __import__("numpy").arange(WORDS)
 WORD_P = 1.0 / (_RANKS + 2.7) ** 1.07
 WORD_P /= WORD_P.sum()
-TINY = {"architecture": "electra", "vocab_size": 2000, "hidden_size": 32, "num_hidden_layers": 1,
-        "num_attention_heads": 1, "intermediate_size": 64, "max_length": 128}
+TINY = {
+    "architecture": "electra",
+    "vocab_size": 2000,
+    "hidden_size": 32,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 1,
+    "intermediate_size": 64,
+    "max_length": 128,
+}
 
 
 def sizes(scale: float) -> dict[str, int]:
@@ -107,12 +114,13 @@ def generate(folder: Path, scale: float, seed: int) -> dict:
     needed = np.unique(np.concatenate(list(positives.values())))
     texts = {}
     query_files = [data / name / "queries.tsv" for name in n_query_sets]
-    for start, passages in ([] if all(p.exists() for p in query_files) else passage_words(n["passages"], seed)):
+    for start, passages in [] if all(p.exists() for p in query_files) else passage_words(n["passages"], seed):
         lo, hi = np.searchsorted(needed, [start, start + len(passages)])
         for pid in needed[lo:hi]:
             texts[int(pid)] = passages[pid - start]
     offset = {"train": 0, "devsmall": 10_000_000, "dl19": 20_000_000}
     for name in n_query_sets:
+
         def queries(f, name=name):
             for i, pid in enumerate(positives[name]):
                 source = texts[int(pid)]
@@ -126,7 +134,9 @@ def generate(folder: Path, scale: float, seed: int) -> dict:
                 if seconds[name][i] and second_ids[name][i] != pid:
                     f.write(f"{offset[name] + i} 0 {second_ids[name][i]} {1 if name != 'dl19' else 2}\n")
 
-        timed(f"{name}/queries.tsv", lambda name=name, queries=queries: write_atomic(data / name / "queries.tsv", queries))
+        timed(
+            f"{name}/queries.tsv", lambda name=name, queries=queries: write_atomic(data / name / "queries.tsv", queries)
+        )
         timed(f"{name}/qrels.txt", lambda name=name, qrels=qrels: write_atomic(data / name / "qrels.txt", qrels))
 
     # the training run: 500 per query, the positive within the top 50 for 90% of the queries, scores fp16-like
@@ -157,10 +167,22 @@ def generate(folder: Path, scale: float, seed: int) -> dict:
 
     def candidates(f):
         for qid, docids in zip(teacher_queries.tolist(), teacher_docs.tolist()):
-            passages = [{"docid": str(d), "title": "", "text": "a passage text of a typical length " * 8,
-                         "rank": r + 1, "score": 20.0 - r} for r, d in enumerate(docids)]
-            f.write(json.dumps({"query_id": str(qid), "query": "a query", "positive_passages": [],
-                                "retrieved_passages": passages}) + "\n")
+            passages = [
+                {
+                    "docid": str(d),
+                    "title": "",
+                    "text": "a passage text of a typical length " * 8,
+                    "rank": r + 1,
+                    "score": 20.0 - r,
+                }
+                for r, d in enumerate(docids)
+            ]
+            f.write(
+                json.dumps(
+                    {"query_id": str(qid), "query": "a query", "positive_passages": [], "retrieved_passages": passages}
+                )
+                + "\n"
+            )
 
     def permutations(f):
         out = []
@@ -175,8 +197,13 @@ def generate(folder: Path, scale: float, seed: int) -> dict:
             out.append(text + "." if 0.08 <= kind < 0.093 else text)  # "... > [17]."
         f.write(json.dumps(out))
 
-    timed("teacher", lambda: (write_atomic(folder / "marco-train-100k.jsonl", candidates),
-                              write_atomic(folder / "marco-train-100k-gpt3.5.json", permutations)))
+    timed(
+        "teacher",
+        lambda: (
+            write_atomic(folder / "marco-train-100k.jsonl", candidates),
+            write_atomic(folder / "marco-train-100k-gpt3.5.json", permutations),
+        ),
+    )
     timed("tiny backbone", lambda: tiny_backbone(folder, data / "docs.tsv"))
     # the first generation's times are kept (a resumed run finds the files and times nothing)
     record = folder / "generation.json"
@@ -210,23 +237,49 @@ def config() -> dict:
         "standalone": True,  # the demo's config/config.yaml is not merged in
         "corpus": "local:data",
         "train_queries": "local:data/train",
-        "test_sets": {"devsmall": {"dataset": "local:data/devsmall", "relevance_threshold": 1},
-                      "dl19": {"dataset": "local:data/dl19", "relevance_threshold": 2}},
-        "teacher": {"candidates": "marco-train-100k.jsonl",
-                    "permutations": "marco-train-100k-gpt3.5.json", "ranking_size": 20, "malformed": "drop",
-                    "repeated": "keep"},
+        "test_sets": {
+            "devsmall": {"dataset": "local:data/devsmall", "relevance_threshold": 1},
+            "dl19": {"dataset": "local:data/dl19", "relevance_threshold": 2},
+        },
+        "teacher": {
+            "candidates": "marco-train-100k.jsonl",
+            "permutations": "marco-train-100k-gpt3.5.json",
+            "ranking_size": 20,
+            "malformed": "drop",
+            "repeated": "keep",
+        },
         "rankers": {"bm25": {"kind": "bm25", "k1": 0.9, "b": 0.4, "depth": 1000}},
         "rerankers": {"tiny": {"pretrained": "./tiny-backbone"}},
         "schedules": ["C", "D"],
         "seeds": [1],
         "training": {
-            "C": {"steps": 5, "queries_per_batch": 4, "accumulate_grad_batches": 4, "negatives": 99,
-                  "negatives_run": {"path": "__colbert__msmarco-passage-train-judged.run",
-                                    "source": "benchmarks/scale.py"},
-                  "negatives_depth": 200, "min_positive_grade": 1, "positive_policy": "keep", "lr": 1.0e-5,
-                  "max_length": 128, "checkpoint_every": 5, "validation_fraction": 0.01, "validation_seed": 42},
-            "D": {"steps": 5, "queries_per_batch": 16, "accumulate_grad_batches": 2, "group_size": 20, "lr": 1.0e-5,
-                  "max_length": 128, "checkpoint_every": 5},
+            "C": {
+                "steps": 5,
+                "queries_per_batch": 4,
+                "accumulate_grad_batches": 4,
+                "negatives": 99,
+                "negatives_run": {
+                    "path": "__colbert__msmarco-passage-train-judged.run",
+                    "source": "benchmarks/scale.py",
+                },
+                "negatives_depth": 200,
+                "min_positive_grade": 1,
+                "positive_policy": "keep",
+                "lr": 1.0e-5,
+                "max_length": 128,
+                "checkpoint_every": 5,
+                "validation_fraction": 0.01,
+                "validation_seed": 42,
+            },
+            "D": {
+                "steps": 5,
+                "queries_per_batch": 16,
+                "accumulate_grad_batches": 2,
+                "group_size": 20,
+                "lr": 1.0e-5,
+                "max_length": 128,
+                "checkpoint_every": 5,
+            },
         },
         "rerank": {"depth": 100, "batch_size": 256, "max_length": 128},
         "evaluation": {"metrics": ["ndcg@10", "mrr@10", "map", "recall@100"], "first_stage_depth": "full"},
@@ -245,8 +298,13 @@ BENCHMARKED = {  # rule -> its benchmark files (relative to the run folder)
 
 def declared_resources(folder: Path, config_path: Path) -> dict[str, dict]:
     """mem_mb and runtime each rule declares, from a forced dry run's job listing."""
-    out = subprocess.run([str(Path(sys.executable).with_name("snakemake")), "-n", "--forceall", "all",
-                          "--configfile", str(config_path)], cwd=folder, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [str(Path(sys.executable).with_name("snakemake")), "-n", "--forceall", "all", "--configfile", str(config_path)],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     declared = {}
     for block in out.stdout.split("\nrule ")[1:]:
         rule = block.split(":", 1)[0].strip()
@@ -270,19 +328,31 @@ def report(folder: Path, config_path: Path, scale: float, generated: dict, wall:
             b = pd.read_csv(path, sep="\t").iloc[0]
             d = declared.get(rule, {})
             job = path.relative_to(folder / "results" / "benchmarks")
-            rows.append({"rule": rule, "job": str(job), "wall_s": round(b["s"], 1),
-                         "max_rss_mb": round(b["max_rss"], 0), "declared_mem_mb": d.get("mem_mb"),
-                         "declared_runtime_min": d.get("runtime"),
-                         "within_memory": b["max_rss"] <= float(d.get("mem_mb") or "inf")})
+            rows.append(
+                {
+                    "rule": rule,
+                    "job": str(job),
+                    "wall_s": round(b["s"], 1),
+                    "max_rss_mb": round(b["max_rss"], 0),
+                    "declared_mem_mb": d.get("mem_mb"),
+                    "declared_runtime_min": d.get("runtime"),
+                    "within_memory": b["max_rss"] <= float(d.get("mem_mb") or "inf"),
+                }
+            )
     table = pd.DataFrame(rows)
     out = results / f"scale-{scale:g}.md"
     import platform
 
-    lines = [f"# Data-path rehearsal at scale {scale:g} (`python benchmarks/scale.py --scale {scale:g}`)", "",
-             f"Machine: {platform.node()}, {platform.processor() or platform.machine()}, "
-             f"{__import__('os').cpu_count()} cores; sizes {generated['sizes']}; generation (s): "
-             f"{generated['generation_s']}; workflow wall time {wall:.0f} s.", "",
-             markdown(table) if len(table) else "(no benchmark files)", ""]
+    lines = [
+        f"# Data-path rehearsal at scale {scale:g} (`python benchmarks/scale.py --scale {scale:g}`)",
+        "",
+        f"Machine: {platform.node()}, {platform.processor() or platform.machine()}, "
+        f"{__import__('os').cpu_count()} cores; sizes {generated['sizes']}; generation (s): "
+        f"{generated['generation_s']}; workflow wall time {wall:.0f} s.",
+        "",
+        markdown(table) if len(table) else "(no benchmark files)",
+        "",
+    ]
     out.write_text("\n".join(lines))
     return out
 
@@ -293,10 +363,15 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--generate-only", action="store_true")
-    parser.add_argument("--folder", type=Path, default=None,
-                        help="where the data and the run go (default resources/scale-<scale>)")
-    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results",
-                        help="where the table of jobs goes (default benchmarks/results)")
+    parser.add_argument(
+        "--folder", type=Path, default=None, help="where the data and the run go (default resources/scale-<scale>)"
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=ROOT / "benchmarks" / "results",
+        help="where the table of jobs goes (default benchmarks/results)",
+    )
     a = parser.parse_args(argv)
     folder = (a.folder or ROOT / "resources" / f"scale-{a.scale:g}").resolve()
     generated = generate(folder, a.scale, a.seed)
@@ -310,8 +385,18 @@ def main(argv=None):
     config_path = folder / "scale.yaml"
     config_path.write_text(yaml.safe_dump(config()))
     t = time.time()
-    result = subprocess.run([str(Path(sys.executable).with_name("snakemake")), "--cores", str(a.cores), "all",
-                             "--configfile", str(config_path), "--rerun-incomplete"], cwd=folder)
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("snakemake")),
+            "--cores",
+            str(a.cores),
+            "all",
+            "--configfile",
+            str(config_path),
+            "--rerun-incomplete",
+        ],
+        cwd=folder,
+    )
     wall = time.time() - t
     if result.returncode != 0:
         return result.returncode

@@ -21,20 +21,29 @@ import torch
 from stagewise.training.losses import localized_contrastive_loss
 
 
-def electra_base(vocab_size: int = 30522, layers: int = 12, hidden: int = 768, heads: int = 12,
-                 intermediate: int = 3072):
+def electra_base(
+    vocab_size: int = 30522, layers: int = 12, hidden: int = 768, heads: int = 12, intermediate: int = 3072
+):
     from transformers import ElectraConfig, ElectraForSequenceClassification
 
-    config = ElectraConfig(vocab_size=vocab_size, embedding_size=hidden, hidden_size=hidden, num_hidden_layers=layers,
-                           num_attention_heads=heads, intermediate_size=intermediate, max_position_embeddings=512,
-                           num_labels=1)
+    config = ElectraConfig(
+        vocab_size=vocab_size,
+        embedding_size=hidden,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=intermediate,
+        max_position_embeddings=512,
+        num_labels=1,
+    )
     return ElectraForSequenceClassification(config)
 
 
 def matmul_parameters(model) -> int:
     """Trainable parameters that take part in matrix products (embeddings and LayerNorm/bias vectors aside)."""
-    return sum(p.numel() for n, p in model.named_parameters() if p.requires_grad and p.dim() == 2
-               and "embeddings" not in n)
+    return sum(
+        p.numel() for n, p in model.named_parameters() if p.requires_grad and p.dim() == 2 and "embeddings" not in n
+    )
 
 
 def flops_per_token(model, length: int) -> float:
@@ -42,8 +51,9 @@ def flops_per_token(model, length: int) -> float:
     return 6 * matmul_parameters(model) + 12 * config.num_hidden_layers * config.hidden_size * length
 
 
-def hand_loop(model, queries: int, group: int, length: int, accumulate: int, steps: int, warmup: int,
-              peak_tflops: float) -> dict:
+def hand_loop(
+    model, queries: int, group: int, length: int, accumulate: int, steps: int, warmup: int, peak_tflops: float
+) -> dict:
     """``steps`` optimizer steps (after ``warmup``) of LCE on one fixed random batch of full-length pairs."""
     device = next(model.parameters()).device
     vocab = model.config.vocab_size
@@ -78,11 +88,16 @@ def hand_loop(model, queries: int, group: int, length: int, accumulate: int, ste
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     tokens = steps * accumulate * pairs * length
-    return {"shape": f"{queries} queries x {group} passages, {accumulate} accumulated, {length} tokens",
-            "steps": steps, "seconds": round(seconds, 3), "steps_per_second": round(steps / seconds, 3),
-            "tokens_per_second": round(tokens / seconds), "matmul_parameters": matmul_parameters(model),
-            "mfu": round(tokens * flops_per_token(model, length) / seconds / (peak_tflops * 1e12), 4),
-            "peak_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if device.type == "cuda" else None}
+    return {
+        "shape": f"{queries} queries x {group} passages, {accumulate} accumulated, {length} tokens",
+        "steps": steps,
+        "seconds": round(seconds, 3),
+        "steps_per_second": round(steps / seconds, 3),
+        "tokens_per_second": round(tokens / seconds),
+        "matmul_parameters": matmul_parameters(model),
+        "mfu": round(tokens * flops_per_token(model, length) / seconds / (peak_tflops * 1e12), 4),
+        "peak_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if device.type == "cuda" else None,
+    }
 
 
 def main(argv=None):
@@ -99,10 +114,22 @@ def main(argv=None):
     if not torch.cuda.is_available():
         raise SystemExit("no GPU visible: this benchmark measures the bf16 GPU path")
     torch.manual_seed(0)
-    result = {"command": f"python benchmarks/train_gpu.py --steps {args.steps}",
-              "device": torch.cuda.get_device_name(0), "torch": torch.__version__,
-              **hand_loop(electra_base().cuda(), args.queries, args.group, args.length, args.accumulate, args.steps,
-                          args.warmup, args.peak_tflops), "peak_tflops_assumed": args.peak_tflops}
+    result = {
+        "command": f"python benchmarks/train_gpu.py --steps {args.steps}",
+        "device": torch.cuda.get_device_name(0),
+        "torch": torch.__version__,
+        **hand_loop(
+            electra_base().cuda(),
+            args.queries,
+            args.group,
+            args.length,
+            args.accumulate,
+            args.steps,
+            args.warmup,
+            args.peak_tflops,
+        ),
+        "peak_tflops_assumed": args.peak_tflops,
+    }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

@@ -73,31 +73,63 @@ def main(argv=None):
     texts = dict(datasets.iter_docs(spec))
     # every key this benchmark sets; the others (accumulate_grad_batches 1, weight_decay_all false, temperature,
     # no validation split, no position embeddings frozen, random_negatives 0, positive_policy add) are the schema's
-    settings = stage("C", {
-        "steps": args.steps, "queries_per_batch": args.queries, "lr": args.lr, "weight_decay": 0.01,
-        "warmup_steps": 0, "max_length": args.max_length, "gradient_clip_val": 10.0, "checkpoint_every": 10**9,
-        "loss": "lce", "precision": "32-true", "negatives": args.negatives, "negatives_depth": 100,
-        "min_positive_grade": 2})
-    groups = ContrastiveGroups(datasets.queries(spec), Candidates.from_run(run, datasets.qrels(spec)), texts, settings,
-                               args.seed)
+    settings = stage(
+        "C",
+        {
+            "steps": args.steps,
+            "queries_per_batch": args.queries,
+            "lr": args.lr,
+            "weight_decay": 0.01,
+            "warmup_steps": 0,
+            "max_length": args.max_length,
+            "gradient_clip_val": 10.0,
+            "checkpoint_every": 10**9,
+            "loss": "lce",
+            "precision": "32-true",
+            "negatives": args.negatives,
+            "negatives_depth": 100,
+            "min_positive_grade": 2,
+        },
+    )
+    groups = ContrastiveGroups(
+        datasets.queries(spec), Candidates.from_run(run, datasets.qrels(spec)), texts, settings, args.seed
+    )
     # the groups stagewise's sampler yields for these steps, in order, as sentence-transformers rows
     sampler = StepBatchSampler(range(len(groups)), args.queries, args.seed)
     rows = [groups[key] for n in range(args.steps) for key in sampler.batch(n)]
-    table = Dataset.from_dict({"query": [g.query for g in rows], "positive": [g.passages[0] for g in rows],
-                               **{f"negative_{j}": [g.passages[j] for g in rows] for j in range(1, args.negatives + 1)}})
+    table = Dataset.from_dict(
+        {
+            "query": [g.query for g in rows],
+            "positive": [g.passages[0] for g in rows],
+            **{f"negative_{j}": [g.passages[j] for g in rows] for j in range(1, args.negatives + 1)},
+        }
+    )
 
     def ours(rep):
-        train_stage(settings, groups, StagePaths(folder, tmp / f"ours{rep}", tmp / f"work{rep}"), args.seed,
-                    args.threads)
+        train_stage(
+            settings, groups, StagePaths(folder, tmp / f"ours{rep}", tmp / f"work{rep}"), args.seed, args.threads
+        )
 
     def theirs(rep):
         model = CrossEncoder(str(folder), num_labels=1, max_length=args.max_length, device="cpu")
         loss = HardNegativesOnly(model, num_negatives=None, scale=1.0, activation_fn=torch.nn.Identity())
         training_args = CrossEncoderTrainingArguments(
-            output_dir=str(tmp / f"st{rep}"), per_device_train_batch_size=args.queries, max_steps=args.steps,
-            learning_rate=args.lr, weight_decay=0.01, warmup_steps=0, lr_scheduler_type="constant", max_grad_norm=10.0,
-            save_strategy="no", logging_steps=1, report_to="none", seed=args.seed, use_cpu=True,
-            dataloader_num_workers=0, disable_tqdm=True)
+            output_dir=str(tmp / f"st{rep}"),
+            per_device_train_batch_size=args.queries,
+            max_steps=args.steps,
+            learning_rate=args.lr,
+            weight_decay=0.01,
+            warmup_steps=0,
+            lr_scheduler_type="constant",
+            max_grad_norm=10.0,
+            save_strategy="no",
+            logging_steps=1,
+            report_to="none",
+            seed=args.seed,
+            use_cpu=True,
+            dataloader_num_workers=0,
+            disable_tqdm=True,
+        )
         CrossEncoderTrainer(model=model, args=training_args, train_dataset=table, loss=loss).train()
         model.save_pretrained(str(tmp / f"st{rep}" / "model"))
 
@@ -105,7 +137,7 @@ def main(argv=None):
     sides = [("stagewise", ours), ("sentence_transformers", theirs)]
     for rep in range(args.reps):
         # ABBA order (ours, theirs, theirs, ours, ...): a load that drifts during the run favours neither side
-        for name, fn in (sides if rep % 2 == 0 else sides[::-1]):
+        for name, fn in sides if rep % 2 == 0 else sides[::-1]:
             start = time.perf_counter()
             fn(rep)
             times[name].append(time.perf_counter() - start)
@@ -113,12 +145,20 @@ def main(argv=None):
     rates = {k: [args.steps / t for t in v] for k, v in times.items()}
     medians = {k: statistics.median(v) for k, v in rates.items()}
     result = {
-        "benchmark": "train_throughput", "steps": args.steps, "queries_per_step": args.queries,
-        "group_size": args.negatives + 1, "max_length": args.max_length, "threads": args.threads, "reps": args.reps,
-        "training_groups": len(groups), "dl19_queries": data["sets"]["dl19"]["queries"],
-        "steps_per_s": rates, "median_steps_per_s": medians,
+        "benchmark": "train_throughput",
+        "steps": args.steps,
+        "queries_per_step": args.queries,
+        "group_size": args.negatives + 1,
+        "max_length": args.max_length,
+        "threads": args.threads,
+        "reps": args.reps,
+        "training_groups": len(groups),
+        "dl19_queries": data["sets"]["dl19"]["queries"],
+        "steps_per_s": rates,
+        "median_steps_per_s": medians,
         "ratio": medians["stagewise"] / medians["sentence_transformers"],
-        "machine": machine(), "command": command(argv),
+        "machine": machine(),
+        "command": command(argv),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

@@ -25,6 +25,7 @@ def with_venv_path(env: dict | None = None) -> dict:
     env = dict(os.environ if env is None else env)
     return {**env, "PATH": f"{Path(sys.executable).parent}:{env['PATH']}"}
 
+
 os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / "resources" / "cache" / "numba"))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -42,8 +43,10 @@ def _slurm_client_conf() -> str:
     the SLURM tests give their own SLURM_CONF (tests/slurm/localslurm.py), and a cluster user's config is untouched."""
     path = ROOT / "resources" / "cache" / "slurm" / "client.conf"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("# tests/conftest.py: no controller in these tests; scontrol gives up at once\n"
-                    "ClusterName=none\nSlurmctldHost=localhost\nMessageTimeout=1\n")
+    path.write_text(
+        "# tests/conftest.py: no controller in these tests; scontrol gives up at once\n"
+        "ClusterName=none\nSlurmctldHost=localhost\nMessageTimeout=1\n"
+    )
     return str(path)
 
 
@@ -55,8 +58,7 @@ def tiny_dataset(tmp_path):
     """A small synthetic dataset folder written by the real generator."""
     from stagewise.data.synthetic import SyntheticSpec, write_dataset
 
-    spec = SyntheticSpec(seed=3, n_passages=600, n_topics=4, concepts_per_topic=10,
-                         splits={"train": 40, "test": 8})
+    spec = SyntheticSpec(seed=3, n_passages=600, n_topics=4, concepts_per_topic=10, splits={"train": 40, "test": 8})
     return write_dataset(spec, tmp_path / "synthetic")
 
 
@@ -68,8 +70,13 @@ def full_disk(tmp_path):
 
     mount = tmp_path / "small"
     mount.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)],
-                                           capture_output=True).returncode != 0:
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)], capture_output=True
+        ).returncode
+        != 0
+    ):
         pytest.skip("needs root and tmpfs mounts to fill a real disk")
     yield mount
     subprocess.run(["umount", "-l", str(mount)], check=False)

@@ -4,8 +4,14 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from stagewise.backbones import BackboneSettings, build_backbone
 
 CORPUS = ["zorbako lupin tedu", "zorbavi lupin maro", "tedu maro kesif zorbako"] * 20
-SMALL = {"vocab_size": 300, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 1,
-         "intermediate_size": 64, "max_length": 32}
+SMALL = {
+    "vocab_size": 300,
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 1,
+    "intermediate_size": 64,
+    "max_length": 32,
+}
 
 
 def settings(**given):
@@ -28,7 +34,7 @@ def test_roberta_tokenizer_marks_segments_and_tokenizes_a_word_alike_everywhere(
     tok = AutoTokenizer.from_pretrained(out)
     enc = tok(["zorbako tedu"], ["lupin zorbako"])
     assert set(enc["token_type_ids"][0]) == {0, 1}
-    assert tok.tokenize("zorbako") == tok.tokenize("lupin zorbako")[-len(tok.tokenize("zorbako")):]
+    assert tok.tokenize("zorbako") == tok.tokenize("lupin zorbako")[-len(tok.tokenize("zorbako")) :]
     model = AutoModelForSequenceClassification.from_pretrained(out)
     assert model(**tok(["zorbako"], ["lupin"], return_tensors="pt")).logits.shape == (1, 1)
 
@@ -58,9 +64,11 @@ def test_tokenizer_training_gives_the_same_vocabulary_in_every_process(tiny_data
     import subprocess
     import sys
 
-    script = ("import sys; from stagewise.backbones import _train_tokenizer; from stagewise.data import datasets; "
-              "texts = [t for _, t in datasets.iter_docs(sys.argv[1])]; "
-              "_train_tokenizer('electra', texts, 300, 64).save_pretrained(sys.argv[2])")
+    script = (
+        "import sys; from stagewise.backbones import _train_tokenizer; from stagewise.data import datasets; "
+        "texts = [t for _, t in datasets.iter_docs(sys.argv[1])]; "
+        "_train_tokenizer('electra', texts, 300, 64).save_pretrained(sys.argv[2])"
+    )
     vocabularies = set()
     for i in range(4):
         subprocess.run([sys.executable, "-c", script, f"local:{tiny_dataset}", str(tmp_path / str(i))], check=True)
@@ -88,9 +96,18 @@ def test_a_model_folder_that_does_not_load_back_is_not_trusted(tmp_path):
 
     from stagewise.backbones import check_saved_model
 
-    spec = BackboneSettings.from_config({"architecture": "electra", "vocab_size": 300, "hidden_size": 16,
-                                         "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32,
-                                         "max_length": 32, "seed": 0})
+    spec = BackboneSettings.from_config(
+        {
+            "architecture": "electra",
+            "vocab_size": 300,
+            "hidden_size": 16,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "intermediate_size": 32,
+            "max_length": 32,
+            "seed": 0,
+        }
+    )
     folder = build_backbone(spec, tmp_path / "b", ["a few words of text", "more words here"] * 20)
     model = AutoModelForSequenceClassification.from_pretrained(folder)
     check_saved_model(folder, model)

@@ -43,12 +43,15 @@ def test_user_errors_end_in_one_line_naming_the_argument_and_exit_2(tmp_path):
         assert "Traceback" not in result.stderr, args
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["rerank", "m", "r", "q", "c", "o", "--depth", "0"], "argument --depth: 0 is not at least 1"),
-    (["rerank", "m", "r", "q", "c", "o", "--batch-size", "-4"], "argument --batch-size: -4 is not at least 1"),
-    (["evaluate", "r", "q", "--relevance-threshold", "0"], "argument --relevance-threshold: 0 is not at least 1"),
-    (["retrieve", "i", "q", "o", "--depth", "ten"], "argument --depth: 'ten' is not an integer"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["rerank", "m", "r", "q", "c", "o", "--depth", "0"], "argument --depth: 0 is not at least 1"),
+        (["rerank", "m", "r", "q", "c", "o", "--batch-size", "-4"], "argument --batch-size: -4 is not at least 1"),
+        (["evaluate", "r", "q", "--relevance-threshold", "0"], "argument --relevance-threshold: 0 is not at least 1"),
+        (["retrieve", "i", "q", "o", "--depth", "ten"], "argument --depth: 'ten' is not an integer"),
+    ],
+)
 def test_meaningless_numbers_are_refused_with_the_argument_named(argv, message, capsys):
     from stagewise.cli import main
 
@@ -61,8 +64,11 @@ def test_evaluating_a_run_that_shares_no_query_with_the_qrels_stops(tmp_path):
     from stagewise.errors import EvaluationError
     from stagewise.evaluation.metrics import check_run_covers
 
-    with pytest.raises(EvaluationError, match=r"x.run: the run ranks none of the 2 judged queries of test set dl19 "
-                                              r"\(its queries: q7\); every metric would be 0"):
+    with pytest.raises(
+        EvaluationError,
+        match=r"x.run: the run ranks none of the 2 judged queries of test set dl19 "
+        r"\(its queries: q7\); every metric would be 0",
+    ):
         check_run_covers({"q7": {"d1": 1.0}}, {"q1": {"d1": 1}, "q2": {"d2": 2}}, "x.run", "dl19")
     with pytest.raises(EvaluationError, match="x.run: the run is empty"):
         check_run_covers({}, {"q1": {"d1": 1}}, "x.run", "dl19")
@@ -74,6 +80,9 @@ def test_qrels_that_judge_none_of_the_ranked_documents_stop_the_evaluation():
 
     run = {"q1": {"d1": 2.0, "d2": 1.0}, "q2": {"d3": 1.0}}
     check_run_covers(run, {"q1": {"x9": 1, "d2": 0}}, "x.run", "scifact")  # one judged document ranked: fine
-    with pytest.raises(EvaluationError, match=r"x.run: none of the documents the run ranks for the 2 judged queries "
-                                              r"of test set scifact is judged in its qrels \(e.g. 'MED-10'\)"):
+    with pytest.raises(
+        EvaluationError,
+        match=r"x.run: none of the documents the run ranks for the 2 judged queries "
+        r"of test set scifact is judged in its qrels \(e.g. 'MED-10'\)",
+    ):
         check_run_covers(run, {"q1": {"MED-10": 2}, "q2": {"MED-11": 1}}, "x.run", "scifact")

@@ -107,7 +107,11 @@ def test_a_second_stage_entry_replaces_only_the_keys_it_gives():
     c = validate_config(config(training__second_stage={"C-D": {"lr": 6.0e-12, "epochs": 2}}))
     assert c["training"]["second_stage"]["C-D"] == {"lr": 6.0e-12, "epochs": 2}  # no defaults filled in
     d = c["training"]["D"]
-    assert cell_stage(c, "C-D").as_dict() == {**{k: v for k, v in d.items() if k != "steps"}, "lr": 6.0e-12, "epochs": 2}
+    assert cell_stage(c, "C-D").as_dict() == {
+        **{k: v for k, v in d.items() if k != "steps"},
+        "lr": 6.0e-12,
+        "epochs": 2,
+    }
     assert cell_stage(c, "D-C").as_dict() == c["training"]["C"] and cell_stage(c, "D").as_dict() == d
     with pytest.raises(ConfigError, match=r"unknown config key 'training\.second_stage\.C-D\.lrr'"):
         validate_config(config(training__second_stage={"C-D": {"lrr": 1.0e-5}}))
@@ -127,7 +131,9 @@ def test_a_second_stage_sweep_makes_one_cell_per_setting_each_from_the_same_stag
     assert {last_stage(s) for s in grid_cells(c)[2:5]} == {"D"}
     assert {stage_one_schedule(s) for s in grid_cells(c)[2:5]} == {"C"} and stage_one_schedule("C") is None
     assert cell_training(c, "C-D_lr6e-12").determinants != cell_training(c, "C-D").determinants
-    with pytest.raises(ConfigError, match=r"'training\.second_stage\.C-D': two entries make the same cell 'C-D_lr1e-05'"):
+    with pytest.raises(
+        ConfigError, match=r"'training\.second_stage\.C-D': two entries make the same cell 'C-D_lr1e-05'"
+    ):
         validate_config(config(training__second_stage={"C-D": [{"lr": 1.0e-5}, {"lr": 1.0e-5}]}))
     with pytest.raises(ConfigError, match="is not a cell of this config"):
         cell_stage(c, "C-D_lr0.1")
@@ -221,16 +227,25 @@ def test_a_claims_metric_is_spelt_our_way_and_an_unknown_metric_stops():
         with_claim(metric="ndcg@ten")
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda c: c["training"]["C"].update(epochs=1), "config key 'training.C': give 'steps' or 'epochs', not both"),
-    (lambda c: c["training"]["second_stage"].update({"D-C": {"steps": 5, "epochs": 1}}),
-     "config key 'training.second_stage.D-C': give 'steps' or 'epochs', not both"),
-    (lambda c: c["significance"]["equivalence_margins"].update({"nDCG@10": 0.02}),
-     "is ndcg@10, which already has a margin"),
-    (lambda c: c["significance"].update(equivalence_margins={"RR(rel=1)@10": 0.01}),
-     "counts grades >= 1 as relevant, but test set"),
-    (lambda c: [r.update(rerank=False) for r in c["rankers"].values()], "no ranker is re-ranked"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda c: c["training"]["C"].update(epochs=1), "config key 'training.C': give 'steps' or 'epochs', not both"),
+        (
+            lambda c: c["training"]["second_stage"].update({"D-C": {"steps": 5, "epochs": 1}}),
+            "config key 'training.second_stage.D-C': give 'steps' or 'epochs', not both",
+        ),
+        (
+            lambda c: c["significance"]["equivalence_margins"].update({"nDCG@10": 0.02}),
+            "is ndcg@10, which already has a margin",
+        ),
+        (
+            lambda c: c["significance"].update(equivalence_margins={"RR(rel=1)@10": 0.01}),
+            "counts grades >= 1 as relevant, but test set",
+        ),
+        (lambda c: [r.update(rerank=False) for r in c["rankers"].values()], "no ranker is re-ranked"),
+    ],
+)
 def test_settings_that_would_be_ignored_or_fail_late_stop_at_config_time(change, message):
     config = copy.deepcopy(DEMO)
     change(config)
@@ -250,5 +265,7 @@ def test_a_config_file_that_is_not_yaml_names_its_file_line_and_column(tmp_path)
 def test_a_test_set_named_main_with_a_corpus_of_its_own_stops():
     config = copy.deepcopy(DEMO)
     config["test_sets"]["main"] = {"dataset": "local:data/vaswani/test", "corpus": "local:data/vaswani"}
-    with pytest.raises(ConfigError, match="config key 'test_sets.main': a test set with its own corpus cannot be named"):
+    with pytest.raises(
+        ConfigError, match="config key 'test_sets.main': a test set with its own corpus cannot be named"
+    ):
         validate_config(config)

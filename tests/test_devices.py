@@ -47,8 +47,11 @@ def pretend(tmp_path):
 
 def test_nvidia_smi_lists_gpus_by_index_and_mig_instances_by_uuid():
     assert parse_nvidia_smi(NVIDIA_SMI) == ("0", "1")
-    assert parse_nvidia_smi(NVIDIA_SMI_MIG) == ("MIG-c6d4f1ef-42e4-5de3-91c7-45d71c87eb3f",
-                                                "MIG-cba663e8-9bed-5b25-b243-5985ef7c9beb", "1")
+    assert parse_nvidia_smi(NVIDIA_SMI_MIG) == (
+        "MIG-c6d4f1ef-42e4-5de3-91c7-45d71c87eb3f",
+        "MIG-cba663e8-9bed-5b25-b243-5985ef7c9beb",
+        "1",
+    )
     assert parse_nvidia_smi("No devices were found\n") == ()
 
 
@@ -123,8 +126,9 @@ time.sleep(600)
 
 def start_holder(env, name):
     """Another process that holds a device until it is killed; returns it and the device it got."""
-    process = subprocess.Popen([sys.executable, "-c", HOLDER, name], env={**os.environ, **env},
-                               stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, name], env={**os.environ, **env}, stdout=subprocess.PIPE, text=True
+    )
     return process, process.stdout.readline().strip()
 
 
@@ -140,13 +144,20 @@ def test_devices_are_exclusive_between_processes(pretend):
         assert device == "0"
         assert hold_gpu("second", environ=dict(env)) == "1"
         # a third process: both devices held; the error names their holders
-        third = subprocess.run([sys.executable, "-c", "from stagewise.devices import hold_gpu; hold_gpu('third', "
-                                "timeout=0)"], env={**os.environ, **env}, capture_output=True, text=True)
+        third = subprocess.run(
+            [sys.executable, "-c", "from stagewise.devices import hold_gpu; hold_gpu('third', timeout=0)"],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+        )
     finally:
         stop(first)
     assert third.returncode != 0
-    assert re.search(r"TimeoutError: no free GPU within 0 s: GPU 0: pid \d+ on .*: first; GPU 1: pid "
-                     rf"{os.getpid()} on .*: second$", third.stderr.strip()), third.stderr
+    assert re.search(
+        r"TimeoutError: no free GPU within 0 s: GPU 0: pid \d+ on .*: first; GPU 1: pid "
+        rf"{os.getpid()} on .*: second$",
+        third.stderr.strip(),
+    ), third.stderr
 
 
 def test_a_killed_holders_device_is_free_at_once(pretend):
@@ -193,10 +204,15 @@ def test_every_gpu_rule_holds_a_gpu_before_importing_anything_else():
     assert set(scripts) == {"train", "rerank", "colbert_index", "colbert_retrieve"}
     for rule, script in scripts.items():
         body = ast.parse(script.read_text()).body
-        calls = [i for i, node in enumerate(body) if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
-                 and getattr(node.value.func, "id", None) == "hold_gpu"]
+        calls = [
+            i
+            for i, node in enumerate(body)
+            if isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Call)
+            and getattr(node.value.func, "id", None) == "hold_gpu"
+        ]
         assert calls, f"{rule}: {script.name} does not call hold_gpu"
-        before = {alias.name for node in body[:calls[0]] if isinstance(node, ast.ImportFrom) for alias in node.names}
+        before = {alias.name for node in body[: calls[0]] if isinstance(node, ast.ImportFrom) for alias in node.names}
         assert before <= {"hold_gpu", "to_file"}, (rule, before)  # nothing that could import torch comes first
 
 
@@ -216,14 +232,22 @@ def test_the_rerank_script_runs_the_library_on_its_own_gpu(pretend, monkeypatch)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
     seen = []
-    monkeypatch.setattr(stagewise.rerank, "rerank_files", lambda *a, **k: seen.append(os.environ["CUDA_VISIBLE_DEVICES"]))
+    monkeypatch.setattr(
+        stagewise.rerank, "rerank_files", lambda *a, **k: seen.append(os.environ["CUDA_VISIBLE_DEVICES"])
+    )
     monkeypatch.setattr(stagewise.logs, "to_file", lambda *a, **k: None)
-    snakemake = SimpleNamespace(log=["logs/rerank/x.log"], threads=1, output=["out.run"],
-                                input=SimpleNamespace(model="m", run="r", get=lambda name, default=None: default),
-                                params=SimpleNamespace(settings=dict(depth=1, batch_size=1, max_length=8,
-                                                                     head_precision="fp32"), queries="q", corpus="c"),
-                                wildcards=SimpleNamespace(**WILDCARDS, items=WILDCARDS.items), config={},
-                                rule="rerank")
+    snakemake = SimpleNamespace(
+        log=["logs/rerank/x.log"],
+        threads=1,
+        output=["out.run"],
+        input=SimpleNamespace(model="m", run="r", get=lambda name, default=None: default),
+        params=SimpleNamespace(
+            settings=dict(depth=1, batch_size=1, max_length=8, head_precision="fp32"), queries="q", corpus="c"
+        ),
+        wildcards=SimpleNamespace(**WILDCARDS, items=WILDCARDS.items),
+        config={},
+        rule="rerank",
+    )
     runpy.run_path(str(ROOT / "workflow" / "scripts" / "rerank.py"), init_globals={"snakemake": snakemake})
     assert seen == ["0"]
 
@@ -293,8 +317,14 @@ def run_snakemake(folder, gpus, *args):
     env = with_venv_path({**os.environ, "STAGEWISE_GPUS": gpus, "STAGEWISE_GPU_LOCK_DIR": str(folder / "locks")})
     env.pop("CUDA_VISIBLE_DEVICES", None)
     env.pop("SLURM_JOB_ID", None)
-    return subprocess.run([SNAKEMAKE, "--configfile", "config.yaml", *args], cwd=folder, env=env, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [SNAKEMAKE, "--configfile", "config.yaml", *args],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def job_records(folder, jobs) -> dict:
@@ -319,7 +349,9 @@ def test_four_gpu_jobs_run_on_four_devices_and_a_fifth_waits(tmp_path, limit):
     if limit == "snakemake":
         profile = folder / "profile"
         profile.mkdir()
-        (profile / "config.yaml").write_text((ROOT / "workflow" / "profiles" / "workstation" / "config.yaml").read_text())
+        (profile / "config.yaml").write_text(
+            (ROOT / "workflow" / "profiles" / "workstation" / "config.yaml").read_text()
+        )
         args = ["--profile", str(profile), "--cores", "5"]  # the profile's gpu: 4; all 5 jobs would fit the cores
     else:
         args = ["--cores", "5"]
@@ -346,9 +378,11 @@ def test_four_gpu_jobs_run_on_four_devices_and_a_fifth_waits(tmp_path, limit):
 def test_a_killed_jobs_device_goes_to_the_next_job(tmp_path):
     """Two pretended GPUs: `killed` dies by SIGKILL holding one, `holder` keeps the other until `next` is done; `next`,
     asking once both are held, gets the killed job's device."""
-    plan = {"killed": {"kill_when": ["holder"]},
-            "holder": {"until": "out/next.json"},
-            "next": {"after": ["killed", "holder"]}}
+    plan = {
+        "killed": {"kill_when": ["holder"]},
+        "holder": {"until": "out/next.json"},
+        "next": {"after": ["killed", "holder"]},
+    }
     folder = gpu_workflow(tmp_path / "wf", list(plan), plan, hold_until=3)
     result = run_snakemake(folder, "0,1", "--cores", "3", "--keep-going")
     assert result.returncode != 0  # the killed job failed
@@ -359,7 +393,6 @@ def test_a_killed_jobs_device_goes_to_the_next_job(tmp_path):
     assert records["next"]["start"] < records["holder"]["end"]  # while the other device was still held
     log = (folder / "logs" / "next.log").read_text()
     assert f"CUDA_VISIBLE_DEVICES={killed_device} for this job" in log
-
 
 
 def test_the_default_lock_folder_is_the_machines_not_the_jobs_tmpdir():

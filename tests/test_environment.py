@@ -11,9 +11,12 @@ def test_a_grid_reading_ir_datasets_gets_their_home_and_the_prepared_markers_und
     source = tmp_path / "src"
     (source / "stagewise").mkdir(parents=True)
     env = job_environment(tmp_path, source, ir_datasets=True, environ={})
-    assert env == {"IR_DATASETS_HOME": str(tmp_path / "resources" / "ir_datasets"),
-                   PREPARED_ENV: str(tmp_path / locations.PREPARED_DATASETS),
-                   "PYTHONPATH": str(source), "HF_HUB_OFFLINE": "1"}
+    assert env == {
+        "IR_DATASETS_HOME": str(tmp_path / "resources" / "ir_datasets"),
+        PREPARED_ENV: str(tmp_path / locations.PREPARED_DATASETS),
+        "PYTHONPATH": str(source),
+        "HF_HUB_OFFLINE": "1",
+    }
 
 
 def test_values_the_user_set_stay_and_the_source_tree_goes_first_once(tmp_path):

@@ -58,9 +58,26 @@ def test_every_pin_of_an_environment_is_the_pin_of_requirements_txt():
 def _dry_run(requirements):
     # --isolated: PyPI alone, as on a cluster (not this machine's local wheel folders); index options of the file
     # (the CPU environments' PyTorch CPU index) are left out: that index is not reachable from here
-    return subprocess.Popen([sys.executable, "-m", "pip", "install", "--isolated", "--disable-pip-version-check",
-                             "--dry-run", "--ignore-installed", "--quiet", "--report", "-", "-r", str(requirements)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--isolated",
+            "--disable-pip-version-check",
+            "--dry-run",
+            "--ignore-installed",
+            "--quiet",
+            "--report",
+            "-",
+            "-r",
+            str(requirements),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_each_environment_resolves_on_pypi_and_colbert_gets_the_cuda_of_its_torch(tmp_path):
@@ -75,8 +92,10 @@ def test_each_environment_resolves_on_pypi_and_colbert_gets_the_cuda_of_its_torc
         if process.returncode and ("NewConnectionError" in err or "Network is unreachable" in err):
             pytest.skip(f"PyPI not reachable: {err.strip().splitlines()[-1]}")
         assert process.returncode == 0, f"{name}: {err[-3000:]}"
-        resolved[name] = {re.sub(r"[-_.]+", "-", i["metadata"]["name"]).lower(): i["metadata"]["version"]
-                          for i in json.loads(out)["install"]}
+        resolved[name] = {
+            re.sub(r"[-_.]+", "-", i["metadata"]["name"]).lower(): i["metadata"]["version"]
+            for i in json.loads(out)["install"]
+        }
     for name, versions in resolved.items():
         for package, version in pins(pip_part(ENVS / f"{name}.yaml")).items():
             assert versions.get(package, "").split("+")[0] == version, (name, package, versions.get(package))

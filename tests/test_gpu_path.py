@@ -16,9 +16,21 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
-    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_path.py"), "--tiny", "--out", str(out),
-                             "--work", str(tmp_path_factory.mktemp("work"))], cwd=ROOT, capture_output=True,
-                            text=True, timeout=1200)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "gpu_path.py"),
+            "--tiny",
+            "--out",
+            str(out),
+            "--work",
+            str(tmp_path_factory.mktemp("work")),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-3000:])
     return json.loads((out / "gpu_path.json").read_text()), result.stdout, (out / "gpu_path.log").read_text()
 
@@ -72,10 +84,17 @@ def test_the_wheels_install_for_python_3_12_at_the_pinned_versions(tmp_path):
     import gpu_wheels
 
     pins = gpu_wheels.pins()
-    requirements = dict(line.split("==") for line in (ROOT / "requirements.txt").read_text().splitlines()
-                        if "==" in line and not line.startswith("#"))
+    requirements = dict(
+        line.split("==")
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
     assert all(pins[name] == requirements[name] for name in gpu_wheels.FROM_REQUIREMENTS)
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_wheels.py"), "--dest", str(tmp_path)],
-                   check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_wheels.py"), "--dest", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     installed = gpu_wheels.check(tmp_path)
     assert {"transformers", "tokenizers", "huggingface_hub", "colbert_ai", "faiss_cpu", "jsonschema"} <= set(installed)

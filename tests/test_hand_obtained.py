@@ -32,23 +32,36 @@ def user_grid(folder: Path, data="downloads/data") -> tuple[Path, dict]:
 
     copy_checkout(folder, ("workflow", "envs"))
     (folder / "slurm").symlink_to(os.readlink(ROOT / "slurm"))
-    dataset = write_dataset(SyntheticSpec(seed=3, n_passages=400, n_topics=4, concepts_per_topic=10,
-                                          splits={"train": 30, "test": 8}), folder / data)
+    dataset = write_dataset(
+        SyntheticSpec(seed=3, n_passages=400, n_topics=4, concepts_per_topic=10, splits={"train": 30, "test": 8}),
+        folder / data,
+    )
     docids = [line.split("\t")[0] for line in (dataset / "docs.tsv").read_text().splitlines()]
     rng = random.Random(0)
     (folder / "downloads").mkdir(exist_ok=True)
     for name, depth in (("teacher.run", 10), ("negatives.run", 20)):
-        lines = [f"{q} Q0 {d} {rank} {100 - rank} given" for q in sorted(read_qrels(dataset / "train" / "qrels.txt"))
-                 for rank, d in enumerate(rng.sample(docids, depth), start=1)]
+        lines = [
+            f"{q} Q0 {d} {rank} {100 - rank} given"
+            for q in sorted(read_qrels(dataset / "train" / "qrels.txt"))
+            for rank, d in enumerate(rng.sample(docids, depth), start=1)
+        ]
         (folder / "downloads" / name).write_text("\n".join(lines) + "\n")
-    config = {**{k: v for k, v in copy.deepcopy(TINY).items() if k != "synthetic"}, "standalone": True,
-              "corpus": f"local:{data}", "train_queries": f"local:{data}/train", "test_sets": {"test": f"local:{data}/test"},
-              "teacher": {"run": "downloads/teacher.run", "depth": 8, "ranking_size": None, "source": "the teacher's page"},
-              "rankers": {"bm25": {"kind": "bm25", "depth": 20}}, "schedules": ["C", "D"], "seeds": [1]}
+    config = {
+        **{k: v for k, v in copy.deepcopy(TINY).items() if k != "synthetic"},
+        "standalone": True,
+        "corpus": f"local:{data}",
+        "train_queries": f"local:{data}/train",
+        "test_sets": {"test": f"local:{data}/test"},
+        "teacher": {"run": "downloads/teacher.run", "depth": 8, "ranking_size": None, "source": "the teacher's page"},
+        "rankers": {"bm25": {"kind": "bm25", "depth": 20}},
+        "schedules": ["C", "D"],
+        "seeds": [1],
+    }
     training = config["training"]
     training.pop("second_stage")
-    training["C"].update(steps=2, negatives_depth=20, negatives_run={"path": "downloads/negatives.run",
-                                                                    "source": "the run's page"})
+    training["C"].update(
+        steps=2, negatives_depth=20, negatives_run={"path": "downloads/negatives.run", "source": "the run's page"}
+    )
     training["D"].update(steps=2)
     (folder / "config").mkdir()
     (folder / "config" / "config.yaml").write_text(yaml.safe_dump(config))
@@ -68,8 +81,9 @@ def user_files(folder: Path, config: dict) -> dict[str, tuple[bytes, float] | No
 
 
 def snakemake(folder, *args, timeout=600):
-    return subprocess.run([SNAKEMAKE, *args], cwd=folder, capture_output=True, text=True, timeout=timeout,
-                          env=with_venv_path())
+    return subprocess.run(
+        [SNAKEMAKE, *args], cwd=folder, capture_output=True, text=True, timeout=timeout, env=with_venv_path()
+    )
 
 
 def writers(path: str, planned: set[str]) -> list[str]:
@@ -80,8 +94,11 @@ def writers(path: str, planned: set[str]) -> list[str]:
 
 def planned_paths(dry_run: str) -> set[str]:
     """The outputs and logs of every job a dry run plans (Snakemake deletes both before a job runs)."""
-    return {os.path.normpath(p) for line in re.findall(r"^\s+(?:output|log): (.+)$", dry_run, flags=re.M)
-            for p in line.split(", ")}
+    return {
+        os.path.normpath(p)
+        for line in re.findall(r"^\s+(?:output|log): (.+)$", dry_run, flags=re.M)
+        for p in line.split(", ")
+    }
 
 
 # -- which paths are the user's
@@ -89,8 +106,12 @@ def planned_paths(dry_run: str) -> set[str]:
 
 def test_the_paper_grid_names_four_files_of_the_users_and_the_demo_none():
     paper = {i.key: i for i in hand_obtained_inputs(validate_config(copy.deepcopy(PAPER)))}
-    assert set(paper) == {"teacher.candidates", "teacher.permutations", "training.C.negatives_run.path",
-                          "reference.file"}
+    assert set(paper) == {
+        "teacher.candidates",
+        "teacher.permutations",
+        "training.C.negatives_run.path",
+        "reference.file",
+    }
     assert "10952882" in paper["training.C.negatives_run.path"].source
     assert "RankGPT" in paper["teacher.candidates"].source
     # the demo's data and teacher are made by rules of its synthetic section
@@ -102,12 +123,20 @@ def test_every_path_a_config_names_is_the_users_unless_a_section_of_it_makes_the
     checkpoint.mkdir()
 
     def config(synthetic=True):
-        c = {**copy.deepcopy(TINY), "corpus": "local:resources/datasets/synthetic",
-             "test_sets": {"test-a": "local:resources/datasets/synthetic/test-a",
-                           "ood": {"dataset": "local:downloads/ood/test", "corpus": "local:downloads/ood"}},
-             "rankers": {"bm25": {"kind": "bm25"}, "colbert": {"kind": "colbert", "checkpoint": str(checkpoint)},
-                         "given": {"kind": "run", "runs": {"test-a": "downloads/a.run", "ood": "downloads/ood.run"}}},
-             "reference": {"file": "downloads/reference.tsv"}}
+        c = {
+            **copy.deepcopy(TINY),
+            "corpus": "local:resources/datasets/synthetic",
+            "test_sets": {
+                "test-a": "local:resources/datasets/synthetic/test-a",
+                "ood": {"dataset": "local:downloads/ood/test", "corpus": "local:downloads/ood"},
+            },
+            "rankers": {
+                "bm25": {"kind": "bm25"},
+                "colbert": {"kind": "colbert", "checkpoint": str(checkpoint)},
+                "given": {"kind": "run", "runs": {"test-a": "downloads/a.run", "ood": "downloads/ood.run"}},
+            },
+            "reference": {"file": "downloads/reference.tsv"},
+        }
         c["training"]["C"]["negatives_run"] = {"path": "downloads/train.run"}
         c["rerankers"]["minilm"] = {"pretrained": str(checkpoint)}
         if not synthetic:
@@ -135,8 +164,10 @@ def test_the_message_names_the_key_the_path_where_to_get_it_and_what_else_is_abs
     items = {i.key: i for i in hand_obtained_inputs(validate_config(copy.deepcopy(PAPER)))}
     run, candidates = items["training.C.negatives_run.path"], items["teacher.candidates"]
     message = absent_message(run, [run, candidates])
-    assert message.startswith(f"config key 'training.C.negatives_run.path': input file not found: {run.path}. "
-                              "Obtain it from Zenodo record 10952882")
+    assert message.startswith(
+        f"config key 'training.C.negatives_run.path': input file not found: {run.path}. "
+        "Obtain it from Zenodo record 10952882"
+    )
     assert "and place it at this path." in message
     assert message.endswith(f"Also absent: 'teacher.candidates' ({candidates.path}).")
 
@@ -205,8 +236,10 @@ def test_an_absent_file_of_the_users_stops_a_run_before_any_job_and_a_dry_run_wa
     (folder / "downloads" / "negatives.run").unlink()
     result = snakemake(folder, "--cores", "1", "models")
     assert result.returncode != 0
-    assert "config key 'training.C.negatives_run.path': input file not found: downloads/negatives.run. Obtain it " \
-           "from the run's page and place it at this path." in result.stderr
+    assert (
+        "config key 'training.C.negatives_run.path': input file not found: downloads/negatives.run. Obtain it "
+        "from the run's page and place it at this path." in result.stderr
+    )
     assert not (folder / "logs").exists() and not (folder / "resources").exists()  # no job ran
     result = snakemake(folder, "-n", "--cores", "1", "models")
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
@@ -217,10 +250,15 @@ def test_an_absent_file_of_the_users_stops_a_run_before_any_job_and_a_dry_run_wa
 
 def test_a_config_naming_a_path_a_rule_writes_stops_before_any_job(tmp_path):
     folder, _ = user_grid(tmp_path)
-    for value, where in [("results/runs/first_stage/bm25/train.run", "results/runs/first_stage/bm25/train.run, "),
-                         ("resources/training/candidates/train.run",
-                          "resources/training/candidates/train.run, inside resources/training/candidates, ")]:
-        result = snakemake(folder, "-n", "--cores", "1", "--config",
-                           f'training={{"C": {{"negatives_run": {{"path": "{value}"}}}}}}')
+    for value, where in [
+        ("results/runs/first_stage/bm25/train.run", "results/runs/first_stage/bm25/train.run, "),
+        (
+            "resources/training/candidates/train.run",
+            "resources/training/candidates/train.run, inside resources/training/candidates, ",
+        ),
+    ]:
+        result = snakemake(
+            folder, "-n", "--cores", "1", "--config", f'training={{"C": {{"negatives_run": {{"path": "{value}"}}}}}}'
+        )
         assert result.returncode != 0
         assert f"config key 'training.C.negatives_run.path' names {where}which rule" in result.stdout + result.stderr

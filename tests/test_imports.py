@@ -26,7 +26,7 @@ def _imports(name: str, path: Path, modules) -> set[str]:
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                base = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
                 module = ".".join(base + ([node.module] if node.module else []))
             else:
                 module = node.module
@@ -53,7 +53,7 @@ def test_no_module_of_the_package_takes_part_in_an_import_cycle():
 
     def visit(module, path):
         if module in path:
-            cycles.append(path[path.index(module):] + [module])
+            cycles.append(path[path.index(module) :] + [module])
             return
         if module in done:
             return
@@ -68,15 +68,21 @@ def test_no_module_of_the_package_takes_part_in_an_import_cycle():
 
 def test_no_training_module_imports_rerank_or_reporting():
     graph = _graph()
-    offending = {module: sorted(m for m in imported if m == "stagewise.rerank" or m.startswith("stagewise.reporting"))
-                 for module, imported in graph.items() if module.startswith("stagewise.training")}
+    offending = {
+        module: sorted(m for m in imported if m == "stagewise.rerank" or m.startswith("stagewise.reporting"))
+        for module, imported in graph.items()
+        if module.startswith("stagewise.training")
+    }
     assert len(offending) >= 10
     assert not any(offending.values()), {k: v for k, v in offending.items() if v}
 
 
 def test_no_statement_of_the_package_is_a_bare_tuple():
     """``a(), b()`` as a statement builds and drops a tuple: two statements say it."""
-    found = [f"{path.relative_to(ROOT)}:{node.lineno}" for path in PACKAGE.rglob("*.py")
-             for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Expr)
-             and isinstance(node.value, ast.Tuple)]
+    found = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for path in PACKAGE.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Tuple)
+    ]
     assert not found

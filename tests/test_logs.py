@@ -13,8 +13,9 @@ print("the job's own work finished", file=sys.stdout)
 
 def test_a_log_the_disk_cannot_hold_fails_the_job_with_a_message_on_stderr(full_disk):
     (full_disk / "filler").write_bytes(b"\0" * (512 * 1024 - 4096))  # leave one page: the log's first lines fit
-    result = subprocess.run([sys.executable, "-c", SCRIPT, str(full_disk / "job.log")], capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(full_disk / "job.log")], capture_output=True, text=True, timeout=120
+    )
     assert "the job's own work finished" in result.stdout
     assert result.returncode == 1
     assert f"cannot write the log file {full_disk / 'job.log'} (No space left on device)" in result.stderr
@@ -22,8 +23,9 @@ def test_a_log_the_disk_cannot_hold_fails_the_job_with_a_message_on_stderr(full_
 
 
 def test_a_writable_log_leaves_the_exit_status_alone(tmp_path):
-    result = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "job.log")], capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(tmp_path / "job.log")], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0 and result.stderr == ""
     assert "progress line 199" in (tmp_path / "job.log").read_text()
 
@@ -60,8 +62,9 @@ def read():
     raise InputFormatError("runs/x.run", "expected 6 columns 'qid Q0 docid rank score tag', got 5", 7)
 read()
 """
-    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "job.log")], capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "job.log")], capture_output=True, text=True, timeout=120
+    )
     message = "runs/x.run:7: expected 6 columns 'qid Q0 docid rank score tag', got 5"
     assert result.returncode == 1
     assert result.stderr == f"stagewise error: {message} (traceback in the job's log)\n"

@@ -34,7 +34,7 @@ def deviation_table() -> dict[str, dict[str, str]]:
     assert len(pages) == 1, pages
     text = heading.split(pages[0].read_text())[1]
     start = text.index("\n|") + 1
-    lines = text[start:text.index("\n\n", start)].splitlines()
+    lines = text[start : text.index("\n\n", start)].splitlines()
     header = [c.strip() for c in lines[0].strip("|").split("|")]
     assert header == ["detail", "release", "our default", "key"], header
     rows = {}
@@ -49,10 +49,22 @@ def test_paper_config_reproduces_the_released_details(paper):
     assert (c["negatives"], c["negatives_depth"], c["positive_policy"]) == (99, 200, "keep")
     assert c["negatives_run"]["path"].endswith("__colbert__msmarco-passage-train-judged.run")
     assert "10952882" in c["negatives_run"]["source"]
-    assert (c["queries_per_batch"], c["accumulate_grad_batches"], d["queries_per_batch"], d["accumulate_grad_batches"]) == (4, 4, 16, 2)
+    assert (
+        c["queries_per_batch"],
+        c["accumulate_grad_batches"],
+        d["queries_per_batch"],
+        d["accumulate_grad_batches"],
+    ) == (4, 4, 16, 2)
     for stage in (c, d):
-        assert (stage["lr"], stage["weight_decay"], stage["warmup_steps"], stage["gradient_clip_val"]) == (1e-5, 0.01, 0, 10.0)
-        assert stage["max_length"] == 256 and stage["freeze_position_embeddings"] and stage["validation_fraction"] == 0.01
+        assert (stage["lr"], stage["weight_decay"], stage["warmup_steps"], stage["gradient_clip_val"]) == (
+            1e-5,
+            0.01,
+            0,
+            10.0,
+        )
+        assert (
+            stage["max_length"] == 256 and stage["freeze_position_embeddings"] and stage["validation_fraction"] == 0.01
+        )
         assert stage["weight_decay_all"] and stage["validation_seed"] == 42
         assert stage["validation_split"] == "train_test_split"  # scikit-learn's over the file's query ids
     assert (c["loss"], d["loss"], d["epochs"]) == ("lce", "ranknet", 15)
@@ -106,8 +118,14 @@ def test_vs_reference_sets_each_release_two_stage_row_next_to_both_cells_of_its_
 def test_paper_grid_dry_run_lists_60_trainings_480_rerankings_and_no_training_retrieval(tmp_path):
     copy_checkout(tmp_path)  # a clean checkout: no results, no teacher files
     env = with_venv_path()
-    result = subprocess.run([SNAKEMAKE, "-n", "--configfile", "config/paper.yaml"], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=120, env=env)
+    result = subprocess.run(
+        [SNAKEMAKE, "-n", "--configfile", "config/paper.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
     # 2 rerankers x 6 cells (C, D, C-D and D-C each at two stage-2 rates) x 5 seeds; x 2 rankers x 4 test sets
@@ -130,18 +148,27 @@ def test_paper_grid_dry_run_lists_60_trainings_480_rerankings_and_no_training_re
 
 
 def test_an_absent_download_stops_the_run_before_any_job_saying_where_to_get_it_and_a_present_one_is_left_alone(
-        tmp_path):
+    tmp_path,
+):
     copy_checkout(tmp_path)
     candidates = tmp_path / "resources" / "teacher" / "rankgpt" / "marco-train-100k.jsonl"
     candidates.parent.mkdir(parents=True)
     candidates.write_text('{"query_id": "1", "query": "q", "retrieved_passages": []}\n')
     env = with_venv_path()
     run = "resources/training/colbertv2/__colbert__msmarco-passage-train-judged.run"
-    result = subprocess.run([SNAKEMAKE, "resources/training/candidates", "--cores", "1", "--configfile",
-                             "config/paper.yaml"], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    result = subprocess.run(
+        [SNAKEMAKE, "resources/training/candidates", "--cores", "1", "--configfile", "config/paper.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert result.returncode != 0
-    assert f"config key 'training.C.negatives_run.path': input file not found: {run}. Obtain it from Zenodo record " \
-           "10952882" in result.stderr
+    assert (
+        f"config key 'training.C.negatives_run.path': input file not found: {run}. Obtain it from Zenodo record "
+        "10952882" in result.stderr
+    )
     assert "Also absent: 'teacher.permutations'" in result.stderr
     assert not (tmp_path / "logs").exists()  # no job ran
     assert candidates.exists()  # a present file is no job's output, so nothing deletes it
@@ -150,18 +177,22 @@ def test_an_absent_download_stops_the_run_before_any_job_saying_where_to_get_it_
 def test_the_slurm_profile_gives_training_jobs_the_cores_of_their_data_workers():
     # the SLURM executor's dry run does not print threads; the local executor plans with the profile's set-threads
     env = with_venv_path()
-    result = subprocess.run([SNAKEMAKE, "-n", "--profile", "workflow/profiles/slurm", "--executor", "local",
-                             "--cores", "16", "all"], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+    result = subprocess.run(
+        [SNAKEMAKE, "-n", "--profile", "workflow/profiles/slurm", "--executor", "local", "--cores", "16", "all"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     threads = {}
     for job in result.stdout.split("\nrule ")[1:]:
         name = job.split(":", 1)[0]
-        threads.setdefault(name, set()).add(int(re.search(r"threads: (\d+)", job).group(1))
-                                            if "threads:" in job else 1)
+        threads.setdefault(name, set()).add(int(re.search(r"threads: (\d+)", job).group(1)) if "threads:" in job else 1)
     assert threads["train"] == {8} and threads["rerank"] == {4} and threads["bm25_index"] == {2}
     # and nothing else is applied on top of it: Snakemake would add <Snakefile folder>/profiles/default, overriding it
     assert "workflow specific profile" not in result.stderr, result.stderr[:500]
-
 
 
 def test_the_workstation_profile_runs_gpu_jobs_as_the_cluster_does(tmp_path):
@@ -174,20 +205,34 @@ def test_the_workstation_profile_runs_gpu_jobs_as_the_cluster_does(tmp_path):
     for key in ("retries", "rerun-triggers", "rerun-incomplete", "keep-going", "set-threads"):
         assert workstation[key] == cluster[key], key
     copy_checkout(tmp_path)
-    result = subprocess.run([SNAKEMAKE, "-n", "--profile", "workflow/profiles/workstation", "--cores", "16", "all"],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=120, env=with_venv_path())
+    result = subprocess.run(
+        [SNAKEMAKE, "-n", "--profile", "workflow/profiles/workstation", "--cores", "16", "all"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=with_venv_path(),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     threads = {}
     for job in result.stdout.split("\nrule ")[1:]:
-        threads.setdefault(job.split(":", 1)[0], set()).add(int(re.search(r"threads: (\d+)", job).group(1))
-                                                            if "threads:" in job else 1)
+        threads.setdefault(job.split(":", 1)[0], set()).add(
+            int(re.search(r"threads: (\d+)", job).group(1)) if "threads:" in job else 1
+        )
     assert threads["train"] == {8} and threads["rerank"] == {4}
     assert "workflow specific profile" not in result.stderr, result.stderr[:500]
 
+
 def test_the_beir_companion_adds_seven_out_of_domain_sets_each_with_its_own_corpus(tmp_path):
     copy_checkout(tmp_path)
-    result = subprocess.run([SNAKEMAKE, "-n", "--configfile", "config/paper.yaml", "config/beir.yaml"], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=180, env=with_venv_path())
+    result = subprocess.run(
+        [SNAKEMAKE, "-n", "--configfile", "config/paper.yaml", "config/beir.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=with_venv_path(),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
     # 4 + 7 test sets, 60 models, two rankers; a BM25 and a PLAID index per corpus (MS MARCO + 7)
@@ -219,9 +264,17 @@ def test_the_paper_colbertv2_index_has_the_settings_docs_paper_says_the_release_
     # colbert-ai's Indexer: ColBERTConfig.from_existing(checkpoint's config, the given config, Run().config)
     checkpoint, run = ColBERTConfig.from_deprecated_args(COLBERTV2_METADATA)[0], Run().config
     # the release (create_baseline_run.py, ColBERTSearcher.__init__): paths and doc_maxlen=300, nothing else
-    release = ColBERTConfig.from_existing(checkpoint, ColBERTConfig(
-        root="indexes/colbert", index_name="msmarco-passage", index_path="indexes/colbert/msmarco-passage",
-        index_root="indexes/colbert", doc_maxlen=300), run)
+    release = ColBERTConfig.from_existing(
+        checkpoint,
+        ColBERTConfig(
+            root="indexes/colbert",
+            index_name="msmarco-passage",
+            index_path="indexes/colbert/msmarco-passage",
+            index_root="indexes/colbert",
+            doc_maxlen=300,
+        ),
+        run,
+    )
     s = paper["rankers"]["colbertv2"]
     ours = ColBERTConfig.from_existing(checkpoint, index_config(ColbertSettings.from_config(s)), run)
     shaping = ("nbits", "kmeans_niters", "doc_maxlen", "query_maxlen", "dim", "index_bsize", "similarity")
@@ -242,20 +295,31 @@ DEVIATION_KEYS = {
     "weight decay": [(f"training.{s}.weight_decay_all", False, True) for s in "CD"],
     "validation split seed": [(f"training.{s}.validation_seed", None, 42) for s in "CD"],
     "validation queries": [(f"training.{s}.validation_split", "permutation", "train_test_split") for s in "CD"],
-    "ColBERTv2 index": [("rankers.colbertv2.nbits", 2, 1), ("rankers.colbertv2.kmeans_niters", 4, 20),
-                        ("rankers.colbertv2.doc_maxlen", 300, 300), ("rankers.colbertv2.kmeans", "auto", "auto")],
+    "ColBERTv2 index": [
+        ("rankers.colbertv2.nbits", 2, 1),
+        ("rankers.colbertv2.kmeans_niters", 4, 20),
+        ("rankers.colbertv2.doc_maxlen", 300, 300),
+        ("rankers.colbertv2.kmeans", "auto", "auto"),
+    ],
     "first-stage metrics (AP, recall)": [("evaluation.first_stage_depth", "rerank", "full")],
     "training length": [("training.C.epochs", 1, 1), ("training.D.epochs", 15, 15)],
     "model evaluated": "the model folder holds the weights of the last step (backbones.check_saved_model; "
-                       "tests/training/test_trainer.py, resumed training ends with the uninterrupted weights)",
-    "stage-2 learning rate": [("training.second_stage", {}, {"C-D": [{"lr": 1.0e-8}, {"lr": 1.0e-5}],
-                                                             "D-C": [{"lr": 1.0e-8}, {"lr": 1.0e-5}]})],
+    "tests/training/test_trainer.py, resumed training ends with the uninterrupted weights)",
+    "stage-2 learning rate": [
+        (
+            "training.second_stage",
+            {},
+            {"C-D": [{"lr": 1.0e-8}, {"lr": 1.0e-5}], "D-C": [{"lr": 1.0e-8}, {"lr": 1.0e-5}]},
+        )
+    ],
     "re-ranking scores": [("rerank.head_precision", "fp32", "fp32")],  # ours kept: tests/test_rerank_wiring.py
     "RankGPT strings with a repeated id": [("teacher.repeated", "keep", "keep")],
     "D's query text": "tests/data/test_teacher.py: a teacher's query text is its candidates file's",
     "seeds": [("seeds", _NO_DEFAULT, [1, 2, 3, 4, 5])],
-    "relevance threshold": [("test_sets.devsmall.relevance_threshold", _NO_DEFAULT, 1),
-                            ("test_sets.dl19.relevance_threshold", _NO_DEFAULT, 2)],
+    "relevance threshold": [
+        ("test_sets.devsmall.relevance_threshold", _NO_DEFAULT, 1),
+        ("test_sets.dl19.relevance_threshold", _NO_DEFAULT, 2),
+    ],
 }
 
 

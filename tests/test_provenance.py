@@ -37,7 +37,7 @@ def test_a_run_with_a_header_reads_back_identically_by_every_reader(tmp_path):
     headed, plain = tmp_path / "headed.run", tmp_path / "plain.run"
     text = headed.read_text()
     assert text.startswith("# ir_metadata.start\n") and "\n# ir_metadata.end\n" in text
-    header = text[:text.index("# ir_metadata.end\n")].splitlines()
+    header = text[: text.index("# ir_metadata.end\n")].splitlines()
     assert all(line.startswith("#") for line in header)
     # the run's lines are byte for byte those of the run without a header: no number changes
     assert without_header(headed) == plain.read_text()
@@ -85,8 +85,12 @@ def test_a_record_names_the_versions_the_code_the_machine_and_the_context(monkey
     assert record["job"]["slurm_job_id"] == "4242" and record["job"]["slurm_array_job_id"] == "4240"
     method = record["method"]
     assert method["config_hash"] == provenance.config_hash({"seeds": [1, 2]}) and method["rule"] == "rerank"
-    assert (method["ranker"], method["reranker"], method["seed"], method["model_fingerprint"]) == \
-        ("bm25", "electra", "1", "abc")
+    assert (method["ranker"], method["reranker"], method["seed"], method["model_fingerprint"]) == (
+        "bm25",
+        "electra",
+        "1",
+        "abc",
+    )
     assert record["data"] == {"test collection": {"queries": "local:x"}}
     source = record["implementation"]["source"]
     assert source["version"] == libraries["stagewise"]
@@ -113,9 +117,18 @@ def test_the_config_hash_is_canonical():
 
 
 def _git(folder, *args):
-    subprocess.run(["git", "-C", str(folder), *args], check=True, capture_output=True,
-                   env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-                        "GIT_COMMITTER_EMAIL": "t@t", "PATH": "/usr/bin:/bin"})
+    subprocess.run(
+        ["git", "-C", str(folder), *args],
+        check=True,
+        capture_output=True,
+        env={
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@t",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@t",
+            "PATH": "/usr/bin:/bin",
+        },
+    )
 
 
 def test_the_commit_and_dirty_flag_of_the_source_tree_and_no_repository(tmp_path, monkeypatch):
@@ -146,7 +159,9 @@ def test_tables_get_one_entry_each_in_their_folders_provenance_json(tmp_path):
     folder = provenance.read(tmp_path)
     assert sorted(folder["files"]) == ["main.csv", "main.md"]
     table = provenance.read(tmp_path / "main.csv")
-    assert table["method"]["rule"] == "main_table" and table["method"]["config_hash"] == provenance.config_hash({"a": 1})
+    assert table["method"]["rule"] == "main_table" and table["method"]["config_hash"] == provenance.config_hash(
+        {"a": 1}
+    )
     (tmp_path / "main.md").unlink()
     write_csv(pd.DataFrame({"y": [2.0]}), tmp_path / "other.csv")
     assert sorted(provenance.read(tmp_path)["files"]) == ["main.csv", "other.csv"]  # a removed table's entry goes
@@ -173,11 +188,14 @@ def test_the_command_prints_the_record_of_a_run_file_and_a_model_folder(tmp_path
     assert json.loads(capsys.readouterr().out)["method"]["model_fingerprint"] == "f00"
 
 
-@pytest.mark.parametrize("name, make, message", [
-    ("plain.run", lambda p: write_run(RUN, p / "plain.run"), "plain.run: carries no provenance record"),
-    ("empty", lambda p: (p / "empty").mkdir(), "empty: has no provenance.json"),
-    ("missing", lambda p: None, "missing: file not found"),
-])
+@pytest.mark.parametrize(
+    "name, make, message",
+    [
+        ("plain.run", lambda p: write_run(RUN, p / "plain.run"), "plain.run: carries no provenance record"),
+        ("empty", lambda p: (p / "empty").mkdir(), "empty: has no provenance.json"),
+        ("missing", lambda p: None, "missing: file not found"),
+    ],
+)
 def test_a_file_without_a_record_ends_in_one_line_and_exit_2(tmp_path, capsys, name, make, message):
     make(tmp_path)
     with pytest.raises(SystemExit) as stop:
@@ -198,17 +216,33 @@ def test_a_re_ranked_run_names_its_model_its_first_stage_run_and_the_job(tmp_pat
 
     tokenizer = AutoTokenizer.from_pretrained(str(get_model_path()))
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64, num_labels=1)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        num_labels=1,
+    )
     BertForSequenceClassification(config).save_pretrained(tmp_path / "model")
     tokenizer.save_pretrained(tmp_path / "model")
     queries = f"local:{tiny_dataset / 'test'}"
     docids = [d for d, _ in datasets.iter_docs(f"local:{tiny_dataset}")][:5]
-    write_run({q: {d: float(-i) for i, d in enumerate(docids)} for q in datasets.queries(queries)},
-              tmp_path / "bm25.run", tag="bm25", header=provenance.record(tag="bm25"))
+    write_run(
+        {q: {d: float(-i) for i, d in enumerate(docids)} for q in datasets.queries(queries)},
+        tmp_path / "bm25.run",
+        tag="bm25",
+        header=provenance.record(tag="bm25"),
+    )
     provenance.set_job({"seeds": [1]}, "rerank", {"ranker": "bm25", "reranker": "bert", "schedule": "C", "seed": "1"})
-    rerank_files(tmp_path / "model", [RerankJob(str(tmp_path / "bm25.run"), queries, str(tmp_path / "out.run"))],
-                 Corpus(f"local:{tiny_dataset}"), RerankSettings.of(depth=5, max_length=32), tag="bert-C-seed1")
+    rerank_files(
+        tmp_path / "model",
+        [RerankJob(str(tmp_path / "bm25.run"), queries, str(tmp_path / "out.run"))],
+        Corpus(f"local:{tiny_dataset}"),
+        RerankSettings.of(depth=5, max_length=32),
+        tag="bert-C-seed1",
+    )
     record = provenance.read(tmp_path / "out.run")
     method = record["method"]
     assert record["tag"] == "bert-C-seed1" and method["reranks"] == str(tmp_path / "bm25.run")

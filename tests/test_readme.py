@@ -81,7 +81,7 @@ def test_the_pages_are_the_readme_and_docs():
 
 def test_the_readme_starts_with_the_two_commands():
     text = README.read_text()
-    assert text[text.index("```"):].startswith(FIRST_BLOCK)
+    assert text[text.index("```") :].startswith(FIRST_BLOCK)
 
 
 def test_the_readme_is_at_most_200_lines():
@@ -192,9 +192,10 @@ def test_every_stagewise_name_exists(page):
         parts = span.split(".")[1:]
         modules = [i for i in range(len(parts), 0, -1) if _module_files(".".join(parts[:i]))]
         assert modules, f"{relative(page)}: {span}: no such module"
-        rest = parts[modules[0]:]
-        assert len(rest) <= 1 and (not rest or _defines(_module_files(".".join(parts[:modules[0]])), rest[0])), \
+        rest = parts[modules[0] :]
+        assert len(rest) <= 1 and (not rest or _defines(_module_files(".".join(parts[: modules[0]])), rest[0])), (
             f"{relative(page)}: {span}: no such name"
+        )
 
 
 def code_map() -> dict[str, list[str]]:
@@ -226,12 +227,13 @@ def test_the_code_map_names_every_module_under_the_names_the_code_has():
         assert dotted in rows or (package in rows and leaf in rows[package]), f"code map lacks {dotted}"
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES if any(c.startswith("snakemake") for _, c in code_lines(p))],
-                         ids=relative)
+@pytest.mark.parametrize(
+    "page", [p for p in PAGES if any(c.startswith("snakemake") for _, c in code_lines(p))], ids=relative
+)
 def test_the_virtualenv_is_activated_before_the_first_snakemake_line(page):
     commands = [c for _, c in code_lines(page)]
     first = next(i for i, c in enumerate(commands) if c.startswith("snakemake"))
-    assert "source .venv/bin/activate" in commands[:first], commands[:first + 1]
+    assert "source .venv/bin/activate" in commands[:first], commands[: first + 1]
 
 
 @pytest.mark.slow
@@ -250,9 +252,15 @@ def test_every_snakemake_line_of_the_readme_and_docs_plans(tmp_path):
                 continue  # the same command on another page: planned once
             if words[0] in {"sbatch", "bash"} and CONTROLLER in words:
                 # the controller's arguments are Snakemake's: its dry run plans them with the SLURM profile
-                args = words[words.index(CONTROLLER) + 1:]
-                result = subprocess.run(["bash", CONTROLLER, *(args if "-n" in args else ["-n", *args])],
-                                        cwd=checkout, capture_output=True, text=True, timeout=300, env=env)
+                args = words[words.index(CONTROLLER) + 1 :]
+                result = subprocess.run(
+                    ["bash", CONTROLLER, *(args if "-n" in args else ["-n", *args])],
+                    cwd=checkout,
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
+                    env=env,
+                )
                 assert result.returncode == 0, f"{where}\n{result.stderr[-3000:]}"
                 assert re.search(r"^total\s+\d+$", result.stdout, re.M), where
                 controllers.add(command)
@@ -266,11 +274,17 @@ def test_every_snakemake_line_of_the_readme_and_docs_plans(tmp_path):
             if "--software-deployment-method" in args and not shutil.which("conda"):
                 # Snakemake runs `conda info` even for a dry run; no conda here: plan the same command without it
                 at = args.index("--software-deployment-method")
-                args = args[:at] + args[at + 2:]
+                args = args[:at] + args[at + 2 :]
             if "-n" not in args:
                 args.insert(0, "-n")
-            result = subprocess.run([str(Path(sys.executable).with_name("snakemake")), *args], cwd=checkout,
-                                    capture_output=True, text=True, timeout=300, env=env)
+            result = subprocess.run(
+                [str(Path(sys.executable).with_name("snakemake")), *args],
+                cwd=checkout,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                env=env,
+            )
             assert result.returncode == 0, f"{where}\n{result.stderr[-3000:]}"
             assert re.search(r"^total\s+\d+$", result.stdout, re.M) or "Nothing to be done" in result.stdout, where
             planned.add(command)

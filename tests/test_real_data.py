@@ -11,23 +11,34 @@ from stagewise.evaluation.metrics import per_query_metrics
 from stagewise.io import read_qrels, read_run
 
 SHARED = shared_data_dir()
-pytestmark = pytest.mark.skipif(not (SHARED / "trec-dl-msmarco-topics-qrels").is_dir(),
-                                reason=f"shared TREC DL data not found at {SHARED} (set STAGEWISE_SHARED_DATA)")
+pytestmark = pytest.mark.skipif(
+    not (SHARED / "trec-dl-msmarco-topics-qrels").is_dir(),
+    reason=f"shared TREC DL data not found at {SHARED} (set STAGEWISE_SHARED_DATA)",
+)
 
-QRELS = {"dl19": "trec-dl-msmarco-topics-qrels/qrels.dl19-passage.txt",
-         "dl20": "trec-dl-msmarco-topics-qrels/qrels.dl20-passage.txt"}
+QRELS = {
+    "dl19": "trec-dl-msmarco-topics-qrels/qrels.dl19-passage.txt",
+    "dl20": "trec-dl-msmarco-topics-qrels/qrels.dl20-passage.txt",
+}
 
 # dl19-dl20-first-stage-runs-with-text/README.md: (nDCG@10, R(rel=2)@100) per run and year
 TEXT_RUNS = {
-    ("bm25", "dl19"): (0.5058, 0.4910), ("bm25", "dl20"): (0.4796, 0.5599),
-    ("bm25_rm3", "dl19"): (0.5216, 0.5259), ("bm25_rm3", "dl20"): (0.4896, 0.6182),
-    ("tasb", "dl19"): (0.7210, 0.6097), ("tasb", "dl20"): (0.6854, 0.7135),
-    ("ada2", "dl19"): (0.7035, 0.6235), ("ada2", "dl20"): (0.6759, 0.7237),
-    ("splade", "dl19"): (0.7308, 0.6390), ("splade", "dl20"): (0.7197, 0.7653),
+    ("bm25", "dl19"): (0.5058, 0.4910),
+    ("bm25", "dl20"): (0.4796, 0.5599),
+    ("bm25_rm3", "dl19"): (0.5216, 0.5259),
+    ("bm25_rm3", "dl20"): (0.4896, 0.6182),
+    ("tasb", "dl19"): (0.7210, 0.6097),
+    ("tasb", "dl20"): (0.6854, 0.7135),
+    ("ada2", "dl19"): (0.7035, 0.6235),
+    ("ada2", "dl20"): (0.6759, 0.7237),
+    ("splade", "dl19"): (0.7308, 0.6390),
+    ("splade", "dl20"): (0.7197, 0.7653),
 }
 # rank-distillm-dl-runs/README.md: ColBERTv2 top-500 (scores with many ties)
-COLBERT = {"dl19": {"ndcg@10": 0.7320, "recall@100": 0.6662, "recall@1000": 0.8452},
-           "dl20": {"ndcg@10": 0.7245, "recall@100": 0.7608}}
+COLBERT = {
+    "dl19": {"ndcg@10": 0.7320, "recall@100": 0.6662, "recall@1000": 0.8452},
+    "dl20": {"ndcg@10": 0.7245, "recall@100": 0.7608},
+}
 
 
 def means(qrels, run, metrics):
@@ -109,12 +120,21 @@ def test_trecdl_config_plans_the_real_experiment(tmp_path):
     assert [r for r, s in config["rankers"].items() if s["rerank"]] == ["bm25", "colbertv2"]
     copy_checkout(tmp_path)  # a clean checkout: nothing built yet
     snakemake = str(Path(sys.executable).with_name("snakemake"))
-    result = subprocess.run([snakemake, "-n", "--configfile", "config/trecdl.yaml", "--config",
-                             f"trec_dl={{'source': '{SHARED}'}}"], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [snakemake, "-n", "--configfile", "config/trecdl.yaml", "--config", f"trec_dl={{'source': '{SHARED}'}}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
-    assert (counts["trec_dl_dataset"], counts["train"], counts["rerank"], counts["evaluate_rerank"]) == ("1", "2", "4", "2")
+    assert (counts["trec_dl_dataset"], counts["train"], counts["rerank"], counts["evaluate_rerank"]) == (
+        "1",
+        "2",
+        "4",
+        "2",
+    )
     assert "teacher_files" not in counts  # the SPLADE teacher run is made by the dataset rule
 
 

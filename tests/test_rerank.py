@@ -16,13 +16,22 @@ def tiny_cross_encoder():
 
     tokenizer = AutoTokenizer.from_pretrained(str(get_model_path()))
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64, num_labels=1)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        num_labels=1,
+    )
     return BertForSequenceClassification(config).eval(), tokenizer
 
 
 PAIRS = [("what is a cat", "a cat is a small domesticated carnivorous mammal " * k) for k in (1, 5, 2, 9, 3)] + [
-    ("how far is the moon", "about 384,400 km"), ("why is the sky blue", "Rayleigh scattering of sunlight " * 4)]
+    ("how far is the moon", "about 384,400 km"),
+    ("why is the sky blue", "Rayleigh scattering of sunlight " * 4),
+]
 
 
 def test_batched_scores_equal_single_pair_scores_in_input_order(tiny_cross_encoder):
@@ -31,8 +40,10 @@ def test_batched_scores_equal_single_pair_scores_in_input_order(tiny_cross_encod
     model, tokenizer = tiny_cross_encoder
     batched = score_pairs(model, tokenizer, PAIRS, RerankSettings.of(batch_size=3, max_length=48))
     with torch.inference_mode():
-        single = [model(**tokenizer(q, p, truncation="longest_first", max_length=48, return_tensors="pt")).logits.item()
-                  for q, p in PAIRS]
+        single = [
+            model(**tokenizer(q, p, truncation="longest_first", max_length=48, return_tensors="pt")).logits.item()
+            for q, p in PAIRS
+        ]
     assert batched == pytest.approx(single, abs=1e-5)
     assert len(set(round(s, 6) for s in batched)) > 1  # the pairs do get different scores
 
@@ -74,8 +85,16 @@ def tiny_electra():
 
     tokenizer = AutoTokenizer.from_pretrained(str(get_model_path()))
     torch.manual_seed(0)
-    config = ElectraConfig(vocab_size=tokenizer.vocab_size, embedding_size=32, hidden_size=32, num_hidden_layers=2,
-                           num_attention_heads=2, intermediate_size=64, max_position_embeddings=64, num_labels=1)
+    config = ElectraConfig(
+        vocab_size=tokenizer.vocab_size,
+        embedding_size=32,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        num_labels=1,
+    )
     model = ElectraForSequenceClassification(config).eval()
     with torch.no_grad():
         model.classifier.dense.weight.normal_(0.0, 1.0)
@@ -92,8 +111,11 @@ def test_an_fp32_head_keeps_scores_close_to_fp32_and_untied_under_bf16(tiny_elec
     from stagewise.rerank import score_pairs
 
     model, tokenizer = tiny_electra
-    pairs = [(f"query {i % 7} about cats", f"passage {j} on small domesticated carnivorous mammals " * (1 + j % 4))
-             for i in range(7) for j in range(12)]
+    pairs = [
+        (f"query {i % 7} about cats", f"passage {j} on small domesticated carnivorous mammals " * (1 + j % 4))
+        for i in range(7)
+        for j in range(12)
+    ]
     fp32_head, bf16_head = (RerankSettings.of(batch_size=16, max_length=48, head_precision=h) for h in ("fp32", "bf16"))
     fp32 = torch.tensor(score_pairs(model, tokenizer, pairs, fp32_head, bf16=False))
     head = torch.tensor(score_pairs(model, tokenizer, pairs, fp32_head, bf16=True))
@@ -132,6 +154,7 @@ def test_parallel_tokenization_gives_the_same_batches_and_restores_the_setting(t
     serial = [(idx, {k: v.tolist() for k, v in b.items()}) for idx, b in token_length_batches(tokenizer, pairs, 8, 48)]
     with parallel_tokenization(2):
         assert os.environ["TOKENIZERS_PARALLELISM"] == "true"
-        parallel = [(idx, {k: v.tolist() for k, v in b.items()})
-                    for idx, b in token_length_batches(tokenizer, pairs, 8, 48)]
+        parallel = [
+            (idx, {k: v.tolist() for k, v in b.items()}) for idx, b in token_length_batches(tokenizer, pairs, 8, 48)
+        ]
     assert parallel == serial and os.environ["TOKENIZERS_PARALLELISM"] == "false"

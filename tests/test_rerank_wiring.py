@@ -42,24 +42,41 @@ def test_the_rerank_rule_passes_the_configured_head_precision(tmp_path, calls, h
         config["rerank"]["head_precision"] = head
     settings = validate_config(config)["rerank"]  # the rule's params: config["rerank"], defaults filled
     snakemake = SimpleNamespace(
-        log=[str(tmp_path / "rerank.log")], threads=1, output=[str(tmp_path / "out.run")],
+        log=[str(tmp_path / "rerank.log")],
+        threads=1,
+        output=[str(tmp_path / "out.run")],
         input=_Input(model="results/models/electra/C/seed1", run="results/runs/first_stage/bm25/test.run"),
         params=SimpleNamespace(settings=settings, queries="local:q", corpus="local:c"),
-        wildcards=SimpleNamespace(**WILDCARDS, items=WILDCARDS.items), config=config, rule="rerank")
+        wildcards=SimpleNamespace(**WILDCARDS, items=WILDCARDS.items),
+        config=config,
+        rule="rerank",
+    )
     runpy.run_path(str(ROOT / "workflow" / "scripts" / "rerank.py"), init_globals={"snakemake": snakemake})
-    (args, keywords), = calls
+    ((args, keywords),) = calls
     applied = args[3]  # rerank_files(model_dir, jobs, corpus, settings, ...)
     assert applied.head_precision == (head or "fp32")  # the schema's default when the config says nothing
-    assert (applied.depth, applied.batch_size, applied.max_length) == (settings["depth"], settings["batch_size"],
-                                                                       settings["max_length"])
+    assert (applied.depth, applied.batch_size, applied.max_length) == (
+        settings["depth"],
+        settings["batch_size"],
+        settings["max_length"],
+    )
 
 
 @pytest.mark.parametrize("given", [[], ["--head", "bf16"]])
 def test_the_command_line_passes_head(tmp_path, calls, given):
     (tmp_path / "model").mkdir()
     (tmp_path / "r.run").write_text("q Q0 d 1 1.0 t\n")
-    main(["rerank", str(tmp_path / "model"), str(tmp_path / "r.run"), "local:q", "local:c", str(tmp_path / "o.run"),
-          *given])
+    main(
+        [
+            "rerank",
+            str(tmp_path / "model"),
+            str(tmp_path / "r.run"),
+            "local:q",
+            "local:c",
+            str(tmp_path / "o.run"),
+            *given,
+        ]
+    )
     assert calls[0][0][3].head_precision == (given[1] if given else "fp32")
 
 

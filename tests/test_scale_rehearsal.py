@@ -14,9 +14,22 @@ pytestmark = pytest.mark.slow
 def test_the_rehearsal_runs_its_jobs_and_reports_their_memory(tmp_path):
     scale = "0.0005"
     folder = tmp_path / "rehearsal"  # a fresh folder: a cached one may hold stores of an older stagewise
-    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "scale.py"), "--scale", scale,
-                             "--folder", str(folder), "--results", str(tmp_path)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=1500)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "scale.py"),
+            "--scale",
+            scale,
+            "--folder",
+            str(folder),
+            "--results",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
     assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-3000:])
     log = (folder / "logs" / "train" / "tiny" / "D" / "seed1.log").read_text()
     assert "50 permutations" in log and "dropped" in log  # the RankGPT-layout teacher with its malformed strings

@@ -20,9 +20,14 @@ from .conftest import ROOT, copy_checkout, with_venv_path
 
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
-SECTIONS = {S.ContrastiveSettings: ("training", "C"), S.DistillationSettings: ("training", "D"),
-            S.TeacherSettings: ("teacher",), S.RerankSettings: ("rerank",), S.EvaluationSettings: ("evaluation",),
-            S.SignificanceSettings: ("significance",)}
+SECTIONS = {
+    S.ContrastiveSettings: ("training", "C"),
+    S.DistillationSettings: ("training", "D"),
+    S.TeacherSettings: ("teacher",),
+    S.RerankSettings: ("rerank",),
+    S.EvaluationSettings: ("evaluation",),
+    S.SignificanceSettings: ("significance",),
+}
 
 #: a grid that gives only what differs from the defaults: one schedule, no D section, no teacher, tiny sizes
 MINIMAL = {
@@ -31,8 +36,17 @@ MINIMAL = {
     "train_queries": "local:resources/datasets/synthetic/train",
     "test_sets": {"test": "local:resources/datasets/synthetic/test"},
     "rankers": {"bm25": {"kind": "bm25", "depth": 20}},
-    "rerankers": {"tiny": {"architecture": "electra", "vocab_size": 300, "hidden_size": 16, "num_hidden_layers": 1,
-                           "num_attention_heads": 2, "intermediate_size": 32, "max_length": 64}},
+    "rerankers": {
+        "tiny": {
+            "architecture": "electra",
+            "vocab_size": 300,
+            "hidden_size": 16,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "intermediate_size": 32,
+            "max_length": 64,
+        }
+    },
     "schedules": ["C"],
     "seeds": [1],
     "training": {"C": {"steps": 2, "negatives": 3, "negatives_depth": 20, "max_length": 64}},
@@ -52,8 +66,15 @@ def test_each_settings_class_has_exactly_its_schema_sections_keys(cls):
 
 def test_a_stage_given_in_code_takes_every_other_key_from_the_schema():
     c = S.stage("C", {"steps": 5, "lr": 1.0e-3})
-    assert (c.kind, c.loss, c.steps, c.epochs, c.lr, c.queries_per_batch, c.negatives) == ("C", "lce", 5, None,
-                                                                                           1.0e-3, 4, 99)
+    assert (c.kind, c.loss, c.steps, c.epochs, c.lr, c.queries_per_batch, c.negatives) == (
+        "C",
+        "lce",
+        5,
+        None,
+        1.0e-3,
+        4,
+        99,
+    )
     d = S.stage("D")
     assert (d.kind, d.loss, d.steps, d.epochs, d.queries_per_batch, d.group_size) == ("D", "ranknet", None, 15, 16, 20)
     assert "epochs" not in c.as_dict() and c.as_dict()["validation_seed"] is None  # a null default is a value
@@ -98,8 +119,14 @@ def test_a_minimal_config_runs_the_workflow_to_its_table(tmp_path):
     copy_checkout(tmp_path, ("workflow", "envs"))
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(MINIMAL))
-    result = subprocess.run([SNAKEMAKE, "--cores", "2", "results/tables/main.csv"], cwd=tmp_path,
-                            env=with_venv_path(), capture_output=True, text=True, timeout=1200)
+    result = subprocess.run(
+        [SNAKEMAKE, "--cores", "2", "results/tables/main.csv"],
+        cwd=tmp_path,
+        env=with_venv_path(),
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert result.returncode == 0, result.stderr[-4000:]
     table = pd.read_csv(tmp_path / "results" / "tables" / "main.csv", keep_default_na=False)
     assert set(table["schedule"]) == {"C", "-"} and set(table["reranker"]) == {"tiny", "-"}
@@ -121,13 +148,18 @@ def test_a_teacher_gives_ranks_by_default_and_scores_from_a_run_or_triples():
     assert S.TeacherSettings.of(run="teacher.run").labels == "ranks"  # a run's order, as before
 
 
-@pytest.mark.parametrize("given, message", [
-    ({"labels": "scores", "candidates": "c.jsonl", "permutations": "p.json"},
-     r"'teacher\.labels': scores come from a run .* RankGPT's permutations give only ranks"),
-    ({"triples": "t.tsv"}, r"'teacher\.labels': teacher\.triples gives the teacher's scores; set labels: scores"),
-    ({"labels": "scores", "triples": "t.tsv", "run": "t.run"}, r"'teacher\.triples': give triples, a run, or"),
-    ({"labels": "scores"}, r"'teacher': give 'run', or both 'candidates' and 'permutations', or 'triples'"),
-])
+@pytest.mark.parametrize(
+    "given, message",
+    [
+        (
+            {"labels": "scores", "candidates": "c.jsonl", "permutations": "p.json"},
+            r"'teacher\.labels': scores come from a run .* RankGPT's permutations give only ranks",
+        ),
+        ({"triples": "t.tsv"}, r"'teacher\.labels': teacher\.triples gives the teacher's scores; set labels: scores"),
+        ({"labels": "scores", "triples": "t.tsv", "run": "t.run"}, r"'teacher\.triples': give triples, a run, or"),
+        ({"labels": "scores"}, r"'teacher': give 'run', or both 'candidates' and 'permutations', or 'triples'"),
+    ],
+)
 def test_teacher_keys_that_contradict_each_other_stop_with_the_key(given, message):
     with pytest.raises(ConfigError, match=message):
         S.TeacherSettings.of(**given)
@@ -139,8 +171,11 @@ def test_teacher_keys_that_contradict_each_other_stop_with_the_key(given, messag
 def test_a_loss_on_scores_needs_a_teacher_that_gives_scores(loss):
     ranks = _demo_config()
     ranks["training"]["D"]["loss"] = loss
-    with pytest.raises(ConfigError, match=rf"config key 'training\.D\.loss': {loss} distils the teacher's scores, "
-                                          r"but teacher\.labels is 'ranks'"):
+    with pytest.raises(
+        ConfigError,
+        match=rf"config key 'training\.D\.loss': {loss} distils the teacher's scores, "
+        r"but teacher\.labels is 'ranks'",
+    ):
         validate_config(ranks)
     # a stage-2 setting that sets the loss is named as the key
     swept = _demo_config()

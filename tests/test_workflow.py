@@ -26,8 +26,9 @@ def copy_workflow(dest: Path, config: dict):
 
 def snakemake(cwd, *args, timeout=1500):
     env = with_venv_path()
-    return subprocess.run([SNAKEMAKE, "--cores", "2", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [SNAKEMAKE, "--cores", "2", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture(scope="module")
@@ -246,4 +247,7 @@ def test_a_config_file_with_a_key_given_twice_stops_the_dry_run(tmp_path):
     (tmp_path / "config" / "mine.yaml").write_text(text.replace("seeds: [1, 2]\n", "seeds: [1, 2]\nseeds: [3]\n"))
     result = snakemake(tmp_path, "-n", "--configfile", "config/mine.yaml")
     assert result.returncode != 0
-    assert "mine.yaml" in result.stdout + result.stderr and "config key 'seeds' is given twice" in result.stdout + result.stderr
+    assert (
+        "mine.yaml" in result.stdout + result.stderr
+        and "config key 'seeds' is given twice" in result.stdout + result.stderr
+    )

@@ -27,8 +27,9 @@ def vaswani_folder(folder):
     with gzip.open(VASWANI / "doc-text.trec.gz", "rt", encoding="utf-8") as f:
         docs = re.findall(r"<DOCNO>\s*(\S+)\s*</DOCNO>(.*?)</DOC>", f.read(), flags=re.S)
     (folder / "docs.tsv").write_text("".join(f"{d}\t{' '.join(t.split())}\n" for d, t in docs))
-    topics = re.findall(r"<num>\s*(\S+)\s*</num>\s*<title>(.*?)</title>", (VASWANI / "query-text.trec").read_text(),
-                        flags=re.S)
+    topics = re.findall(
+        r"<num>\s*(\S+)\s*</num>\s*<title>(.*?)</title>", (VASWANI / "query-text.trec").read_text(), flags=re.S
+    )
     (folder / "test").mkdir()
     (folder / "test" / "queries.tsv").write_text("".join(f"{q}\t{' '.join(t.lower().split())}\n" for q, t in topics))
     (folder / "test" / "qrels.txt").write_text((VASWANI / "qrels").read_text())
@@ -47,13 +48,17 @@ def beyond(tmp_path_factory):
     )
     config["training"]["second_stage"] = {"C-D": [{}, {"lr": 1.0e-12}]}
     # out of domain: a synthetic collection drawn with another seed (other words, other topics), in a local folder
-    write_dataset(SyntheticSpec(seed=99, n_passages=400, n_topics=4, concepts_per_topic=8,
-                                splits={"test": 10}), folder / "other")
+    write_dataset(
+        SyntheticSpec(seed=99, n_passages=400, n_topics=4, concepts_per_topic=8, splits={"test": 10}), folder / "other"
+    )
     config["test_sets"]["other"] = {"dataset": "local:other/test", "corpus": "local:other", "relevance_threshold": 1}
     if VASWANI.is_dir():
         vaswani_folder(folder / "vaswani")
-        config["test_sets"]["vaswani"] = {"dataset": "local:vaswani/test", "corpus": "local:vaswani",
-                                          "relevance_threshold": 1}
+        config["test_sets"]["vaswani"] = {
+            "dataset": "local:vaswani/test",
+            "corpus": "local:vaswani",
+            "relevance_threshold": 1,
+        }
     copy_workflow(folder, config)
     result = snakemake(folder)
     assert result.returncode == 0, result.stderr[-4000:]
@@ -69,7 +74,11 @@ def test_every_corpus_gets_its_own_index_and_store_and_every_model_reranks_every
     cells = ["C", "C-D", "C-D_lr1e-12"]
     for cell in cells:
         for test_set in config["test_sets"]:
-            assert (folder / "results" / "runs" / "rerank" / "bm25" / "electra" / cell / "seed1" / f"{test_set}.run").stat().st_size
+            assert (
+                (folder / "results" / "runs" / "rerank" / "bm25" / "electra" / cell / "seed1" / f"{test_set}.run")
+                .stat()
+                .st_size
+            )
     # the out-of-domain run holds the other corpus's documents, not the grid's
     other_docs = {line.split("\t", 1)[0] for line in (folder / "other" / "docs.tsv").read_text().splitlines()}
     run = (folder / "results" / "runs" / "rerank" / "bm25" / "electra" / "C" / "seed1" / "other.run").read_text()
@@ -79,7 +88,9 @@ def test_every_corpus_gets_its_own_index_and_store_and_every_model_reranks_every
 def test_the_sweep_cells_share_the_stage_one_model_and_differ_in_their_second_stage(beyond):
     folder, _ = beyond
     models = folder / "results" / "models" / "electra"
-    at_own, swept = (json.loads((models / cell / "seed1" / "hparams.json").read_text()) for cell in ("C-D", "C-D_lr1e-12"))
+    at_own, swept = (
+        json.loads((models / cell / "seed1" / "hparams.json").read_text()) for cell in ("C-D", "C-D_lr1e-12")
+    )
     assert at_own["init_model"] == swept["init_model"] == "results/models/electra/C/seed1"
     assert (at_own["lr"], swept["lr"]) == (1.0e-3, 1.0e-12)  # training.D's own lr, then the sweep's
     assert at_own["steps"] == 6 and swept["steps"] == 6  # a sweep entry replaces only the keys it gives

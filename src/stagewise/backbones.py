@@ -60,16 +60,22 @@ def _train_tokenizer(architecture: str, texts: Iterable[str], vocab_size: int, m
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
         tok.decoder = decoders.ByteLevel()
         special = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
-        trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=special,
-                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+        trainer = trainers.BpeTrainer(
+            vocab_size=vocab_size, special_tokens=special, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        )
         tok.train_from_iterator(texts, trainer)
         bos, eos = tok.token_to_id("<s>"), tok.token_to_id("</s>")
         # RoBERTa's pair template, with segment ids so the small model can tell query from passage
         # (a position-blind start sees the pair as a bag of tokens otherwise)
         tok.post_processor = processors.TemplateProcessing(
-            single="<s> $A </s>", pair="<s> $A </s> </s>:1 $B:1 </s>:1", special_tokens=[("<s>", bos), ("</s>", eos)])
-        return RobertaTokenizerFast(tokenizer_object=tok, model_max_length=max_length, add_prefix_space=True,
-                                    model_input_names=["input_ids", "token_type_ids", "attention_mask"])
+            single="<s> $A </s>", pair="<s> $A </s> </s>:1 $B:1 </s>:1", special_tokens=[("<s>", bos), ("</s>", eos)]
+        )
+        return RobertaTokenizerFast(
+            tokenizer_object=tok,
+            model_max_length=max_length,
+            add_prefix_space=True,
+            model_input_names=["input_ids", "token_type_ids", "attention_mask"],
+        )
 
     from transformers import BertTokenizerFast, ElectraTokenizerFast
 
@@ -87,7 +93,8 @@ def _train_tokenizer(architecture: str, texts: Iterable[str], vocab_size: int, m
     tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=reserved))
     cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
+    )
     cls_ = ElectraTokenizerFast if architecture == "electra" else BertTokenizerFast
     return cls_(tokenizer_object=tok, model_max_length=max_length)
 
@@ -113,10 +120,16 @@ def _model_from_config(tokenizer, settings: BackboneSettings):
     import transformers as tf
 
     common = dict(
-        vocab_size=len(tokenizer), hidden_size=settings.hidden_size, num_hidden_layers=settings.num_hidden_layers,
-        num_attention_heads=settings.num_attention_heads, intermediate_size=settings.intermediate_size,
-        num_labels=1, pad_token_id=tokenizer.pad_token_id, initializer_range=settings.initializer_range,
-        hidden_dropout_prob=settings.dropout, attention_probs_dropout_prob=settings.dropout,
+        vocab_size=len(tokenizer),
+        hidden_size=settings.hidden_size,
+        num_hidden_layers=settings.num_hidden_layers,
+        num_attention_heads=settings.num_attention_heads,
+        intermediate_size=settings.intermediate_size,
+        num_labels=1,
+        pad_token_id=tokenizer.pad_token_id,
+        initializer_range=settings.initializer_range,
+        hidden_dropout_prob=settings.dropout,
+        attention_probs_dropout_prob=settings.dropout,
     )
     max_length = settings.max_length
     if settings.architecture == "electra":
@@ -124,8 +137,13 @@ def _model_from_config(tokenizer, settings: BackboneSettings):
         return tf.ElectraForSequenceClassification(config)
     if settings.architecture == "roberta":
         # RoBERTa offsets positions by padding_idx + 1
-        config = tf.RobertaConfig(max_position_embeddings=max_length + tokenizer.pad_token_id + 1, type_vocab_size=2,
-                                  bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, **common)
+        config = tf.RobertaConfig(
+            max_position_embeddings=max_length + tokenizer.pad_token_id + 1,
+            type_vocab_size=2,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            **common,
+        )
         return tf.RobertaForSequenceClassification(config)
     config = tf.BertConfig(max_position_embeddings=max_length, **common)
     return tf.BertForSequenceClassification(config)
@@ -141,13 +159,15 @@ def _initialize(model, settings: BackboneSettings):
         if settings.position_init is not None:
             # 0 starts the model position-blind (a bag of words), so that a token's strongest match
             # is a copy of itself anywhere in the pair, not its own position
-            embeddings.position_embeddings.weight.normal_(0.0, settings.position_init,
-                                                          generator=torch.Generator().manual_seed(seed))
+            embeddings.position_embeddings.weight.normal_(
+                0.0, settings.position_init, generator=torch.Generator().manual_seed(seed)
+            )
         if settings.segment_init > 0:
             # distinct query and passage segments make a match visible: a query token attending to
             # its copy in the passage receives that copy's segment component
-            embeddings.token_type_embeddings.weight.normal_(0.0, settings.segment_init,
-                                                            generator=torch.Generator().manual_seed(seed))
+            embeddings.token_type_embeddings.weight.normal_(
+                0.0, settings.segment_init, generator=torch.Generator().manual_seed(seed)
+            )
     if settings.mimetic_init > 0:
         mimetic_attention_init(model, settings.mimetic_init, seed, settings.mimetic_layers)
 
@@ -179,8 +199,14 @@ def pretrain_matching(model, tokenizer, texts: list[str], settings: BackboneSett
             pseudo = rng.choice(words, size=min(len(words), int(rng.integers(2, 5))), replace=False)
             queries += [" ".join(pseudo)] * group_size
             passages += [texts[i] for i in group]
-        enc = tokenizer(queries, passages, truncation="longest_first", max_length=PRETRAIN_MAX_LENGTH, padding=True,
-                        return_tensors="pt")
+        enc = tokenizer(
+            queries,
+            passages,
+            truncation="longest_first",
+            max_length=PRETRAIN_MAX_LENGTH,
+            padding=True,
+            return_tensors="pt",
+        )
         scores = model(**enc).logits.view(queries_per_batch, group_size)
         loss = localized_contrastive_loss(scores)
         optimizer.zero_grad()
@@ -222,8 +248,9 @@ def check_saved_model(folder, model):
         loaded = AutoModelForSequenceClassification.from_pretrained(folder).state_dict()
         AutoTokenizer.from_pretrained(folder)
     except Exception as e:  # safetensors, JSON or tokenizer errors of a damaged folder
-        raise RuntimeError(f"the model folder {folder} does not load back ({type(e).__name__}: {e}); was the disk "
-                           "full?") from None
+        raise RuntimeError(
+            f"the model folder {folder} does not load back ({type(e).__name__}: {e}); was the disk full?"
+        ) from None
     saved = model.state_dict()
     differing = [k for k in saved if k not in loaded or not torch.equal(saved[k].cpu(), loaded[k])]
     if differing:
@@ -243,8 +270,9 @@ def draw_fresh_weights(model, names: list[str], seed: int) -> int:
     return sum(p.numel() for n, p in model.named_parameters() if n in set(names))
 
 
-def build_backbone(settings: BackboneSettings, out_dir, corpus_texts: Iterable[str] | None = None,
-                   threads: int = 1) -> Path:
+def build_backbone(
+    settings: BackboneSettings, out_dir, corpus_texts: Iterable[str] | None = None, threads: int = 1
+) -> Path:
     """Write a Hugging Face model folder (model with one output logit, and tokenizer) to ``out_dir``.
 
     ``settings`` has either ``pretrained`` (a hub id or local folder) or ``architecture`` plus sizes, in which
@@ -258,8 +286,9 @@ def build_backbone(settings: BackboneSettings, out_dir, corpus_texts: Iterable[s
             source = pretrained_source(settings.pretrained)
             tokenizer = AutoTokenizer.from_pretrained(source)
             torch.manual_seed(settings.seed)  # the new classification head (and a missing pooler) is drawn from it
-            model, info = AutoModelForSequenceClassification.from_pretrained(source, num_labels=1,
-                                                                             output_loading_info=True)
+            model, info = AutoModelForSequenceClassification.from_pretrained(
+                source, num_labels=1, output_loading_info=True
+            )
             fresh = sorted(info["missing_keys"])
         else:
             architecture = settings.architecture

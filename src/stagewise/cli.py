@@ -72,8 +72,7 @@ def _rerank(a):
 
     _need(a.model, "model folder (argument model)")
     _need(a.run, "run file (argument run)")
-    settings = RerankSettings.of(depth=a.depth, batch_size=a.batch_size, max_length=a.max_length,
-                                 head_precision=a.head)
+    settings = RerankSettings.of(depth=a.depth, batch_size=a.batch_size, max_length=a.max_length, head_precision=a.head)
     rerank_files(a.model, [RerankJob(a.run, a.queries, a.out)], Corpus(a.corpus), settings, a.threads)
 
 
@@ -109,8 +108,9 @@ def _provenance(a):
     if a.json:
         print(json.dumps(found, indent=1, ensure_ascii=False))
     else:
-        print(yaml.safe_dump(found, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1 << 16),
-              end="")
+        print(
+            yaml.safe_dump(found, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1 << 16), end=""
+        )
 
 
 from .evaluation.metrics import METRICS  # noqa: E402  (a constant; the module imports ranx only when evaluating)
@@ -144,8 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("trecdl", help="TREC DL 2019/2020 dataset folders and first-stage runs from the shared files")
     p.add_argument("out")
     p.add_argument("--source", help="the shared data folder (default: $STAGEWISE_SHARED_DATA or ../shared/data)")
-    p.add_argument("--depth", type=_positive, default=schema_default(("trec_dl",), "depth"),
-                   help="cut every run here before dropping passages without text")
+    p.add_argument(
+        "--depth",
+        type=_positive,
+        default=schema_default(("trec_dl",), "depth"),
+        help="cut every run here before dropping passages without text",
+    )
     p.set_defaults(func=_trecdl)
     p = sub.add_parser("index", help="build a Lucene index of a corpus (ir_datasets id or local:<folder>)")
     p.add_argument("corpus")
@@ -168,8 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default="config/config.yaml")
     p.add_argument("--run", help="first-stage run (C)")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--work-dir", default=str(CLI_CHECKPOINTS), help="where checkpoints are kept until the "
-                   "model is written (a rerun resumes from them)")
+    p.add_argument(
+        "--work-dir",
+        default=str(CLI_CHECKPOINTS),
+        help="where checkpoints are kept until the model is written (a rerun resumes from them)",
+    )
     p.add_argument("--threads", type=_positive, default=1)
     p.set_defaults(func=_train)
     p = sub.add_parser("rerank", help="re-rank a first-stage run with a model folder")
@@ -182,27 +189,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=_positive, default=schema_default(RERANK, "batch_size"))
     p.add_argument("--max-length", type=_positive, default=schema_default(RERANK, "max_length"))
     p.add_argument("--threads", type=_positive, default=1)
-    p.add_argument("--head", choices=schema_choices(RERANK, "head_precision"),
-                   default=schema_default(RERANK, "head_precision"),
-                   help="the classification head's precision when the model runs in bf16 (a GPU): fp32 on upcast "
-                        "hidden states, or bf16 like the body (the released code's scoring: its scores tie)")
+    p.add_argument(
+        "--head",
+        choices=schema_choices(RERANK, "head_precision"),
+        default=schema_default(RERANK, "head_precision"),
+        help="the classification head's precision when the model runs in bf16 (a GPU): fp32 on upcast "
+        "hidden states, or bf16 like the body (the released code's scoring: its scores tie)",
+    )
     p.set_defaults(func=_rerank)
     p = sub.add_parser("evaluate", help="mean metrics of a run (ties by docid, binary metrics at the threshold)")
     p.add_argument("run")
     p.add_argument("qrels", help="dataset with qrels (ir_datasets id or local:<folder>)")
-    p.add_argument("--metrics", nargs="+", default=schema_default(EVALUATION, "metrics"), choices=METRICS,
-                   metavar="METRIC", help=f"any of {', '.join(METRICS)}")
+    p.add_argument(
+        "--metrics",
+        nargs="+",
+        default=schema_default(EVALUATION, "metrics"),
+        choices=METRICS,
+        metavar="METRIC",
+        help=f"any of {', '.join(METRICS)}",
+    )
     p.add_argument("--relevance-threshold", type=_positive, default=schema_default(EVALUATION, "relevance_threshold"))
     p.set_defaults(func=_evaluate)
     p = sub.add_parser("table", help="main table (seed statistics, significance markers) from per-query metric files")
     p.add_argument("out")
     p.add_argument("metrics", nargs="+")
     p.add_argument("--test", choices=schema_choices(SIGNIFICANCE, "test"), default=schema_default(SIGNIFICANCE, "test"))
-    p.add_argument("--correction", choices=schema_choices(SIGNIFICANCE, "correction"),
-                   default=schema_default(SIGNIFICANCE, "correction"))
+    p.add_argument(
+        "--correction",
+        choices=schema_choices(SIGNIFICANCE, "correction"),
+        default=schema_default(SIGNIFICANCE, "correction"),
+    )
     p.set_defaults(func=_table)
-    p = sub.add_parser("provenance", help="print the provenance record of a run file (its ir_metadata header), a "
-                                          "model folder or a table (provenance.json)")
+    p = sub.add_parser(
+        "provenance",
+        help="print the provenance record of a run file (its ir_metadata header), a "
+        "model folder or a table (provenance.json)",
+    )
     p.add_argument("file", help="a run file, a model folder or a file in one, a table, results/tables")
     p.add_argument("--json", action="store_true", help="print JSON instead of YAML")
     p.set_defaults(func=_provenance)

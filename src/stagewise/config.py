@@ -38,8 +38,10 @@ def _mapping_without_duplicates(loader, node, deep=False):
             continue
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
-            raise ConfigError(f"{node.start_mark.name}:{key_node.start_mark.line + 1}: config key {key!r} is given "
-                              f"twice in one section (also on line {seen[key]}); YAML would keep the last silently")
+            raise ConfigError(
+                f"{node.start_mark.name}:{key_node.start_mark.line + 1}: config key {key!r} is given "
+                f"twice in one section (also on line {seen[key]}); YAML would keep the last silently"
+            )
         seen[key] = key_node.start_mark.line + 1
     return loader.construct_mapping(node, deep=deep)
 
@@ -57,8 +59,10 @@ def check_config_files(paths):
             except yaml.MarkedYAMLError as e:
                 mark = e.problem_mark or e.context_mark
                 where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-                raise ConfigError(f"{where}: not valid YAML: {e.problem or e.context}"
-                                  + (f" ({e.context})" if e.context and e.problem else "")) from None
+                raise ConfigError(
+                    f"{where}: not valid YAML: {e.problem or e.context}"
+                    + (f" ({e.context})" if e.context and e.problem else "")
+                ) from None
 
 
 def replaces_default(given: dict) -> bool:
@@ -69,9 +73,11 @@ def replaces_default(given: dict) -> bool:
     if "standalone" in given:
         return bool(given["standalone"])
     if "corpus" in given:
-        raise ConfigError("the given config sets 'corpus' (its own data) but not 'standalone': add 'standalone: true' "
-                          "so that it replaces the demo's config/config.yaml, or 'standalone: false' to merge over it "
-                          "(then the demo's rankers, test sets and synthetic section stay unless you replace them)")
+        raise ConfigError(
+            "the given config sets 'corpus' (its own data) but not 'standalone': add 'standalone: true' "
+            "so that it replaces the demo's config/config.yaml, or 'standalone: false' to merge over it "
+            "(then the demo's rankers, test sets and synthetic section stay unless you replace them)"
+        )
     return False
 
 
@@ -80,6 +86,7 @@ def typed_command_line_values(values):
     itself (int, float, bool, else string) but reads lists and mappings with YAML's base loader, which keeps every
     scalar a string: ``--config 'seeds=[1]'`` arrives as ``['1']``. Scalars inside lists and mappings are read
     again with the safe loader, so ``[1]`` is ``[1]`` (and ``[1e-5]`` stays a string, as in a file)."""
+
     def nested(value):
         if isinstance(value, dict):
             return {k: nested(v) for k, v in value.items()}
@@ -99,8 +106,11 @@ def negatives_run_path(config: dict) -> str:
     """The training run C's pools come from: training.C.negatives_run's file, or the negatives ranker's retrieval for
     the training queries (a workflow output)."""
     c = config["training"]["C"]
-    return c["negatives_run"]["path"] if c.get("negatives_run") else \
-        f"results/runs/first_stage/{c['negatives_ranker']}/train.run"
+    return (
+        c["negatives_run"]["path"]
+        if c.get("negatives_run")
+        else f"results/runs/first_stage/{c['negatives_ranker']}/train.run"
+    )
 
 
 def test_set_dataset(spec) -> str:
@@ -134,15 +144,20 @@ def corpora(config: dict) -> dict[str, str]:
 def out_of_domain(config: dict) -> list[str]:
     """The test sets the tables count out-of-domain: their ``domain``, by default those with their own corpus."""
     own_corpus = {name: key != MAIN_CORPUS for name, key in test_set_corpora(config).items()}
-    return [name for name, spec in config["test_sets"].items()
-            if (spec if isinstance(spec, dict) else {}).get("domain", "out" if own_corpus[name] else "in") == "out"]
+    return [
+        name
+        for name, spec in config["test_sets"].items()
+        if (spec if isinstance(spec, dict) else {}).get("domain", "out" if own_corpus[name] else "in") == "out"
+    ]
 
 
 def relevance_thresholds(config: dict) -> dict[str, int]:
     """Test set -> the lowest grade its binary metrics count as relevant."""
     default = config["evaluation"]["relevance_threshold"]
-    return {name: spec.get("relevance_threshold", default) if isinstance(spec, dict) else default
-            for name, spec in config["test_sets"].items()}
+    return {
+        name: spec.get("relevance_threshold", default) if isinstance(spec, dict) else default
+        for name, spec in config["test_sets"].items()
+    }
 
 
 def first_stage_depth(config: dict) -> int | None:
@@ -155,8 +170,9 @@ def _check_stage_lengths(config: dict, given: dict[str, set]):
     stage kind's default epochs apply); a stage-2 entry gives at most one of them (it replaces the stage's)."""
     for stage in ("C", "D"):
         if {"steps", "epochs"} <= given[stage]:
-            raise ConfigError(f"config key 'training.{stage}': give 'steps' or 'epochs', not both (one would be "
-                              "ignored)")
+            raise ConfigError(
+                f"config key 'training.{stage}': give 'steps' or 'epochs', not both (one would be ignored)"
+            )
     for schedule, setting in config["training"].get("second_stage", {}).items():
         for i, override in enumerate(setting if isinstance(setting, list) else [setting]):
             if "steps" in override and "epochs" in override:
@@ -179,18 +195,23 @@ def _check_references(config: dict, given: dict[str, set]):
     c = config["training"]["C"]
     main_spec = config["test_sets"].get(MAIN_CORPUS)
     if isinstance(main_spec, dict) and main_spec.get("corpus", config["corpus"]) != config["corpus"]:
-        raise ConfigError(f"config key 'test_sets.{MAIN_CORPUS}': a test set with its own corpus cannot be named "
-                          f"{MAIN_CORPUS!r} (the grid's corpus has that name in paths); rename the test set")
+        raise ConfigError(
+            f"config key 'test_sets.{MAIN_CORPUS}': a test set with its own corpus cannot be named "
+            f"{MAIN_CORPUS!r} (the grid's corpus has that name in paths); rename the test set"
+        )
     if "train" in config["test_sets"]:
-        raise ConfigError("config key 'test_sets.train': 'train' is the name of the training queries' runs; "
-                          "rename the test set")
+        raise ConfigError(
+            "config key 'test_sets.train': 'train' is the name of the training queries' runs; rename the test set"
+        )
     if "negatives_run" in c and "negatives_ranker" in given["C"]:
         raise ConfigError("config key 'training.C': give 'negatives_run' or 'negatives_ranker', not both")
     for name, ranker in config["rankers"].items():
         _check_ranker(name, ranker, config)
     if not any(r.get("rerank", True) for r in config["rankers"].values()):
-        raise ConfigError("config key 'rankers': no ranker is re-ranked (every one has rerank: false), so no model "
-                          "would be evaluated; let at least one re-rank")
+        raise ConfigError(
+            "config key 'rankers': no ranker is re-ranked (every one has rerank: false), so no model "
+            "would be evaluated; let at least one re-rank"
+        )
     _check_stage_lengths(config, given)
     needs_train = {} if "negatives_run" in c else {c["negatives_ranker"]: "training.C.negatives_ranker"}
     if config.get("synthetic") is not None:
@@ -213,8 +234,10 @@ def _check_references(config: dict, given: dict[str, set]):
             raise ConfigError(f"config key 'rerankers.{name}': give either 'pretrained' or 'architecture'")
         pretrained = spec.get("pretrained")
         if pretrained and looks_like_path(pretrained) and not Path(pretrained).expanduser().is_dir():
-            raise ConfigError(f"config key 'rerankers.{name}.pretrained': the folder {pretrained!r} does not exist "
-                              "(a hub id has the form org/name)")
+            raise ConfigError(
+                f"config key 'rerankers.{name}.pretrained': the folder {pretrained!r} does not exist "
+                "(a hub id has the form org/name)"
+            )
     _canonical_metrics(config)
     unknown = [m for m in config["report"]["metrics"] if m not in config["evaluation"]["metrics"]]
     if unknown:
@@ -242,10 +265,12 @@ def _canonical_metrics(config: dict):
                 raise ConfigError(f"config key '{section}.metrics.{i}': {e}") from None
             other = {t: v for t, v in thresholds.items() if rel is not None and v != rel}
             if other:
-                raise ConfigError(f"config key '{section}.metrics.{i}': {given} counts grades >= {rel} as relevant, "
-                                  f"but test set(s) {', '.join(sorted(other))} count grades >= "
-                                  f"{', '.join(str(v) for v in sorted(set(other.values())))}: set the thresholds in "
-                                  "test_sets or drop (rel=...)")
+                raise ConfigError(
+                    f"config key '{section}.metrics.{i}': {given} counts grades >= {rel} as relevant, "
+                    f"but test set(s) {', '.join(sorted(other))} count grades >= "
+                    f"{', '.join(str(v) for v in sorted(set(other.values())))}: set the thresholds in "
+                    "test_sets or drop (rel=...)"
+                )
             if metric in names:
                 raise ConfigError(f"config key '{section}.metrics.{i}': {given} is {metric}, already listed")
             names.append(metric)
@@ -258,15 +283,19 @@ def _canonical_metrics(config: dict):
         except ValueError as e:
             raise ConfigError(f"{key}: {e}") from None
         if metric not in config["evaluation"]["metrics"]:
-            raise ConfigError(f"{key}: {metric} is not in evaluation.metrics ({', '.join(config['evaluation']['metrics'])})")
+            raise ConfigError(
+                f"{key}: {metric} is not in evaluation.metrics ({', '.join(config['evaluation']['metrics'])})"
+            )
         if metric in margins:
             raise ConfigError(f"{key}: {given} is {metric}, which already has a margin")
         rel = canonical_metric(given)[1]
         other = {t: v for t, v in thresholds.items() if rel is not None and v != rel}
         if other:
-            raise ConfigError(f"{key}: {given} counts grades >= {rel} as relevant, but test set(s) "
-                              f"{', '.join(sorted(other))} count grades >= "
-                              f"{', '.join(str(v) for v in sorted(set(other.values())))}")
+            raise ConfigError(
+                f"{key}: {given} counts grades >= {rel} as relevant, but test set(s) "
+                f"{', '.join(sorted(other))} count grades >= "
+                f"{', '.join(str(v) for v in sorted(set(other.values())))}"
+            )
         margins[metric] = margin
     config["significance"]["equivalence_margins"] = margins
     for i, claim in enumerate(config.get("claims", [])):

@@ -163,8 +163,9 @@ def _cuda_initialised() -> bool:
     return bool(cuda is not None and cuda.is_initialized())
 
 
-def hold_gpu(holder: str = "", environ=None, proc: Path = NVIDIA_PROC, poll_seconds: float = 2.0,
-             timeout: float | None = None) -> str | None:
+def hold_gpu(
+    holder: str = "", environ=None, proc: Path = NVIDIA_PROC, poll_seconds: float = 2.0, timeout: float | None = None
+) -> str | None:
     """Take one free GPU for the rest of this process and point CUDA_VISIBLE_DEVICES at it; the device, or None.
 
     Call it at the start of a GPU job, before torch (or anything else) initialises CUDA. Under SLURM, or when there
@@ -176,15 +177,21 @@ def hold_gpu(holder: str = "", environ=None, proc: Path = NVIDIA_PROC, poll_seco
     if _held is not None:
         return _held.device
     if environ.get("SLURM_JOB_ID"):
-        log.info("SLURM job %s: CUDA_VISIBLE_DEVICES=%s, as SLURM set it", environ["SLURM_JOB_ID"],
-                 environ.get("CUDA_VISIBLE_DEVICES", "(unset)"))
+        log.info(
+            "SLURM job %s: CUDA_VISIBLE_DEVICES=%s, as SLURM set it",
+            environ["SLURM_JOB_ID"],
+            environ.get("CUDA_VISIBLE_DEVICES", "(unset)"),
+        )
         return environ.get("CUDA_VISIBLE_DEVICES")
     if _cuda_initialised():
         raise RuntimeError("hold_gpu() was called after CUDA was initialised: CUDA_VISIBLE_DEVICES would not apply")
     pool = gpu_pool(environ, proc)
     if not pool.devices:
-        log.info("no GPU to assign (%s): CUDA_VISIBLE_DEVICES left %s", pool.source,
-                 environ.get("CUDA_VISIBLE_DEVICES", "unset"))
+        log.info(
+            "no GPU to assign (%s): CUDA_VISIBLE_DEVICES left %s",
+            pool.source,
+            environ.get("CUDA_VISIBLE_DEVICES", "unset"),
+        )
         return None
     folder = lock_dir(environ)
     folder.mkdir(parents=True, exist_ok=True)
@@ -204,9 +211,16 @@ def hold_gpu(holder: str = "", environ=None, proc: Path = NVIDIA_PROC, poll_seco
                 environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")  # number devices as nvidia-smi does
             environ["CUDA_VISIBLE_DEVICES"] = device
             waited = time.monotonic() - started
-            log.info("GPU %s of %s (from %s): CUDA_VISIBLE_DEVICES=%s for this job%s; held through %s until the "
-                     "process ends", device, ",".join(pool.devices), pool.source, device,
-                     f", after waiting {waited:.0f} s" if waiting_logged else "", path)
+            log.info(
+                "GPU %s of %s (from %s): CUDA_VISIBLE_DEVICES=%s for this job%s; held through %s until the "
+                "process ends",
+                device,
+                ",".join(pool.devices),
+                pool.source,
+                device,
+                f", after waiting {waited:.0f} s" if waiting_logged else "",
+                path,
+            )
             return device
         if timeout is not None and time.monotonic() - started >= timeout:
             raise TimeoutError(f"no free GPU within {timeout:.0f} s: {_holders(folder, pool.devices)}")

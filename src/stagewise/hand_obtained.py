@@ -51,9 +51,12 @@ class HandObtained:
 def made_by_workflow(config: dict, path: str) -> bool:
     """Whether a rule of this config makes ``path`` (it lies in a folder of :data:`MADE_WITH_SECTION`)."""
     path = os.path.normpath(path)
-    return any(path == folder or path.startswith(folder + os.sep)
-               for section, folders in MADE_WITH_SECTION.items() if section in config
-               for folder in folders)
+    return any(
+        path == folder or path.startswith(folder + os.sep)
+        for section, folders in MADE_WITH_SECTION.items()
+        if section in config
+        for folder in folders
+    )
 
 
 def hand_obtained_inputs(config: dict) -> list[HandObtained]:
@@ -109,8 +112,11 @@ def absent_message(item: HandObtained, others=()) -> str:
     """What is missing, under which config key, where to get it; then the other absent inputs, so that one run
     names them all."""
     note = f" ({item.note})" if item.note else ""
-    where = (f"Obtain it from {item.source} and place it at this path." if item.source
-             else "Place it at this path or change the key.")
+    where = (
+        f"Obtain it from {item.source} and place it at this path."
+        if item.source
+        else "Place it at this path or change the key."
+    )
     message = f"{item.describe()}{note}. {where}"
     rest = [f"{o.key!r} ({o.path})" for o in others if o != item]
     return message + (f" Also absent: {', '.join(rest)}." if rest else "")

@@ -63,8 +63,11 @@ def check_identity(path, recorded: dict, store) -> None:
     now = file_identity(path)
     changed = [k for k in ("size", "sample_sha256") if k in recorded and recorded[k] != now[k]]
     if changed:
-        raise InputFormatError(path, f"is not the file {store} was built from (its {' and '.join(changed)} changed); "
-                                     f"delete {store} so that it is rebuilt")
+        raise InputFormatError(
+            path,
+            f"is not the file {store} was built from (its {' and '.join(changed)} changed); "
+            f"delete {store} so that it is rebuilt",
+        )
 
 
 def remove_stale_temporaries(path, kinds=("tmp",)) -> int:
@@ -122,15 +125,18 @@ def text_lines(path):
         raise InputFormatError(path, "file not found")
     with open(path, "rb") as f:
         compressed = f.read(2) == b"\x1f\x8b"
-    with (gzip.open(path, "rb") if compressed else open(path, "rb")) as f:
+    with gzip.open(path, "rb") if compressed else open(path, "rb") as f:
         lineno = 0
         try:
             for lineno, raw in enumerate(f, start=1):
                 try:
                     line = raw.decode("utf-8").rstrip("\r\n")
                 except UnicodeDecodeError as e:
-                    raise InputFormatError(path, f"is not UTF-8 text ({e.reason} at byte {e.start} of the line); "
-                                                 "convert it with iconv -t UTF-8", lineno) from None
+                    raise InputFormatError(
+                        path,
+                        f"is not UTF-8 text ({e.reason} at byte {e.start} of the line); convert it with iconv -t UTF-8",
+                        lineno,
+                    ) from None
                 if lineno == 1 and line.startswith(BOM):
                     raise InputFormatError(path, _BOM_MESSAGE, 1)
                 yield lineno, line
@@ -316,8 +322,12 @@ def read_qrels(path) -> Qrels:
         docs = qrels.setdefault(qid, {})
         if docid in docs:
             if docs[docid] != value:
-                raise InputFormatError(path, f"query {qid!r}, document {docid!r} is judged {docs[docid]} on line "
-                                             f"{first_line[qid, docid]} and {value} here", lineno)
+                raise InputFormatError(
+                    path,
+                    f"query {qid!r}, document {docid!r} is judged {docs[docid]} on line "
+                    f"{first_line[qid, docid]} and {value} here",
+                    lineno,
+                )
             repeated += 1
         first_line.setdefault((qid, docid), lineno)
         docs[docid] = value
@@ -334,8 +344,10 @@ def write_qrels(qrels: Qrels, path):
 
 
 BOM = "\ufeff"
-_BOM_MESSAGE = ("starts with a UTF-8 byte-order mark, which would become part of the first id; remove it "
-                "(sed -i '1s/^\\xEF\\xBB\\xBF//' FILE)")
+_BOM_MESSAGE = (
+    "starts with a UTF-8 byte-order mark, which would become part of the first id; remove it "
+    "(sed -i '1s/^\\xEF\\xBB\\xBF//' FILE)"
+)
 
 
 def _strict_tsv(path, id_name: str, text_name: str):
@@ -356,8 +368,9 @@ def _strict_tsv(path, id_name: str, text_name: str):
                     raise InputFormatError(path, "blank line (ir_datasets cannot read it); remove it", lineno)
                 parts = line.split("\t")
                 if len(parts) != 2:
-                    raise InputFormatError(path, f"expected 2 tab-separated columns '{id_name}<TAB>{text_name}', "
-                                                 f"got {len(parts)}", lineno)
+                    raise InputFormatError(
+                        path, f"expected 2 tab-separated columns '{id_name}<TAB>{text_name}', got {len(parts)}", lineno
+                    )
                 key = parts[0]
                 if not key.strip():
                     raise InputFormatError(path, f"empty {id_name}", lineno)

@@ -22,8 +22,10 @@ class _LogFile:
                 return self.stream.write(text)
             except OSError as e:
                 self.failed = e
-                sys.__stderr__.write(f"stagewise: cannot write the log file {self.path} ({e.strerror}); "
-                                     "messages follow here, and the job will fail\n")
+                sys.__stderr__.write(
+                    f"stagewise: cannot write the log file {self.path} ({e.strerror}); "
+                    "messages follow here, and the job will fail\n"
+                )
         return sys.__stderr__.write(text)
 
     def flush(self):
@@ -32,8 +34,9 @@ class _LogFile:
                 self.stream.flush()
             except OSError as e:
                 self.failed = e
-                sys.__stderr__.write(f"stagewise: cannot write the log file {self.path} ({e.strerror}); "
-                                     "the job will fail\n")
+                sys.__stderr__.write(
+                    f"stagewise: cannot write the log file {self.path} ({e.strerror}); the job will fail\n"
+                )
         sys.__stderr__.flush()
 
     def isatty(self):
@@ -45,8 +48,9 @@ class _LogFile:
     def exit_if_failed(self):
         self.flush()
         if self.failed is not None:
-            sys.__stderr__.write(f"stagewise: the log file {self.path} is incomplete ({self.failed.strerror}): "
-                                 "failing the job\n")
+            sys.__stderr__.write(
+                f"stagewise: the log file {self.path} is incomplete ({self.failed.strerror}): failing the job\n"
+            )
             sys.__stderr__.flush()
             os._exit(1)
 
@@ -83,8 +87,12 @@ class Progress:
 
     def update(self, done: int, **extra):
         now = time.monotonic()
-        due = (self._last_time is None or (self.total is not None and done >= self.total)
-               or done - self._last_count >= self.every or now - self._last_time >= self.seconds)
+        due = (
+            self._last_time is None
+            or (self.total is not None and done >= self.total)
+            or done - self._last_count >= self.every
+            or now - self._last_time >= self.seconds
+        )
         if not due or done == self._last_count and self._last_time is not None:
             return False
         elapsed = max(now - self.start, 1e-9)
@@ -95,9 +103,18 @@ class Progress:
             self.logger.info("%s: %d %s%s, %s %s/s", self.what, done, self.unit, fields, _rate(rate), self.unit)
             return True
         left = (self.total - done) / rate if rate > 0 else float("inf")
-        self.logger.info("%s: %d of %d %s (%.0f%%)%s, %s %s/s, %s left", self.what, done, self.total, self.unit,
-                         100 * done / max(self.total, 1), fields, _rate(rate), self.unit,
-                         _duration(left) if left != float("inf") else "?")
+        self.logger.info(
+            "%s: %d of %d %s (%.0f%%)%s, %s %s/s, %s left",
+            self.what,
+            done,
+            self.total,
+            self.unit,
+            100 * done / max(self.total, 1),
+            fields,
+            _rate(rate),
+            self.unit,
+            _duration(left) if left != float("inf") else "?",
+        )
         return True
 
 

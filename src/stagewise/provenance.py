@@ -91,8 +91,11 @@ def record(**context) -> dict:
     rec: dict = {"schema-version": SCHEMA_VERSION}
     if "tag" in given:
         rec["tag"] = given.pop("tag")
-    rec["platform"] = {"hardware": {**_machine(), "gpu": _gpus()}, "operating system": _operating_system(),
-                       "software": {"libraries": {"python": versions()}}}
+    rec["platform"] = {
+        "hardware": {**_machine(), "gpu": _gpus()},
+        "operating system": _operating_system(),
+        "software": {"libraries": {"python": versions()}},
+    }
     rec["implementation"] = {"executable": {"cmd": " ".join(sys.argv)}, "source": source()}
     # ir_metadata's test collection: its name (our test set) and where its topics (queries) come from
     test = {name: given.pop(key) for key, name in (("dataset", "name"), ("queries", "queries")) if key in given}
@@ -144,8 +147,12 @@ def source() -> dict:
     tracked = run("ls-files", "--error-unmatch", "--", "__init__.py")
     if tracked.returncode != 0:
         reason = (tracked.stderr.strip().splitlines() or ["unknown"])[0]
-        return {**out, "git": f"not a git checkout ({reason})" if "not a git repository" in reason
-                else f"the package is not tracked by a git repository ({reason})"}
+        return {
+            **out,
+            "git": f"not a git checkout ({reason})"
+            if "not a git repository" in reason
+            else f"the package is not tracked by a git repository ({reason})",
+        }
     head, status = run("rev-parse", "HEAD"), run("status", "--porcelain", "--untracked-files=no")
     if head.returncode != 0 or status.returncode != 0:
         return {**out, "git": (head.stderr or status.stderr).strip().splitlines()[0]}
@@ -166,8 +173,15 @@ def _machine() -> dict:
         ram = f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.1f} GB"
     except (ValueError, OSError, AttributeError):
         ram = None
-    return {"cpu": {"model": model or platform.processor() or None, "architecture": platform.machine(),
-                    "number of cores": os.cpu_count(), "usable cores": cores}, "ram": ram}
+    return {
+        "cpu": {
+            "model": model or platform.processor() or None,
+            "architecture": platform.machine(),
+            "number of cores": os.cpu_count(),
+            "usable cores": cores,
+        },
+        "ram": ram,
+    }
 
 
 def _gpus() -> dict | None:
@@ -178,8 +192,11 @@ def _gpus() -> dict | None:
         if torch is None or not torch.cuda.is_initialized():
             return None
         count = torch.cuda.device_count()
-        return {"model": [torch.cuda.get_device_name(i) for i in range(count)], "number of devices": count,
-                "cuda": torch.version.cuda}
+        return {
+            "model": [torch.cuda.get_device_name(i) for i in range(count)],
+            "number of devices": count,
+            "cuda": torch.version.cuda,
+        }
     except Exception as e:  # a record never fails its job
         return {"error": f"{type(e).__name__}: {e}"}
 
@@ -196,8 +213,11 @@ def _operating_system() -> dict:
 def job() -> dict:
     """The host, the time (UTC) and, where set, the SLURM job and the visible GPUs."""
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    return {"host": platform.node(), "time": now,
-            **{name.lower(): os.environ[name] for name in JOB_VARIABLES if name in os.environ}}
+    return {
+        "host": platform.node(),
+        "time": now,
+        **{name.lower(): os.environ[name] for name in JOB_VARIABLES if name in os.environ},
+    }
 
 
 def model_fingerprint(folder) -> str | None:
@@ -274,5 +294,6 @@ def read(path) -> dict:
             return found
         if path.name in found["files"]:
             return found["files"][path.name]
-    raise InputFormatError(path, f"carries no provenance record (no ir_metadata header, no entry in a {FILE} "
-                                 "next to it)")
+    raise InputFormatError(
+        path, f"carries no provenance record (no ir_metadata header, no entry in a {FILE} next to it)"
+    )

@@ -42,8 +42,10 @@ def _head_in_fp32(model):
     ELECTRA's and RoBERTa's hold the dense layer too, BERT's only the last linear layer) in fp32 meanwhile."""
     head = getattr(model, "classifier", None)
     if not isinstance(head, torch.nn.Module):
-        raise ValueError(f"{type(model).__name__} has no 'classifier' module to compute in fp32; score it with "
-                         "rerank.head_precision: bf16")
+        raise ValueError(
+            f"{type(model).__name__} has no 'classifier' module to compute in fp32; score it with "
+            "rerank.head_precision: bf16"
+        )
     model.classifier = _Fp32Head(head)
     try:
         yield
@@ -61,8 +63,9 @@ def load_cross_encoder(model_dir, device=None):
 
 
 @torch.inference_mode()
-def score_pairs(model, tokenizer, pairs: list[tuple[str, str]], settings, progress: Progress | None = None,
-                bf16: bool | None = None):
+def score_pairs(
+    model, tokenizer, pairs: list[tuple[str, str]], settings, progress: Progress | None = None, bf16: bool | None = None
+):
     """One logit per (query, passage) pair, in input order; batches of ``settings.batch_size`` pairs of equal token
     length (see ``token_length_batches``), so almost no padding is computed, cut at ``settings.max_length`` tokens
     (``settings``: a ``stagewise.settings.RerankSettings``). ``bf16``: the body under bf16 autocast (None: on a GPU);
@@ -95,7 +98,7 @@ def rerank(model, tokenizer, run: Run, queries: dict[str, str], texts: dict[str,
     ``score_pairs``)."""
     keys, pairs = [], []
     for qid in sorted(run):
-        for docid, _ in sorted_ranking(run[qid])[:settings.depth]:
+        for docid, _ in sorted_ranking(run[qid])[: settings.depth]:
             keys.append((qid, docid))
             pairs.append((queries[qid], texts[docid]))
     scores = score_pairs(model, tokenizer, pairs, settings, Progress(log, "re-ranking", len(pairs), "pairs"))
@@ -134,8 +137,7 @@ class RerankJob(NamedTuple):
     out: str
 
 
-def rerank_files(model_dir, jobs: list[RerankJob], corpus: Corpus, settings, threads: int = 1,
-                 tag: str = "stagewise"):
+def rerank_files(model_dir, jobs: list[RerankJob], corpus: Corpus, settings, threads: int = 1, tag: str = "stagewise"):
     """Re-rank each job's first-stage run with the model folder ``model_dir`` and write TREC runs (``settings``: a
     ``stagewise.settings.RerankSettings``; texts from ``corpus``, see ``stagewise.data.texts.Corpus``), each with
     its provenance record as header: the model and its fingerprint, the run it re-ranks, the settings, the device."""
@@ -146,10 +148,14 @@ def rerank_files(model_dir, jobs: list[RerankJob], corpus: Corpus, settings, thr
     torch.set_num_threads(max(1, threads))
     model, tokenizer = load_cross_encoder(model_dir)
     runs = [read_run(job.run) for job in jobs]
-    needed = {d for run in runs for q in run for d, _ in sorted_ranking(run[q])[:settings.depth]}
+    needed = {d for run in runs for q in run for d, _ in sorted_ranking(run[q])[: settings.depth]}
     texts = corpus.doc_texts(needed)
-    method = {"model": str(model_dir), "model_fingerprint": provenance.model_fingerprint(model_dir),
-              "device": str(next(model.parameters()).device), "rerank": settings.as_dict()}
+    method = {
+        "model": str(model_dir),
+        "model_fingerprint": provenance.model_fingerprint(model_dir),
+        "device": str(next(model.parameters()).device),
+        "rerank": settings.as_dict(),
+    }
     for run, job in zip(runs, jobs):
         queries = datasets.queries(job.queries)
         with parallel_tokenization(threads):

@@ -18,7 +18,8 @@ SCHEMA = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
 def _strict_integers(validator_class):
     """JSON Schema counts 1.0 as an integer; a seed of 1.0 would then become the path seed1.0. Only ints are."""
     checker = validator_class.TYPE_CHECKER.redefine(
-        "integer", lambda _checker, instance: isinstance(instance, int) and not isinstance(instance, bool))
+        "integer", lambda _checker, instance: isinstance(instance, int) and not isinstance(instance, bool)
+    )
     return jsonschema.validators.extend(validator_class, type_checker=checker)
 
 
@@ -63,8 +64,9 @@ def load_schema(path=SCHEMA) -> dict:
         schema = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     # a second-stage override shares the stage keys but must not fill in their defaults: only given keys replace
     override = schema["definitions"]["stage_override"]
-    override["properties"] = {k: {kk: vv for kk, vv in v.items() if kk != "default"}
-                              for k, v in override["properties"].items()}
+    override["properties"] = {
+        k: {kk: vv for kk, vv in v.items() if kk != "default"} for k, v in override["properties"].items()
+    }
     return schema
 
 
@@ -73,8 +75,9 @@ def _validator(schema):
 
 
 def _first_error(validator, instance, prefix=()):
-    errors = sorted(validator.iter_errors(instance),
-                    key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))))
+    errors = sorted(
+        validator.iter_errors(instance), key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path)))
+    )
     if errors:
         errors[0].relative_path.extendleft(reversed(prefix))
         raise ConfigError(_message(errors[0]))

@@ -89,8 +89,11 @@ class Settings:
         """The section as a mapping, without the keys that were left out (None where the schema has no null
         default): the form hparams.json, fingerprints and the train rule's params record."""
         properties = schema_properties(self.SECTION)
-        return {f.name: getattr(self, f.name) for f in fields(self)
-                if getattr(self, f.name) is not None or properties[f.name].get("default", 0) is None}
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if getattr(self, f.name) is not None or properties[f.name].get("default", 0) is None
+        }
 
     def determinants(self) -> dict:
         """The settings that change a result: all but the cosmetic ones (nested mappings included)."""
@@ -203,17 +206,23 @@ class TeacherSettings(Settings):
 
     def __post_init__(self):
         if self.triples and (self.run or self.candidates or self.permutations):
-            raise ConfigError("config key 'teacher.triples': give triples, a run, or candidates + permutations, one "
-                              "of them")
+            raise ConfigError(
+                "config key 'teacher.triples': give triples, a run, or candidates + permutations, one of them"
+            )
         if not (self.run or self.triples or (self.candidates and self.permutations)):
-            raise ConfigError("config key 'teacher': give 'run', or both 'candidates' and 'permutations', or "
-                              "'triples' (with labels: scores)")
+            raise ConfigError(
+                "config key 'teacher': give 'run', or both 'candidates' and 'permutations', or "
+                "'triples' (with labels: scores)"
+            )
         if self.labels == "scores" and not (self.run or self.triples):
-            raise ConfigError("config key 'teacher.labels': scores come from a run (teacher.run, whose scores are the "
-                              "teacher's) or from triples (teacher.triples); RankGPT's permutations give only ranks")
+            raise ConfigError(
+                "config key 'teacher.labels': scores come from a run (teacher.run, whose scores are the "
+                "teacher's) or from triples (teacher.triples); RankGPT's permutations give only ranks"
+            )
         if self.labels == "ranks" and self.triples:
-            raise ConfigError("config key 'teacher.labels': teacher.triples gives the teacher's scores; set labels: "
-                              "scores")
+            raise ConfigError(
+                "config key 'teacher.labels': teacher.triples gives the teacher's scores; set labels: scores"
+            )
 
     def files(self) -> list[str]:
         return [path for path in (self.run, self.triples, self.candidates, self.permutations) if path]
@@ -224,9 +233,11 @@ def check_teacher_loss(loss: str, teacher: TeacherSettings, key: str = "training
     labels 21 - rank have no score scale, so their margins and softmax are made up (``key``: the config key that set
     the loss)."""
     if loss in SCORE_LOSSES and teacher.labels != "scores":
-        raise ConfigError(f"config key {key!r}: {loss} distils the teacher's scores, but teacher.labels is "
-                          f"{teacher.labels!r} (labels from ranks carry no score scale); use ranknet or listnet, or a "
-                          "teacher that gives scores (teacher.labels: scores with teacher.run or teacher.triples)")
+        raise ConfigError(
+            f"config key {key!r}: {loss} distils the teacher's scores, but teacher.labels is "
+            f"{teacher.labels!r} (labels from ranks carry no score scale); use ranknet or listnet, or a "
+            "teacher that gives scores (teacher.labels: scores with teacher.run or teacher.triples)"
+        )
 
 
 @dataclass(frozen=True)
@@ -254,8 +265,9 @@ def cell_stage(config: dict, cell: str) -> StageSettings:
     settings = dict(config["training"][kind])
     override = stage_two_cells(config, schedule_of(cell)).get(cell)
     if override is None:
-        raise ConfigError(f"{cell!r} is not a cell of this config (its schedule and stage-2 setting, joined by "
-                          f"{CELL_SEPARATOR!r})")
+        raise ConfigError(
+            f"{cell!r} is not a cell of this config (its schedule and stage-2 setting, joined by {CELL_SEPARATOR!r})"
+        )
     if "steps" in override:
         settings["epochs"] = None
     if "epochs" in override:

@@ -10,8 +10,7 @@ from stagewise.io import read_run_by_rank
 
 def colbert_run(path, qids, n=12):
     """TAB-separated 'qid 0 docid rank score ColBERT', fp16-like scores that tie from rank 4 on."""
-    lines = [f"{q}\t0\t{q}{r:03d}\t{r}\t{22.0 - r if r <= 3 else 19.0}\tColBERT" for q in qids
-             for r in range(1, n + 1)]
+    lines = [f"{q}\t0\t{q}{r:03d}\t{r}\t{22.0 - r if r <= 3 else 19.0}\tColBERT" for q in qids for r in range(1, n + 1)]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -66,6 +65,9 @@ def test_a_training_run_replaced_with_the_same_size_and_date_is_noticed(tmp_path
     build_candidates(run, {"q1": {"d1": 1}}, tmp_path / "store", depth=5)
     assert Candidates.open(tmp_path / "store", source=run).pool(0)[:2] == ["d1", "d2"]
     _replace_keeping_size_and_date(run, "q1 Q0 d2", "q1 Q0 d7")
-    with pytest.raises(InputFormatError, match=r"train.run: is not the file .*store was built from \(its sample_sha256 "
-                                               r"changed\); delete .*store so that it is rebuilt"):
+    with pytest.raises(
+        InputFormatError,
+        match=r"train.run: is not the file .*store was built from \(its sample_sha256 "
+        r"changed\); delete .*store so that it is rebuilt",
+    ):
         Candidates.open(tmp_path / "store", source=run)

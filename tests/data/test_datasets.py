@@ -33,27 +33,42 @@ def _break(folder, name, text):
     return f"local:{folder}"
 
 
-@pytest.mark.parametrize("name, text, message", [
-    ("queries.tsv", "", r"queries\.tsv: no qid<TAB>text lines: the file is empty"),
-    ("queries.tsv", "\ufeffq120\tfirst query\nq121\tsecond\n", r"queries\.tsv:1: starts with a UTF-8 byte-order mark"),
-    ("queries.tsv", "q1\tone\nq2\ttwo\nq1\tagain\n", r"queries\.tsv:3: qid 'q1' appears twice \(line 1 and here\)"),
-    ("queries.tsv", "q1\tone\n   \nq2\ttwo\n", r"queries\.tsv:2: blank line"),
-    ("queries.tsv", "q1\tone\nq2 two\n", r"queries\.tsv:2: expected 2 tab-separated columns 'qid<TAB>text', got 1"),
-    ("qrels.txt", "q1 0 d1 2\nq1 0 d2 0\nq1 0 d1 0\n", r"qrels\.txt:3: query 'q1', document 'd1' is judged 2 on "
-                                                        r"line 1 and 0 here"),
-    ("qrels.txt", "\ufeffq1 0 d1 2\n", r"qrels\.txt:1: starts with a UTF-8 byte-order mark"),
-])
-def test_query_and_qrels_files_that_parse_but_cannot_be_right_stop_with_file_and_line(tiny_dataset, name, text,
-                                                                                       message):
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("queries.tsv", "", r"queries\.tsv: no qid<TAB>text lines: the file is empty"),
+        (
+            "queries.tsv",
+            "\ufeffq120\tfirst query\nq121\tsecond\n",
+            r"queries\.tsv:1: starts with a UTF-8 byte-order mark",
+        ),
+        ("queries.tsv", "q1\tone\nq2\ttwo\nq1\tagain\n", r"queries\.tsv:3: qid 'q1' appears twice \(line 1 and here\)"),
+        ("queries.tsv", "q1\tone\n   \nq2\ttwo\n", r"queries\.tsv:2: blank line"),
+        ("queries.tsv", "q1\tone\nq2 two\n", r"queries\.tsv:2: expected 2 tab-separated columns 'qid<TAB>text', got 1"),
+        (
+            "qrels.txt",
+            "q1 0 d1 2\nq1 0 d2 0\nq1 0 d1 0\n",
+            r"qrels\.txt:3: query 'q1', document 'd1' is judged 2 on "
+            r"line 1 and 0 here",
+        ),
+        ("qrels.txt", "\ufeffq1 0 d1 2\n", r"qrels\.txt:1: starts with a UTF-8 byte-order mark"),
+    ],
+)
+def test_query_and_qrels_files_that_parse_but_cannot_be_right_stop_with_file_and_line(
+    tiny_dataset, name, text, message
+):
     spec = _break(tiny_dataset / "test", name, text)
     with pytest.raises(InputFormatError, match=message):
         datasets.load(spec)
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda lines: lines + [lines[4]], r"docs\.tsv:601: docid 'd4' appears twice \(line 5 and here\)"),
-    (lambda lines: lines[:9] + ["d9 text without a tab"] + lines[10:], r"docs\.tsv:10: expected 2 tab-separated"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda lines: lines + [lines[4]], r"docs\.tsv:601: docid 'd4' appears twice \(line 5 and here\)"),
+        (lambda lines: lines[:9] + ["d9 text without a tab"] + lines[10:], r"docs\.tsv:10: expected 2 tab-separated"),
+    ],
+)
 def test_a_corpus_with_a_duplicate_docid_or_a_line_without_a_tab_stops_with_file_and_line(tiny_dataset, edit, message):
     docs = tiny_dataset / "docs.tsv"
     docs.write_text("\n".join(edit(docs.read_text().splitlines())) + "\n")

@@ -18,8 +18,10 @@ def test_the_offset_index_returns_every_text_of_the_file(tiny_dataset, tmp_path)
     assert "d7" in store and "nope" not in store
     with pytest.raises(KeyError):
         store["nope"]
-    assert doc_texts(f"local:{tiny_dataset}", ["d3", "d599"], tmp_path / "store") == \
-        {"d3": expected["d3"], "d599": expected["d599"]}
+    assert doc_texts(f"local:{tiny_dataset}", ["d3", "d599"], tmp_path / "store") == {
+        "d3": expected["d3"],
+        "d599": expected["d599"],
+    }
 
 
 def test_a_corpus_changed_after_its_index_was_built_is_refused(tiny_dataset, tmp_path):

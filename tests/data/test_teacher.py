@@ -16,8 +16,10 @@ def rankgpt_line(qid, n=20, ranks=None):
         "query_id": qid,
         "query": f"what is the meaning of query {qid}",
         "positive_passages": [{"docid": f"{qid}00", "title": "", "text": "a relevant passage"}],
-        "retrieved_passages": [{"docid": f"{qid}{r:02d}", "title": "", "text": f"passage text {r}", "rank": r,
-                                "score": 20.5 - r} for r in ranks],
+        "retrieved_passages": [
+            {"docid": f"{qid}{r:02d}", "title": "", "text": f"passage text {r}", "rank": r, "score": 20.5 - r}
+            for r in ranks
+        ],
     }
 
 
@@ -50,8 +52,12 @@ def test_real_layout_maps_each_id_to_the_passage_of_that_rank(tmp_path):
 def test_parse_permutation_follows_the_released_rule():
     assert parse_permutation("[2] > [3] > [1]", 3) == [2, 3, 1]
     assert parse_permutation("[2] > [2] > [1]", 3) == [2, 2, 1]  # repeats pass the rule
-    for bad, reason in [("[2] > [3] > [1].", "not_integer"), ("[2]>[3]>[1]", "not_integer"),
-                        ("[2] > [3]", "wrong_length"), ("I cannot rank these.", "not_integer")]:
+    for bad, reason in [
+        ("[2] > [3] > [1].", "not_integer"),
+        ("[2]>[3]>[1]", "not_integer"),
+        ("[2] > [3]", "wrong_length"),
+        ("I cannot rank these.", "not_integer"),
+    ]:
         with pytest.raises(ValueError) as e:
             parse_permutation(bad, 3)
         assert e.value.reason == reason
@@ -60,23 +66,32 @@ def test_parse_permutation_follows_the_released_rule():
 def test_kept_dropped_and_repeated_are_counted_per_reason(tmp_path, caplog):
     permutations = [
         GOOD,
-        GOOD[:-1] + "].",                                  # "... > [17]." : not an integer
-        perm(range(1, 20)),                                 # 19 ids
-        perm([*range(1, 20), 21]),                          # names rank 21 of a 20-passage line
-        perm([1, 2, 1, *range(4, 21)]),                     # 20 ids, 1 repeated (3 left out)
+        GOOD[:-1] + "].",  # "... > [17]." : not an integer
+        perm(range(1, 20)),  # 19 ids
+        perm([*range(1, 20), 21]),  # names rank 21 of a 20-passage line
+        perm([1, 2, 1, *range(4, 21)]),  # 20 ids, 1 repeated (3 left out)
         "I cannot rank these passages without more context.",
         perm(range(20, 0, -1)),
     ]
     c, p = write_rankgpt(tmp_path, permutations)
     with caplog.at_level("INFO"):
         teacher = read_teacher(c, p, ranking_size=20, malformed="drop", repeated="keep")
-    assert teacher.counts == {"permutations": 7, "kept": 3, "not_integer": 2, "wrong_length": 1, "out_of_range": 1,
-                              "repeated": 1, "duplicate_query": 0}
+    assert teacher.counts == {
+        "permutations": 7,
+        "kept": 3,
+        "not_integer": 2,
+        "wrong_length": 1,
+        "out_of_range": 1,
+        "repeated": 1,
+        "duplicate_query": 0,
+    }
     assert sorted(teacher.rankings) == ["1000", "1004", "1006"]
     # the repeated id keeps its first place; the passage the string leaves out (rank 3) is not in the ranking
     assert teacher.rankings["1004"][:3] == ["100401", "100402", "100404"] and len(teacher.rankings["1004"]) == 19
-    assert "3 of 7 permutations kept, 4 dropped (2 with a token that is not an integer, 1 without exactly 20 ids, " \
-           "1 naming a passage the candidates line lacks); 1 with a repeated id kept" in caplog.text
+    assert (
+        "3 of 7 permutations kept, 4 dropped (2 with a token that is not an integer, 1 without exactly 20 ids, "
+        "1 naming a passage the candidates line lacks); 1 with a repeated id kept" in caplog.text
+    )
     dropping = read_teacher(c, p, ranking_size=20, malformed="drop", repeated="drop")
     assert sorted(dropping.rankings) == ["1000", "1006"] and dropping.counts["repeated"] == 1
 
@@ -95,13 +110,18 @@ def test_our_older_layout_with_qid_is_still_read(tmp_path):
     assert read_teacher(tmp_path / "c.jsonl", tmp_path / "p.json", ranking_size=None).rankings == {"q1": ["b", "a"]}
 
 
-@pytest.mark.parametrize("line, message", [
-    ('{"query_id": "1", "retrieved_passages": [{"docid": "a"}]}', r"no 'rank' field"),
-    ('{"query": "x", "retrieved_passages": []}', r"no 'qid' field; expected query_id or qid"),
-    ('{"query_id": "1", "retrieved_passages": [{"docid": "a", "rank": 1}, {"docid": "b", "rank": 1}]}',
-     "rank 1 appears twice"),
-    ("{not json", "not a candidates entry"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ('{"query_id": "1", "retrieved_passages": [{"docid": "a"}]}', r"no 'rank' field"),
+        ('{"query": "x", "retrieved_passages": []}', r"no 'qid' field; expected query_id or qid"),
+        (
+            '{"query_id": "1", "retrieved_passages": [{"docid": "a", "rank": 1}, {"docid": "b", "rank": 1}]}',
+            "rank 1 appears twice",
+        ),
+        ("{not json", "not a candidates entry"),
+    ],
+)
 def test_malformed_candidates_line_is_named(tmp_path, line, message):
     good = json.dumps(rankgpt_line("7"))
     (tmp_path / "c.jsonl").write_text(good + "\n" + line + "\n")
@@ -177,10 +197,12 @@ def test_a_scored_teacher_run_keeps_its_top_k_with_the_teachers_scores(tmp_path)
 
 #: triples in the layout of bert_cat_ensemble_msmarcopassage_train_scores_ids.tsv (Hofstaetter et al., 2020):
 #: pos_score neg_score qid pid_pos pid_neg, tab-separated, no header; made-up ids and scores
-ENSEMBLE_TRIPLES = ("7.8125\t-2.40625\t1185869\t5678\t7012\n"
-                    "7.8125\t1.5\t1185869\t5678\t4033\n"
-                    "3.25\t-2.40625\t1185869\t91\t7012\n"    # a second positive of the same query
-                    "-0.5\t2.125\t400296\t18\t2201\n")       # the teacher scores the negative above the positive
+ENSEMBLE_TRIPLES = (
+    "7.8125\t-2.40625\t1185869\t5678\t7012\n"
+    "7.8125\t1.5\t1185869\t5678\t4033\n"
+    "3.25\t-2.40625\t1185869\t91\t7012\n"  # a second positive of the same query
+    "-0.5\t2.125\t400296\t18\t2201\n"
+)  # the teacher scores the negative above the positive
 
 
 def test_triples_in_the_cross_encoder_ensemble_layout_give_positives_and_scores_per_query(tmp_path, caplog):
@@ -191,19 +213,24 @@ def test_triples_in_the_cross_encoder_ensemble_layout_give_positives_and_scores_
     with caplog.at_level("INFO"):
         teacher = read_teacher_triples(path)
     assert teacher.positives == {"1185869": ["5678", "91"], "400296": ["18"]}
-    assert teacher.scores == {"1185869": {"5678": 7.8125, "7012": -2.40625, "4033": 1.5, "91": 3.25, "12": 0.0},
-                              "400296": {"18": -0.5, "2201": 2.125}}
+    assert teacher.scores == {
+        "1185869": {"5678": 7.8125, "7012": -2.40625, "4033": 1.5, "91": 3.25, "12": 0.0},
+        "400296": {"18": -0.5, "2201": 2.125},
+    }
     assert teacher.rankings == {"1185869": ["5678", "91", "4033", "12", "7012"], "400296": ["2201", "18"]}
     assert teacher.counts == {"triples": 5, "differing_scores": 1, "kept": 2}
     assert "5 triples of 2 queries, 7 passages" in caplog.text
     assert "1 times a triple gives a passage another score" in caplog.text
 
 
-@pytest.mark.parametrize("line, message", [
-    ("7.8125\t-2.40625\t1185869\t5678", r"expected 5 columns 'pos_score neg_score qid pid_pos pid_neg'.*got 4"),
-    ("7,8125\t-2.40625\t1185869\t5678\t7012", r"pos_score '7,8125' or neg_score '-2.40625' is not a number"),
-    ("nan\t1.0\t1185869\t5678\t7012", r"pos_score 'nan' or neg_score '1.0' is not finite"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("7.8125\t-2.40625\t1185869\t5678", r"expected 5 columns 'pos_score neg_score qid pid_pos pid_neg'.*got 4"),
+        ("7,8125\t-2.40625\t1185869\t5678\t7012", r"pos_score '7,8125' or neg_score '-2.40625' is not a number"),
+        ("nan\t1.0\t1185869\t5678\t7012", r"pos_score 'nan' or neg_score '1.0' is not finite"),
+    ],
+)
 def test_a_malformed_triple_stops_with_file_and_line(tmp_path, line, message):
     from stagewise.data.teacher import read_teacher_triples
 

@@ -14,8 +14,11 @@ def stores(tiny_dataset, tmp_path, monkeypatch):
     monkeypatch.setenv("IR_DATASETS_HOME", str(tmp_path / "ird"))
     build_offset_index(tiny_dataset / "docs.tsv", tmp_path / "store")
     corpus = f"local:{tiny_dataset}"
-    return {"offset": corpus_texts(corpus, tmp_path / "store"), "memory": corpus_texts(corpus),
-            "ir_datasets": IrDatasetsDocStore(corpus)}, dict(datasets.iter_docs(corpus))
+    return {
+        "offset": corpus_texts(corpus, tmp_path / "store"),
+        "memory": corpus_texts(corpus),
+        "ir_datasets": IrDatasetsDocStore(corpus),
+    }, dict(datasets.iter_docs(corpus))
 
 
 def test_every_store_answers_the_protocol_with_the_same_texts(stores):

@@ -41,10 +41,12 @@ def test_two_run_files_differing_only_in_the_order_of_tied_documents_evaluate_th
     from stagewise.evaluation.metrics import Judgments, evaluate_runs
 
     qrels = {"q1": {"b": 2, "d": 3}, "q2": {"y": 1}}
-    (tmp_path / "one.run").write_text("q1 Q0 a 1 2.0 x\nq1 Q0 b 2 2.0 x\nq1 Q0 d 3 1.0 x\nq1 Q0 c 4 1.0 x\n"
-                                      "q2 Q0 y 1 0.5 x\nq2 Q0 z 2 0.5 x\n")
-    (tmp_path / "two.run").write_text("q2 Q0 z 1 0.5 x\nq2 Q0 y 2 0.5 x\nq1 Q0 c 1 1.0 x\nq1 Q0 b 2 2.0 x\n"
-                                      "q1 Q0 d 3 1.0 x\nq1 Q0 a 4 2.0 x\n")
+    (tmp_path / "one.run").write_text(
+        "q1 Q0 a 1 2.0 x\nq1 Q0 b 2 2.0 x\nq1 Q0 d 3 1.0 x\nq1 Q0 c 4 1.0 x\nq2 Q0 y 1 0.5 x\nq2 Q0 z 2 0.5 x\n"
+    )
+    (tmp_path / "two.run").write_text(
+        "q2 Q0 z 1 0.5 x\nq2 Q0 y 2 0.5 x\nq1 Q0 c 1 1.0 x\nq1 Q0 b 2 2.0 x\nq1 Q0 d 3 1.0 x\nq1 Q0 a 4 2.0 x\n"
+    )
     metrics = ["ndcg@10", "mrr@10", "map"]
     judgments = {"dl": Judgments(qrels, 2)}
     one = evaluate_runs({"dl": tmp_path / "one.run"}, judgments, {"ranker": "r"}, metrics, tmp_path / "one.tsv")
@@ -60,7 +62,8 @@ def _devsmall_like(tmp_path):
     (tmp_path / "qrels.dev.small.tsv").write_text("1048585\t0\t7187158\t1\n2\t0\t4339068\t1\n2\t0\t4339071\t1\n")
     (tmp_path / "bm25.run").write_text(
         "1048585\tQ0\t7187155\t1\t19.5\tbm25\n1048585\tQ0\t7187158\t2\t19.0\tbm25\n"
-        "2\tQ0\t4339071\t1\t12.25\tbm25\n2\tQ0\t11\t2\t11.0\tbm25\n2\tQ0\t4339068\t3\t10.0\tbm25\n")
+        "2\tQ0\t4339071\t1\t12.25\tbm25\n2\tQ0\t11\t2\t11.0\tbm25\n2\tQ0\t4339068\t3\t10.0\tbm25\n"
+    )
     return read_qrels(tmp_path / "qrels.dev.small.tsv"), tmp_path / "bm25.run", read_run(tmp_path / "bm25.run")
 
 
@@ -68,8 +71,12 @@ def test_binary_qrels_with_threshold_1_give_non_zero_binary_metrics(tmp_path):
     from stagewise.evaluation.metrics import Judgments, evaluate_cells
 
     qrels, path, _ = _devsmall_like(tmp_path)
-    table = evaluate_cells([({"ranker": "bm25"}, {"devsmall": path})], {"devsmall": Judgments(qrels, 1)},
-                           ["ndcg@10", "mrr@10", "map"], tmp_path / "m.tsv")
+    table = evaluate_cells(
+        [({"ranker": "bm25"}, {"devsmall": path})],
+        {"devsmall": Judgments(qrels, 1)},
+        ["ndcg@10", "mrr@10", "map"],
+        tmp_path / "m.tsv",
+    )
     means = table.groupby("metric")["value"].mean()
     assert means["mrr@10"] == pytest.approx((1 / 2 + 1) / 2)
     assert means["map"] == pytest.approx((1 / 2 + (1 + 2 / 3) / 2) / 2)
@@ -80,9 +87,12 @@ def test_a_threshold_above_every_grade_stops_and_names_the_test_set(tmp_path):
 
     qrels, path, run = _devsmall_like(tmp_path)
     with pytest.raises(ValueError, match=r"test set devsmall: relevance threshold 2 is above every grade .*highest: 1"):
-        evaluate_cells([({"ranker": "bm25"}, {"dl19": path, "devsmall": path})],
-                       {"dl19": Judgments({"q": {"d": 3}}, 2), "devsmall": Judgments(qrels, 2)},
-                       ["ndcg@10", "mrr@10"], tmp_path / "m.tsv")
+        evaluate_cells(
+            [({"ranker": "bm25"}, {"dl19": path, "devsmall": path})],
+            {"dl19": Judgments({"q": {"d": 3}}, 2), "devsmall": Judgments(qrels, 2)},
+            ["ndcg@10", "mrr@10"],
+            tmp_path / "m.tsv",
+        )
     assert not (tmp_path / "m.tsv").exists()
     # nDCG alone uses the grades as they are: no threshold involved, nothing to stop
     assert len(per_query_metrics(qrels, run, ["ndcg@10"], relevance_threshold=2)) == 2
@@ -93,8 +103,12 @@ def test_a_test_set_without_judgments_stops_naming_it(tmp_path):
 
     (tmp_path / "r.run").write_text("q1 Q0 d1 1 1.0 t\n")
     with pytest.raises(ValueError, match=r"test set dl19: its qrels hold no judgments"):
-        evaluate_cells([({"ranker": "bm25"}, {"dl19": tmp_path / "r.run"})], {"dl19": Judgments({}, 2)}, ["ndcg@10"],
-                       tmp_path / "m.tsv")
+        evaluate_cells(
+            [({"ranker": "bm25"}, {"dl19": tmp_path / "r.run"})],
+            {"dl19": Judgments({}, 2)},
+            ["ndcg@10"],
+            tmp_path / "m.tsv",
+        )
 
 
 def test_ir_measures_names_are_the_same_evaluation_as_ours():
@@ -129,8 +143,11 @@ def test_config_metric_names_become_ours_and_a_rel_other_than_a_test_sets_thresh
     done = config(["nDCG@10", "RR(rel=2)@10", "AP", "R@100"], ["nDCG@10"])
     assert done["evaluation"]["metrics"] == ["ndcg@10", "mrr@10", "map", "recall@100"]
     assert done["report"]["metrics"] == ["ndcg@10"]
-    with pytest.raises(ConfigError, match=r"'evaluation.metrics.1': RR\(rel=2\)@10 counts grades >= 2 as relevant, "
-                                          r"but test set\(s\) dev count grades >= 1"):
+    with pytest.raises(
+        ConfigError,
+        match=r"'evaluation.metrics.1': RR\(rel=2\)@10 counts grades >= 2 as relevant, "
+        r"but test set\(s\) dev count grades >= 1",
+    ):
         config(["nDCG@10", "RR(rel=2)@10"], dev={"dataset": "local:x", "relevance_threshold": 1})
     with pytest.raises(ConfigError, match=r"'evaluation.metrics.1': nDCG@10 is ndcg@10, already listed"):
         config(["ndcg@10", "nDCG@10"])

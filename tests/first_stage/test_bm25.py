@@ -20,8 +20,12 @@ def test_the_settings_have_a_field_per_key_of_the_schema_section():
 
 
 def test_real_lucene_index_and_bm25_search(tmp_path):
-    docs = [("d1", "the cat sat on the mat"), ("d2", "dogs chase cats in the park"),
-            ("d3", "stock markets fell sharply today"), ("d4", "a cat and a dog")]
+    docs = [
+        ("d1", "the cat sat on the mat"),
+        ("d2", "dogs chase cats in the park"),
+        ("d3", "stock markets fell sharply today"),
+        ("d4", "a cat and a dog"),
+    ]
     index = bm25.build_index(docs, tmp_path / "index")
     run = bm25.search(index, {"q1": "cat mat", "q2": "stock markets"}, settings(depth=3))
     assert next(iter(sorted(run["q1"].items(), key=lambda x: -x[1])))[0] == "d1"
@@ -68,9 +72,16 @@ def test_the_jvm_heap_follows_the_jobs_memory():
     import subprocess
     import sys
 
-    code = ("import stagewise.first_stage.bm25\nfrom pyserini.search.lucene import LuceneSearcher\n"
-            "from jnius import autoclass\nprint(autoclass('java.lang.Runtime').getRuntime().maxMemory() // 2**20)")
-    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "STAGEWISE_JVM_HEAP_MB": "700"},
-                         capture_output=True, text=True, timeout=300)
+    code = (
+        "import stagewise.first_stage.bm25\nfrom pyserini.search.lucene import LuceneSearcher\n"
+        "from jnius import autoclass\nprint(autoclass('java.lang.Runtime').getRuntime().maxMemory() // 2**20)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "STAGEWISE_JVM_HEAP_MB": "700"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert 600 <= int(out.stdout.split()[-1]) <= 700

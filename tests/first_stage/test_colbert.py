@@ -17,15 +17,17 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def corpus():
-    docs, _ = generate(SyntheticSpec(seed=5, n_passages=1500, n_topics=6, concepts_per_topic=12,
-                                     splits={"train": 2, "test": 2}))
+    docs, _ = generate(
+        SyntheticSpec(seed=5, n_passages=1500, n_topics=6, concepts_per_topic=12, splits={"train": 2, "test": 2})
+    )
     return docs
 
 
 def settings(encoder=None, **given):
     """A colbert ranker's settings: a checkpoint frozen from MiniLM's first layer, passages cut at 64 tokens."""
-    return colbert.ColbertSettings.from_config({"kind": "colbert", "encoder": {"layers": 1, "seed": 11, **(encoder or {})},
-                                                "doc_maxlen": 64, **given})
+    return colbert.ColbertSettings.from_config(
+        {"kind": "colbert", "encoder": {"layers": 1, "seed": 11, **(encoder or {})}, "doc_maxlen": 64, **given}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +50,7 @@ def copied_queries(corpus, n=30, words=5, seed=0):
         docid = rng.choice(docids)
         tokens = corpus[docid].split()
         start = rng.randrange(max(1, len(tokens) - words))
-        queries[f"q{i}"], source[f"q{i}"] = " ".join(tokens[start:start + words]), docid
+        queries[f"q{i}"], source[f"q{i}"] = " ".join(tokens[start : start + words]), docid
     return queries, source
 
 
@@ -66,8 +68,9 @@ def test_the_settings_have_a_field_per_key_of_the_schema_section():
     assert {f.name for f in fields(colbert.ColbertSettings)} == set(section)
     assert {f.name for f in fields(colbert.EncoderSettings)} == set(encoder)
     given = settings(depth=10)  # the schema's defaults for the keys left out, None where it has none
-    assert given.encoder == colbert.EncoderSettings(base=encoder["base"]["default"], layers=1,
-                                                    dim=encoder["dim"]["default"], seed=11)
+    assert given.encoder == colbert.EncoderSettings(
+        base=encoder["base"]["default"], layers=1, dim=encoder["dim"]["default"], seed=11
+    )
     assert (given.checkpoint, given.nbits, given.depth) == (None, section["nbits"]["default"], 10)
     assert colbert.ColbertSettings.from_config({"kind": "colbert", "checkpoint": "x"}).encoder is None
 
@@ -110,7 +113,8 @@ def test_search_leaves_the_index_untouched(corpus, index):
 
 
 def test_index_is_reused_for_the_same_corpus_and_checkpoint_and_rebuilt_when_either_changes(
-        corpus, checkpoint, tmp_path, caplog):
+    corpus, checkpoint, tmp_path, caplog
+):
     small = dict(list(corpus.items())[:400])
     path = tmp_path / "index"
     colbert.build_index(small.items(), colbert.PlaidIndex(path, checkpoint), settings())
@@ -138,8 +142,9 @@ def test_index_is_reused_for_the_same_corpus_and_checkpoint_and_rebuilt_when_eit
 def test_retrieve_writes_a_trec_run_of_the_requested_depth(tiny_dataset, checkpoint, tmp_path):
     from stagewise.io import read_run
 
-    index = colbert.index_corpus(f"local:{tiny_dataset}", colbert.PlaidIndex(tmp_path / "index", checkpoint),
-                                 settings())
+    index = colbert.index_corpus(
+        f"local:{tiny_dataset}", colbert.PlaidIndex(tmp_path / "index", checkpoint), settings()
+    )
     colbert.retrieve(index, f"local:{tiny_dataset / 'test'}", tmp_path / "test.run", settings(depth=20))
     run = read_run(tmp_path / "test.run")
     assert len(run) == 8 and all(len(d) == 20 for d in run.values())
@@ -149,8 +154,12 @@ def test_an_encoder_base_that_is_not_a_bert_folder_is_named(tmp_path):
     from stagewise.errors import ConfigError
 
     with pytest.raises(ConfigError, match="no-such-encoder"):
-        colbert.freeze_checkpoint(tmp_path / "ck", colbert.ColbertSettings.from_config(
-            {"kind": "colbert", "encoder": {"base": str(tmp_path / "no-such-encoder")}}))
+        colbert.freeze_checkpoint(
+            tmp_path / "ck",
+            colbert.ColbertSettings.from_config(
+                {"kind": "colbert", "encoder": {"base": str(tmp_path / "no-such-encoder")}}
+            ),
+        )
 
 
 def test_a_plaid_index_missing_passages_or_files_is_not_trusted(index, corpus, tmp_path):
@@ -169,8 +178,9 @@ def test_a_plaid_index_missing_passages_or_files_is_not_trusted(index, corpus, t
         colbert.check_plaid_index(broken, len(corpus))
 
 
-def test_a_killed_sharded_search_resumes_from_its_shards_and_equals_one_search(index, corpus, tmp_path, caplog,
-                                                                                monkeypatch):
+def test_a_killed_sharded_search_resumes_from_its_shards_and_equals_one_search(
+    index, corpus, tmp_path, caplog, monkeypatch
+):
     from stagewise.io import write_qrels, write_tsv
 
     # query batches of 8 against shards of 10: shard boundaries fall inside batches, and the run's lines must still
@@ -188,14 +198,24 @@ def test_a_killed_sharded_search_resumes_from_its_shards_and_equals_one_search(i
             raise RuntimeError("job killed")
 
     with pytest.raises(RuntimeError, match="job killed"):
-        colbert.retrieve(index, spec, tmp_path / "out.run", settings(depth=10),
-                         shards=colbert.QueryShards(tmp_path / "shards", size=10, after_shard=killed))
+        colbert.retrieve(
+            index,
+            spec,
+            tmp_path / "out.run",
+            settings(depth=10),
+            shards=colbert.QueryShards(tmp_path / "shards", size=10, after_shard=killed),
+        )
     assert sorted(p.name for p in (tmp_path / "shards").glob("*.run")) == ["00000.run", "00001.run"]
     assert not (tmp_path / "out.run").exists()
     searched = []
     with caplog.at_level(logging.INFO):
-        colbert.retrieve(index, spec, tmp_path / "out.run", settings(depth=10),
-                         shards=colbert.QueryShards(tmp_path / "shards", size=10, after_shard=searched.append))
+        colbert.retrieve(
+            index,
+            spec,
+            tmp_path / "out.run",
+            settings(depth=10),
+            shards=colbert.QueryShards(tmp_path / "shards", size=10, after_shard=searched.append),
+        )
     assert searched == [2] and "2 of 3 shards already in" in caplog.text
     colbert.retrieve(index, spec, tmp_path / "one.run", settings(depth=10))
     assert without_header(tmp_path / "out.run") == without_header(tmp_path / "one.run")
@@ -205,8 +225,9 @@ def test_a_killed_sharded_search_resumes_from_its_shards_and_equals_one_search(i
 
 
 def test_torch_kmeans_builds_an_index_that_finds_copied_passages(corpus, checkpoint, tmp_path):
-    index = colbert.build_index(corpus.items(), colbert.PlaidIndex(tmp_path / "plaid", checkpoint),
-                                settings(kmeans="torch"))
+    index = colbert.build_index(
+        corpus.items(), colbert.PlaidIndex(tmp_path / "plaid", checkpoint), settings(kmeans="torch")
+    )
     assert json.loads((index.folder / colbert.INDEX_META).read_text())["kmeans"] == "torch"
     queries, source = copied_queries(corpus, n=20, seed=4)
     run = colbert.search(index, queries, settings(depth=10))

@@ -8,10 +8,7 @@ from stagewise.provenance import read
 
 def test_a_run_file_is_normalized_cut_and_restricted_to_the_query_set(tmp_path):
     given = tmp_path / "splade.run"
-    given.write_text("q1 Q0 d3 7 0.5 splade\n"
-                     "q1 Q0 d1 1 2.0 splade\n"
-                     "q1 Q0 d2 2 0.5 splade\n"
-                     "q9 Q0 d1 1 1.0 splade\n")
+    given.write_text("q1 Q0 d3 7 0.5 splade\nq1 Q0 d1 1 2.0 splade\nq1 Q0 d2 2 0.5 splade\nq9 Q0 d1 1 1.0 splade\n")
     out = tmp_path / "out.run"
     import_run(given, out, queries={"q1": "a", "q2": "b"}, depth=2, tag="splade")
     # ties in trec_eval's order (descending docid): d3 before d2, so the cut keeps d3
@@ -19,11 +16,14 @@ def test_a_run_file_is_normalized_cut_and_restricted_to_the_query_set(tmp_path):
     assert read_run(out) == {"q1": {"d1": 2.0, "d3": 0.5}}
 
 
-@pytest.mark.parametrize("line, message", [
-    ("q1 Q0 d2 2 splade", "expected 6 columns"),
-    ("q1 Q0 d2 two 0.5 splade", "is not a number"),
-    ("q1 Q0 d1 2 0.5 splade", "appears twice"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("q1 Q0 d2 2 splade", "expected 6 columns"),
+        ("q1 Q0 d2 two 0.5 splade", "is not a number"),
+        ("q1 Q0 d1 2 0.5 splade", "appears twice"),
+    ],
+)
 def test_a_malformed_line_stops_with_file_and_line(tmp_path, line, message):
     given = tmp_path / "tasb.run"
     given.write_text(f"q1 Q0 d1 1 2.0 tasb\n{line}\n")
@@ -71,10 +71,13 @@ def test_a_gzip_run_with_an_ir_metadata_header_imports_as_the_plain_run(tmp_path
         read_run(tmp_path / "cut.run.gz")
 
 
-@pytest.mark.parametrize("content, line, message", [
-    (b"\xef\xbb\xbfq1 Q0 d1 1 2.0 x\nq1 Q0 d2 2 1.0 x\n", 1, "byte-order mark"),
-    (b"q1 Q0 d1 1 2.0 x\nq1 Q0 d\xe92 2 1.0 x\n", 2, "is not UTF-8 text"),
-])
+@pytest.mark.parametrize(
+    "content, line, message",
+    [
+        (b"\xef\xbb\xbfq1 Q0 d1 1 2.0 x\nq1 Q0 d2 2 1.0 x\n", 1, "byte-order mark"),
+        (b"q1 Q0 d1 1 2.0 x\nq1 Q0 d\xe92 2 1.0 x\n", 2, "is not UTF-8 text"),
+    ],
+)
 def test_a_run_with_a_byte_order_mark_or_latin_1_bytes_stops_at_its_line(tmp_path, content, line, message):
     from stagewise.errors import InputFormatError
     from stagewise.io import read_run

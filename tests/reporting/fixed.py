@@ -17,9 +17,12 @@ def fixed_grid():
 
 def fixed_significance():
     """Hand-made test results: C-D beats C and the first stage under bm25; C beats the first stage under colbert."""
-    rows = [("bm25", "electra", "dl19", "ndcg@10", "C", "C-D", -0.05, True),
-            ("bm25", "electra", "dl19", "ndcg@10", "C-D", "-", 0.26, True),
-            ("bm25", "electra", "dl19", "ndcg@10", "C", "-", 0.21, False),
-            ("colbert", "electra", "dl19", "ndcg@10", "C", "-", 0.21, True)]
-    return pd.DataFrame(rows, columns=["ranker", "reranker", "dataset", "metric", "system_a", "system_b",
-                                       "difference", "significant"])
+    rows = [
+        ("bm25", "electra", "dl19", "ndcg@10", "C", "C-D", -0.05, True),
+        ("bm25", "electra", "dl19", "ndcg@10", "C-D", "-", 0.26, True),
+        ("bm25", "electra", "dl19", "ndcg@10", "C", "-", 0.21, False),
+        ("colbert", "electra", "dl19", "ndcg@10", "C", "-", 0.21, True),
+    ]
+    return pd.DataFrame(
+        rows, columns=["ranker", "reranker", "dataset", "metric", "system_a", "system_b", "difference", "significant"]
+    )

@@ -16,16 +16,28 @@ from stagewise.reporting.efficiency import (
 from stagewise.reporting.plots import efficiency_plot
 
 # a benchmark file as Snakemake 9 writes it (header and one line per repeat)
-BENCHMARK = ("s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
-             "{s}\t0:00:46\t{rss}\t2252.11\t466.11\t540.00\t0.00\t36.37\t95.02\t44.73\n")
+BENCHMARK = (
+    "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    "{s}\t0:00:46\t{rss}\t2252.11\t466.11\t540.00\t0.00\t36.37\t95.02\t44.73\n"
+)
 
 
 def _model(tmp_path, name, stage, steps, pairs, tokens, groups, device="gpu", **more):
     folder = tmp_path / "models" / name
     folder.mkdir(parents=True)
-    (folder / "hparams.json").write_text(json.dumps({"stage": stage, "steps": steps, "pairs_seen": pairs,
-                                                     "tokens_seen": tokens, "training_groups": groups,
-                                                     "device": device, **more}))
+    (folder / "hparams.json").write_text(
+        json.dumps(
+            {
+                "stage": stage,
+                "steps": steps,
+                "pairs_seen": pairs,
+                "tokens_seen": tokens,
+                "training_groups": groups,
+                "device": device,
+                **more,
+            }
+        )
+    )
     return folder
 
 
@@ -39,36 +51,79 @@ def _bench(tmp_path, name, seconds, rss=600.0):
 @pytest.fixture
 def grid(tmp_path):
     """electra C, D, C-D and the sweep cell C-D_lr6e-12 at one seed, trained on a GPU; C-D's D stage on the CPU."""
-    specs = {"C": ("C", 100, 1600, 80000, 500, 3600.0), "D": ("D", 50, 400, 20000, 200, 1800.0),
-             "C-D": ("D", 50, 400, 20000, 200, 900.0), "C-D_lr6e-12": ("D", 50, 400, 20000, 200, 1000.0)}
+    specs = {
+        "C": ("C", 100, 1600, 80000, 500, 3600.0),
+        "D": ("D", 50, 400, 20000, 200, 1800.0),
+        "C-D": ("D", 50, 400, 20000, 200, 900.0),
+        "C-D_lr6e-12": ("D", 50, 400, 20000, 200, 1000.0),
+    }
     models, benches = {}, {}
-    moved = {"C-D": {"relative_l2": 0.05, "changed_fraction": 0.9},
-             "C-D_lr6e-12": {"relative_l2": 1.5e-11, "changed_fraction": 0.004}}
+    moved = {
+        "C-D": {"relative_l2": 0.05, "changed_fraction": 0.9},
+        "C-D_lr6e-12": {"relative_l2": 1.5e-11, "changed_fraction": 0.004},
+    }
     for schedule, (stage, steps, pairs, tokens, groups, seconds) in specs.items():
         key = ("electra", schedule, 1)
         more = {"movement": moved[schedule]} if schedule in moved else {}
-        models[key] = _model(tmp_path, schedule, stage, steps, pairs, tokens, groups,
-                             device="cpu" if schedule == "C-D" else "gpu", **more)
+        models[key] = _model(
+            tmp_path,
+            schedule,
+            stage,
+            steps,
+            pairs,
+            tokens,
+            groups,
+            device="cpu" if schedule == "C-D" else "gpu",
+            **more,
+        )
         benches[key] = _bench(tmp_path, f"train-{schedule}", seconds, rss=900.0 if schedule == "C" else 600.0)
     per_query = pd.DataFrame({"dataset": ["dl19"] * 4 + ["dl20"] * 2, "qid": ["1", "2", "3", "4", "5", "6"]})
-    rerank = {("bm25", "electra", s, 1, d): _bench(tmp_path, f"rerank-{s}-{d}", 8.0 if d == "dl19" else 4.0)
-              for s in specs for d in ("dl19", "dl20")}
+    rerank = {
+        ("bm25", "electra", s, 1, d): _bench(tmp_path, f"rerank-{s}-{d}", 8.0 if d == "dl19" else 4.0)
+        for s in specs
+        for d in ("dl19", "dl20")
+    }
     # per-query scores: dl19 in domain, scifact out of domain (0.1 lower: left out of the effectiveness)
-    scores = pd.DataFrame([{"ranker": "bm25", "reranker": "electra", "schedule": s, "seed": "1", "dataset": d,
-                            "qid": q, "metric": "ndcg@10", "value": v - (0.1 if d == "scifact" else 0.0)}
-                           for s, v in (("C", 0.6), ("D", 0.5), ("C-D", 0.62), ("C-D_lr6e-12", 0.6))
-                           for d in ("dl19", "scifact") for q in ("1", "2")])
+    scores = pd.DataFrame(
+        [
+            {
+                "ranker": "bm25",
+                "reranker": "electra",
+                "schedule": s,
+                "seed": "1",
+                "dataset": d,
+                "qid": q,
+                "metric": "ndcg@10",
+                "value": v - (0.1 if d == "scifact" else 0.0),
+            }
+            for s, v in (("C", 0.6), ("D", 0.5), ("C-D", 0.62), ("C-D_lr6e-12", 0.6))
+            for d in ("dl19", "scifact")
+            for q in ("1", "2")
+        ]
+    )
     return models, benches, rerank, per_query, in_domain_effectiveness(scores, "ndcg@10", ["scifact"])
 
 
 def test_two_stage_cells_add_their_stage_one_cost_and_gpu_hours_count_gpu_stages(grid):
     models, benches, *_ = grid
     costs = cumulative_costs(stage_costs(models, benches)).set_index("schedule")
-    assert costs.loc["C", ["wall_s", "steps", "pairs", "tokens", "teacher_rankings", "stages"]].tolist() == \
-        [3600.0, 100, 1600, 80000, 0, 1]
+    assert costs.loc["C", ["wall_s", "steps", "pairs", "tokens", "teacher_rankings", "stages"]].tolist() == [
+        3600.0,
+        100,
+        1600,
+        80000,
+        0,
+        1,
+    ]
     # C-D = C (GPU, 3600 s) + its D stage (CPU, 900 s): 4500 s of training, one GPU-hour
-    assert costs.loc["C-D", ["wall_s", "gpu_s", "steps", "pairs", "teacher_rankings", "stages"]].tolist() == \
-        [4500.0, 3600.0, 150, 2000, 200, 2]
+    assert costs.loc["C-D", ["wall_s", "gpu_s", "steps", "pairs", "teacher_rankings", "stages"]].tolist() == [
+        4500.0,
+        3600.0,
+        150,
+        2000,
+        200,
+        2,
+    ]
     assert costs.loc["C-D_lr6e-12", "wall_s"] == 4600.0  # the sweep cell is charged the same C
     with pytest.raises(ValueError, match="needs its stage-1 model electra/C/seed1"):
         cumulative_costs(stage_costs({k: v for k, v in models.items() if k[1] != "C"}, benches))
@@ -95,8 +150,7 @@ def test_the_table_has_a_row_per_cell_with_rerank_time_per_query_and_in_domain_e
 def test_training_time_is_the_trainings_own_over_all_attempts_where_recorded(tmp_path):
     """A C training stopped twice by the time limit: its hparams.json sums the three attempts; the benchmark file
     holds the last attempt's wall time only."""
-    models = {("electra", "C", 1): _model(tmp_path, "C", "C", 100, 1600, 80000, 500, train_seconds=30000.0,
-                                          attempts=3)}
+    models = {("electra", "C", 1): _model(tmp_path, "C", "C", 100, 1600, 80000, 500, train_seconds=30000.0, attempts=3)}
     benches = {("electra", "C", 1): _bench(tmp_path, "train-C", 9000.0)}
     row = stage_costs(models, benches).iloc[0]
     assert (row["wall_s"], row["gpu_s"], row["attempts"]) == (30000.0, 30000.0, 3)

@@ -14,16 +14,25 @@ def trained(tmp_path_factory, request):
     from stagewise.data.synthetic import SyntheticSpec, write_dataset
 
     tmp = tmp_path_factory.mktemp("card")
-    folder = write_dataset(SyntheticSpec(seed=3, n_passages=300, n_topics=4, concepts_per_topic=10,
-                                         splits={"train": 20, "test": 4}), tmp / "synthetic")
+    folder = write_dataset(
+        SyntheticSpec(seed=3, n_passages=300, n_topics=4, concepts_per_topic=10, splits={"train": 20, "test": 4}),
+        tmp / "synthetic",
+    )
     spec = f"local:{folder / 'train'}"
     texts, qrels = dict(datasets.iter_docs(spec)), datasets.qrels(spec)
     run = {q: {**dict.fromkeys(judged, 1.0), **{f"d{i}": 0.5 for i in range(30)}} for q, judged in qrels.items()}
-    data = contrastive(datasets.queries(spec), qrels, run, texts, negatives=3, negatives_depth=30,
-                       min_positive_grade=2)
+    data = contrastive(datasets.queries(spec), qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2)
     backbone = build_backbone(TINY, tmp / "backbone", texts.values())
-    c = train("C", backbone, data, tmp / "C", tmp / "w1", {**HPARAMS, "steps": 3}, seed=1,
-                    data_files=[folder / "train" / "qrels.txt"])
+    c = train(
+        "C",
+        backbone,
+        data,
+        tmp / "C",
+        tmp / "w1",
+        {**HPARAMS, "steps": 3},
+        seed=1,
+        data_files=[folder / "train" / "qrels.txt"],
+    )
     cd = train("C", c, data, tmp / "C-D", tmp / "w2", {**HPARAMS, "steps": 2}, seed=1)
     return c, cd, texts
 
@@ -55,12 +64,22 @@ def test_the_card_says_how_the_model_was_trained_and_the_grid_card_adds_its_metr
     card = (c / "README.md").read_text()
     assert "schedule C" in card and "| `lr` | `0.002` |" in card and "qrels.txt" in card
     assert "schedule C-C" in (cd / "README.md").read_text()  # a stage-2 model names its lineage
-    metrics = pd.DataFrame({"ranker": ["bm25"] * 4, "reranker": ["electra"] * 4, "schedule": ["C"] * 4,
-                            "seed": ["1"] * 4, "dataset": ["dl19"] * 4, "qid": ["1", "2", "1", "2"],
-                            "metric": ["ndcg@10", "ndcg@10", "map", "map"], "value": [0.5, 0.7, 0.2, 0.4]})
+    metrics = pd.DataFrame(
+        {
+            "ranker": ["bm25"] * 4,
+            "reranker": ["electra"] * 4,
+            "schedule": ["C"] * 4,
+            "seed": ["1"] * 4,
+            "dataset": ["dl19"] * 4,
+            "qid": ["1", "2", "1", "2"],
+            "metric": ["ndcg@10", "ndcg@10", "map", "map"],
+            "value": [0.5, 0.7, 0.2, 0.4],
+        }
+    )
     metrics.to_csv(tmp_path / "bm25.tsv", sep="\t", index=False)
-    out = write_model_cards({("electra", "C", 1): c, ("electra", "D", 1): cd}, [tmp_path / "bm25.tsv"],
-                            tmp_path / "cards")
+    out = write_model_cards(
+        {("electra", "C", 1): c, ("electra", "D", 1): cd}, [tmp_path / "bm25.tsv"], tmp_path / "cards"
+    )
     text = (out / "electra" / "C" / "seed1.md").read_text()
     assert "| ranker | dataset | map | ndcg@10 |" in text and "| bm25 | dl19 | 0.3000 | 0.6000 |" in text
     assert "No evaluation of this model was found." in (out / "electra" / "D" / "seed1.md").read_text()

@@ -25,8 +25,10 @@ def grid(n_queries=30, seeds=("1", "2", "3"), seed=0):
     for schedule, s in shift.items():
         for seed_ in seeds:
             noise = rng.normal(0, 0.05, n_queries)
-            rows += [("bm25", "electra", schedule, seed_, "dl", f"q{i}", "ndcg@10", base[i] + s + noise[i])
-                     for i in range(n_queries)]
+            rows += [
+                ("bm25", "electra", schedule, seed_, "dl", f"q{i}", "ndcg@10", base[i] + s + noise[i])
+                for i in range(n_queries)
+            ]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -124,8 +126,9 @@ def test_the_minimum_detectable_effect_has_the_configured_power_in_statsmodels()
     # at the level the Holm-corrected marks amount to: alpha over the family's 10 comparisons
     assert row["mde_alpha"] == pytest.approx(0.005)
     effect = row["mde"] / sd
-    assert TTestPower().power(effect_size=effect, nobs=43, alpha=0.005, alternative="two-sided") == \
-        pytest.approx(0.8, abs=1e-6)
+    assert TTestPower().power(effect_size=effect, nobs=43, alpha=0.005, alternative="two-sided") == pytest.approx(
+        0.8, abs=1e-6
+    )
     # uncorrected, the textbook value for 43 pairs: d of about 0.437; corrected it is 25-35% larger
     uncorrected = row["mde_uncorrected"] / sd
     assert uncorrected == pytest.approx(0.4373, abs=1e-3)
@@ -163,10 +166,17 @@ def test_a_significant_difference_inside_the_margin_is_negligible():
 def test_per_seed_differences_pair_cells_by_seed_and_the_first_stage_with_every_seed():
     rows = []
     # two queries; C's seed means 0.5 and 0.7, C-D's 0.6 and 0.6: differences -0.1 and +0.1 per seed
-    for schedule, seed_, values in (("C", "1", (0.4, 0.6)), ("C", "2", (0.6, 0.8)), ("C-D", "1", (0.5, 0.7)),
-                                    ("C-D", "2", (0.5, 0.7)), ("-", "-", (0.1, 0.3))):
-        rows += [("bm25", "electra" if schedule != "-" else "-", schedule, seed_, "dl", f"q{i}", "ndcg@10", v)
-                 for i, v in enumerate(values)]
+    for schedule, seed_, values in (
+        ("C", "1", (0.4, 0.6)),
+        ("C", "2", (0.6, 0.8)),
+        ("C-D", "1", (0.5, 0.7)),
+        ("C-D", "2", (0.5, 0.7)),
+        ("-", "-", (0.1, 0.3)),
+    ):
+        rows += [
+            ("bm25", "electra" if schedule != "-" else "-", schedule, seed_, "dl", f"q{i}", "ndcg@10", v)
+            for i, v in enumerate(values)
+        ]
     result = compare(pd.DataFrame(rows, columns=COLUMNS), correction="none").set_index(["system_a", "system_b"])
     pair = result.loc[("C", "C-D")]
     assert pair["seed_differences"] == "-0.1;0.1" and pair["n_seed_pairs"] == 2
@@ -180,9 +190,13 @@ def test_per_seed_differences_pair_cells_by_seed_and_the_first_stage_with_every_
 def test_the_seed_share_of_per_query_variance():
     from stagewise.reporting.significance import seed_variance_share
 
-    rows = [("bm25", "electra", "C", s, "dl", q, "ndcg@10", v)
-            for q, values in (("q1", (0.2, 0.4)), ("q2", (0.6, 0.8))) for s, v in zip(("1", "2"), values)]
+    rows = [
+        ("bm25", "electra", "C", s, "dl", q, "ndcg@10", v)
+        for q, values in (("q1", (0.2, 0.4)), ("q2", (0.6, 0.8)))
+        for s, v in zip(("1", "2"), values)
+    ]
     share = seed_variance_share(pd.DataFrame(rows, columns=COLUMNS))["seed_variance_share"].iloc[0]
     values = np.array([0.2, 0.4, 0.6, 0.8])
-    assert share == pytest.approx(np.mean([np.var([0.2, 0.4], ddof=1), np.var([0.6, 0.8], ddof=1)])
-                                  / values.var(ddof=1))
+    assert share == pytest.approx(
+        np.mean([np.var([0.2, 0.4], ddof=1), np.var([0.6, 0.8], ddof=1)]) / values.var(ddof=1)
+    )

@@ -43,9 +43,26 @@ def test_latex_table_has_the_same_cells_and_superscripts():
 
 def test_main_table_is_tidy_with_markers_both_ways():
     table = main_table(fixed_grid(), fixed_significance())
-    assert list(table.columns) == ["ranker", "reranker", "schedule", "dataset", "metric", "n_seeds", "mean", "std",
-                                   "ci_low", "ci_high", "seed_min", "seed_max", "better_than", "worse_than",
-                                   "equivalent_to", "negligible_to", "seed_variance_share", "domain"]
+    assert list(table.columns) == [
+        "ranker",
+        "reranker",
+        "schedule",
+        "dataset",
+        "metric",
+        "n_seeds",
+        "mean",
+        "std",
+        "ci_low",
+        "ci_high",
+        "seed_min",
+        "seed_max",
+        "better_than",
+        "worse_than",
+        "equivalent_to",
+        "negligible_to",
+        "seed_variance_share",
+        "domain",
+    ]
     row = table[(table["ranker"] == "bm25") & (table["schedule"] == "C")].iloc[0]
     assert (row["mean"], row["n_seeds"], row["worse_than"]) == (pytest.approx(0.56), 2, "c")
     first = table[(table["ranker"] == "bm25") & (table["schedule"] == "-")].iloc[0]
@@ -54,10 +71,24 @@ def test_main_table_is_tidy_with_markers_both_ways():
 
 def test_vs_reference_shows_ours_theirs_and_the_difference():
     table = main_table(fixed_grid(), fixed_significance())
-    ref = [{"ranker": "bm25", "reranker": "electra", "schedule": "C", "dataset": "dl19", "metric": "ndcg@10",
-            "value": 0.5},
-           {"ranker": "bm25", "reranker": "electra", "schedule": "D", "dataset": "dl19", "metric": "ndcg@10",
-            "value": 0.4}]
+    ref = [
+        {
+            "ranker": "bm25",
+            "reranker": "electra",
+            "schedule": "C",
+            "dataset": "dl19",
+            "metric": "ndcg@10",
+            "value": 0.5,
+        },
+        {
+            "ranker": "bm25",
+            "reranker": "electra",
+            "schedule": "D",
+            "dataset": "dl19",
+            "metric": "ndcg@10",
+            "value": 0.4,
+        },
+    ]
     out = vs_reference(table, ref)
     assert out.loc[0, "ours"] == pytest.approx(0.56) and out.loc[0, "difference"] == pytest.approx(0.06)
     # seeds 1 and 2 score 0.55 and 0.57: 0.5 lies outside our range, by more than our seeds disagree
@@ -78,14 +109,25 @@ def test_a_sweep_cell_gets_its_own_row_letter_and_equivalence_marks():
     grid = _with_sweep_cell(fixed_grid())
     significance = fixed_significance()
     significance["outcome"] = ["worse", "better", "inconclusive", "better"]
-    equivalent = {"ranker": "bm25", "reranker": "electra", "dataset": "dl19", "metric": "ndcg@10", "system_a": "C",
-                  "system_b": "C-D_lr6e-12", "difference": 0.0, "significant": False, "outcome": "equivalent"}
+    equivalent = {
+        "ranker": "bm25",
+        "reranker": "electra",
+        "dataset": "dl19",
+        "metric": "ndcg@10",
+        "system_a": "C",
+        "system_b": "C-D_lr6e-12",
+        "difference": 0.0,
+        "significant": False,
+        "outcome": "equivalent",
+    }
     table = main_table(grid, pd.concat([significance, pd.DataFrame([equivalent])], ignore_index=True))
     md = markdown_table(table, ["ndcg@10"])
     lines = md.splitlines()
-    assert lines[5:8] == ["| electra | C | 0.560<sub>≈e</sub> | 0.660<sup>f</sup> |",
-                          "| electra | C-D | 0.610<sup>af</sup> | 0.710 |",
-                          "| electra | C-D_lr6e-12 | 0.560<sub>≈a</sub> | 0.660 |"]
+    assert lines[5:8] == [
+        "| electra | C | 0.560<sub>≈e</sub> | 0.660<sup>f</sup> |",
+        "| electra | C-D | 0.610<sup>af</sup> | 0.710 |",
+        "| electra | C-D_lr6e-12 | 0.560<sub>≈a</sub> | 0.660 |",
+    ]
     assert "D-C (d), C-D_lr6e-12 (e) or the first stage (f)" in md
     row = table[(table["ranker"] == "bm25") & (table["schedule"] == "C-D_lr6e-12")].iloc[0]
     assert (row["equivalent_to"], row["better_than"], row["worse_than"]) == ("a", "", "")
@@ -95,16 +137,19 @@ def test_a_sweep_cell_gets_its_own_row_letter_and_equivalence_marks():
 def test_out_of_domain_columns_come_after_the_in_domain_ones_with_their_mean():
     grid = fixed_grid()
     ood = [grid.assign(dataset=name, value=grid["value"] + shift) for name, shift in (("scifact", -0.1), ("nfc", -0.2))]
-    table = main_table(pd.concat([grid, *ood], ignore_index=True), fixed_significance(),
-                       out_of_domain=["scifact", "nfc"])
+    table = main_table(
+        pd.concat([grid, *ood], ignore_index=True), fixed_significance(), out_of_domain=["scifact", "nfc"]
+    )
     mean = table[(table["ranker"] == "bm25") & (table["schedule"] == "C") & (table["dataset"] == OOD_MEAN)].iloc[0]
     # seed means on dl19 are 0.55 and 0.57; out of domain -0.1 and -0.2: per seed 0.40 and 0.42
     assert (mean["mean"], mean["n_seeds"], mean["domain"]) == (pytest.approx(0.41), 2, "out")
     assert mean["std"] == pytest.approx(0.0141421, abs=1e-6)
     assert set(table.loc[table["dataset"] == "dl19", "domain"]) == {"in"}
     header = markdown_table(table, ["ndcg@10"]).splitlines()[2]
-    assert header == ("| reranker | schedule | bm25 dl19 | bm25 scifact | bm25 nfc | bm25 out-of-domain mean | "
-                      "colbert dl19 | colbert scifact | colbert nfc | colbert out-of-domain mean |")
+    assert header == (
+        "| reranker | schedule | bm25 dl19 | bm25 scifact | bm25 nfc | bm25 out-of-domain mean | "
+        "colbert dl19 | colbert scifact | colbert nfc | colbert out-of-domain mean |"
+    )
 
 
 def test_a_negligible_difference_gets_its_own_mark_and_no_superscript():
@@ -112,8 +157,10 @@ def test_a_negligible_difference_gets_its_own_mark_and_no_superscript():
     significance["outcome"] = ["negligible", "better", "inconclusive", "better"]  # C vs C-D: within the margin
     table = main_table(fixed_grid(), significance)
     lines = markdown_table(table, ["ndcg@10"]).splitlines()
-    assert lines[5:7] == ["| electra | C | 0.560<sub>~c</sub> | 0.660<sup>f</sup> |",
-                          "| electra | C-D | 0.610<sup>f</sup><sub>~a</sub> | 0.710 |"]
+    assert lines[5:7] == [
+        "| electra | C | 0.560<sub>~c</sub> | 0.660<sup>f</sup> |",
+        "| electra | C-D | 0.610<sup>f</sup><sub>~a</sub> | 0.710 |",
+    ]
     row = table[(table["ranker"] == "bm25") & (table["schedule"] == "C")].iloc[0]
     assert (row["negligible_to"], row["worse_than"], row["equivalent_to"]) == ("c", "", "")
     assert "0.560$_{\\sim c}$" in latex_table(table, ["ndcg@10"])
@@ -128,8 +175,11 @@ def test_metrics_that_lack_a_configured_test_set_stop_the_tables():
     grid = fixed_grid()
     models = [("electra", s, seed) for s in ("C", "C-D") for seed in ("1", "2")]
     check_coverage(grid, ["dl19"], ["bm25", "colbert"], ["bm25", "colbert"], models)  # complete: no error
-    with pytest.raises(EvaluationError, match=r"the metrics lack 10 runs of the configured grid, e.g. first stage "
-                                              r"bm25 on dl20 \(test set\(s\) dl20\).*check test_sets.dl20"):
+    with pytest.raises(
+        EvaluationError,
+        match=r"the metrics lack 10 runs of the configured grid, e.g. first stage "
+        r"bm25 on dl20 \(test set\(s\) dl20\).*check test_sets.dl20",
+    ):
         check_coverage(grid, ["dl19", "dl20"], ["bm25", "colbert"], ["bm25", "colbert"], models)
     with pytest.raises(EvaluationError, match="electra/D-C/seed1 re-ranking bm25 on dl19"):
         check_coverage(grid, ["dl19"], ["bm25"], ["bm25"], [("electra", "D-C", 1)])

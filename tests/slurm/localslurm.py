@@ -23,8 +23,18 @@ from pathlib import Path
 
 STATE = Path(os.environ.get("STAGEWISE_SLURM_DIR", "/tmp/stagewise-slurm"))
 PACKAGES = ["slurm-wlm", "munge", "slurmdbd", "mariadb-server"]
-PROGRAMS = ["munged", "mariadbd", "mariadb-install-db", "slurmdbd", "slurmctld", "slurmd", "sbatch", "sacct",
-            "squeue", "scancel"]
+PROGRAMS = [
+    "munged",
+    "mariadbd",
+    "mariadb-install-db",
+    "slurmdbd",
+    "slurmctld",
+    "slurmd",
+    "sbatch",
+    "sacct",
+    "squeue",
+    "scancel",
+]
 # the SLURM executor plugin's job step strips SLURM_CONF before calling srun: the config must also be found at
 # the compiled-in default path; we link ours there and refuse to replace a real file
 SYSTEM_CONF = Path("/etc/slurm")
@@ -139,8 +149,14 @@ def _start(name: str, argv: list[str], env: dict | None = None) -> subprocess.Po
     if _alive(name):
         return None
     with open(STATE / "log" / f"{name}.out", "ab") as log:
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   env=env or os.environ.copy(), start_new_session=True)
+        process = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env or os.environ.copy(),
+            start_new_session=True,
+        )
     _pid_file(name).write_text(str(process.pid))
     return process
 
@@ -199,13 +215,33 @@ def up() -> dict:
 
     datadir = STATE / "mysql"
     if not (datadir / "mysql").exists():
-        subprocess.run([_sbin("mariadb-install-db"), "--no-defaults", f"--datadir={datadir}", "--user=root",
-                        "--auth-root-authentication-method=normal", "--skip-test-db"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                _sbin("mariadb-install-db"),
+                "--no-defaults",
+                f"--datadir={datadir}",
+                "--user=root",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+            ],
+            check=True,
+            capture_output=True,
+        )
     # no grant tables: a throw-away database on 127.0.0.1 that only slurmdbd talks to
-    process = _start("mariadbd", [_sbin("mariadbd"), "--no-defaults", f"--datadir={datadir}", "--user=root",
-                        "--skip-grant-tables", "--bind-address=127.0.0.1", f"--port={DB_PORT}",
-                        f"--socket={STATE / 'run' / 'mysqld.sock'}", f"--pid-file={STATE / 'run' / 'mariadbd.pid'}"])
+    process = _start(
+        "mariadbd",
+        [
+            _sbin("mariadbd"),
+            "--no-defaults",
+            f"--datadir={datadir}",
+            "--user=root",
+            "--skip-grant-tables",
+            "--bind-address=127.0.0.1",
+            f"--port={DB_PORT}",
+            f"--socket={STATE / 'run' / 'mysqld.sock'}",
+            f"--pid-file={STATE / 'run' / 'mariadbd.pid'}",
+        ],
+    )
     _wait("mariadbd", lambda: (STATE / "run" / "mysqld.sock").exists(), process)
 
     process = _start("slurmdbd", [_sbin("slurmdbd"), "-D"], env)

@@ -29,29 +29,43 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(localslurm.problem()), r
 CONTROLLER = "workflow/profiles/slurm/controller.sbatch"
 # the smallest grid: BM25, C, one seed, one test set; the training slowed (1 s a step) so that it runs while the
 # controllers are cancelled and killed, with a checkpoint every 3 steps to resume from
-GRID = {**TINY, "rankers": {"bm25": {"kind": "bm25", "depth": 30}}, "schedules": ["C"], "seeds": [1],
-        "test_sets": {"test-b": TINY["test_sets"]["test-b"]}}
+GRID = {
+    **TINY,
+    "rankers": {"bm25": {"kind": "bm25", "depth": 30}},
+    "schedules": ["C"],
+    "seeds": [1],
+    "test_sets": {"test-b": TINY["test_sets"]["test-b"]},
+}
 GRID["training"] = {**TINY["training"], "C": {**TINY["training"]["C"], "steps": 30, "checkpoint_every": 3}}
 del GRID["training"]["second_stage"]
 # Snakemake's options after the target, as a user passes config files: quick polling and one core per job here
 ARGS = ["all", "--slurm-init-seconds-before-status-checks", "3", "--set-threads", "train=1", "rerank=1"]
 TRAIN = "rule_train_wildcards_electra_C_1"
 # finished before the training starts: a controller that started over would write them again
-KEPT = ["resources/datasets/synthetic/docs.tsv", "resources/indexes/main/lucene", "results/runs/first_stage/bm25/train.run",
-        "resources/training/candidates"]
+KEPT = [
+    "resources/datasets/synthetic/docs.tsv",
+    "resources/indexes/main/lucene",
+    "results/runs/first_stage/bm25/train.run",
+    "resources/training/candidates",
+]
 
 
 def submit(folder, env) -> str:
-    env = {**env, "PATH": f"{Path(sys.executable).parent}:{env['PATH']}",  # the activated virtualenv
-           FAULTS_ENV: json.dumps({"step_seconds": 1.0})}  # slowed training (stagewise.training.faults)
-    out = subprocess.run(["sbatch", "--parsable", CONTROLLER, *ARGS], cwd=folder, env=env, capture_output=True,
-                         text=True, check=True)
+    env = {
+        **env,
+        "PATH": f"{Path(sys.executable).parent}:{env['PATH']}",  # the activated virtualenv
+        FAULTS_ENV: json.dumps({"step_seconds": 1.0}),
+    }  # slowed training (stagewise.training.faults)
+    out = subprocess.run(
+        ["sbatch", "--parsable", CONTROLLER, *ARGS], cwd=folder, env=env, capture_output=True, text=True, check=True
+    )
     return out.stdout.strip().split(";")[0]
 
 
 def state(env, job) -> str:
-    return subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"], env=env, capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        ["squeue", "-h", "-j", job, "-o", "%T"], env=env, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def log_of(folder, job) -> str:
@@ -80,10 +94,16 @@ def jobs_of_run(env, run) -> list[tuple[str, str, str]]:
     """(job id, state, comment) of every job named after a Snakemake run ID: squeue for the jobs it knows (sacct has
     no comment before a job ends), sacct for the rest."""
     jobs = {}
-    out = subprocess.run(["sacct", "-X", "-n", "-P", "-S", "now-1day", "-o", "JobID,State,Comment,JobName"],
-                         env=env, capture_output=True, text=True, check=True).stdout
-    out += subprocess.run(["squeue", "-h", "-t", "all", "-o", "%i|%T|%k|%j"], env=env, capture_output=True,
-                          text=True, check=True).stdout
+    out = subprocess.run(
+        ["sacct", "-X", "-n", "-P", "-S", "now-1day", "-o", "JobID,State,Comment,JobName"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    out += subprocess.run(
+        ["squeue", "-h", "-t", "all", "-o", "%i|%T|%k|%j"], env=env, capture_output=True, text=True, check=True
+    ).stdout
     for row in out.splitlines():
         job, status, comment, name = row.split("|")
         if name == run:
@@ -92,8 +112,9 @@ def jobs_of_run(env, run) -> list[tuple[str, str, str]]:
 
 
 def training_running(env, run):
-    return next((job for job, status, comment in jobs_of_run(env, run) if comment == TRAIN and status == "RUNNING"),
-                None)
+    return next(
+        (job for job, status, comment in jobs_of_run(env, run) if comment == TRAIN and status == "RUNNING"), None
+    )
 
 
 def kill_hard(env, job):
@@ -152,12 +173,17 @@ def test_a_resubmitted_controller_continues_after_scancel_and_after_dying(cluste
     for log in (log_of(folder, b), log_c):
         planned = log.split("Job stats:")[1].split("Select jobs")[0]
         assert "synthetic_dataset" not in planned and "bm25_index" not in planned and "train " in planned
-    assert "resuming from resources/checkpoints/electra/C/seed1/checkpoints/last.ckpt at step" in \
-        (folder / "logs" / "train" / "electra" / "C" / "seed1.log").read_text()
+    assert (
+        "resuming from resources/checkpoints/electra/C/seed1/checkpoints/last.ckpt at step"
+        in (folder / "logs" / "train" / "electra" / "C" / "seed1.log").read_text()
+    )
     table = pd.read_csv(folder / "results" / "tables" / "main.csv")
     assert len(table) == 1 * (1 + 1) * 4  # test sets x (first stage + C) x metrics
     # every rule's jobs were submitted by the controllers' Snakemake runs (named by their run IDs)
-    rules = {comment.split("_wildcards")[0] for run in (run_a, run_b, run_id(folder, c))
-             for _, _, comment in jobs_of_run(cluster, run)}
+    rules = {
+        comment.split("_wildcards")[0]
+        for run in (run_a, run_b, run_id(folder, c))
+        for _, _, comment in jobs_of_run(cluster, run)
+    }
     assert {"rule_synthetic_dataset", "rule_bm25_index", "rule_train", "rule_rerank", "rule_main_table"} <= rules
     print(f"controller test: {time.monotonic() - started:.0f} s")

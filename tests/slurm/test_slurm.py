@@ -31,8 +31,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(localslurm.problem()), r
 # the tiny grid, BM25 only, one seed and one test set (every job is a SLURM job: each costs a submission and its
 # polling); C trains long enough (20 steps, slowed in the SLURM run) to be signalled midway
 TINY = yaml.safe_load((ROOT / "tests" / "data" / "tiny_config.yaml").read_text())
-GRID = {**TINY, "rankers": {"bm25": {"kind": "bm25", "depth": 30}}, "schedules": ["C", "D", "C-D"], "seeds": [1],
-        "test_sets": {"test-b": TINY["test_sets"]["test-b"]}}
+GRID = {
+    **TINY,
+    "rankers": {"bm25": {"kind": "bm25", "depth": 30}},
+    "schedules": ["C", "D", "C-D"],
+    "seeds": [1],
+    "test_sets": {"test-b": TINY["test_sets"]["test-b"]},
+}
 GRID["training"]["C"] = {**GRID["training"]["C"], "steps": 20, "checkpoint_every": 3}
 SIGNALLED, FAILING = "electra/C/seed1", "electra/D/seed1"
 # the profile polls job states every 20 s at first (kind to a busy cluster); here 3 s keeps the test short
@@ -127,8 +132,14 @@ def slurm_and_local(cluster, tmp_path_factory):
     slurm_seconds = time.monotonic() - started
 
     local = workflow_copy(tmp_path_factory.mktemp("local"), GRID)
-    result = subprocess.run([SNAKEMAKE, "--cores", "2", "all"], cwd=local, capture_output=True, text=True,
-                            timeout=1500, env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+    result = subprocess.run(
+        [SNAKEMAKE, "--cores", "2", "all"],
+        cwd=local,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+    )
     assert result.returncode == 0, result.stderr[-4000:]
     print(f"SLURM run: {slurm_seconds:.0f} s")
     return folder, local, job
@@ -146,8 +157,13 @@ def test_the_grid_through_slurm_gives_the_local_table(slurm_and_local):
 
 def test_training_jobs_ran_with_one_gpu_each(slurm_and_local, cluster):
     folder, _, job = slurm_and_local
-    out = subprocess.run(["sacct", "-X", "-n", "-P", "-S", "now-1day", "-o", "JobID,State,AllocTRES,Comment,JobName"],
-                         env=cluster, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["sacct", "-X", "-n", "-P", "-S", "now-1day", "-o", "JobID,State,AllocTRES,Comment,JobName"],
+        env=cluster,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rows = [line.split("|") for line in out.splitlines()]
     run = next(r[4] for r in rows if r[0] == job)  # the job name is the Snakemake run's id
     rows = [r for r in rows if r[4] == run]
@@ -169,15 +185,25 @@ def test_cosmetic_changes_do_not_retrain(slurm_and_local, cluster):
     and an edited report setting do not redo training or re-ranking."""
     folder, _, _ = slurm_and_local
     later = time.time() + 60
-    touched = [*(folder / "workflow" / "scripts").glob("*.py"), *(folder / "results" / "runs").rglob("*.run"),
-               *(folder / "resources" / "teacher").rglob("*"), *(folder / "resources" / "datasets").rglob("*.tsv")]
+    touched = [
+        *(folder / "workflow" / "scripts").glob("*.py"),
+        *(folder / "results" / "runs").rglob("*.run"),
+        *(folder / "resources" / "teacher").rglob("*"),
+        *(folder / "resources" / "datasets").rglob("*.tsv"),
+    ]
     for path in touched:
         os.utime(path, (later, later))
     env = {**cluster, "PATH": f"{Path(sys.executable).parent}:{cluster['PATH']}"}
 
     def dry_run(*args):
-        result = subprocess.run([SNAKEMAKE, "all", "--profile", "slurm", "-n", *args], cwd=folder, env=env,
-                                capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [SNAKEMAKE, "all", "--profile", "slurm", "-n", *args],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert result.returncode == 0, result.stderr[-3000:]
         return result.stdout
 
@@ -203,8 +229,10 @@ def test_a_signalled_training_job_resumes_from_its_checkpoint(slurm_and_local):
     stopped = int(first.split("stopped by SIGTERM after step ")[1].split()[0])
     assert 3 <= stopped < 20
     second = (folder / "logs" / "train" / f"{SIGNALLED}.log").read_text()
-    assert f"resuming from resources/checkpoints/{SIGNALLED}/checkpoints/last.ckpt at step {stopped} of 20 " \
-           "(attempt 2)" in second
+    assert (
+        f"resuming from resources/checkpoints/{SIGNALLED}/checkpoints/last.ckpt at step {stopped} of 20 "
+        "(attempt 2)" in second
+    )
     model = folder / "results" / "models" / SIGNALLED
     assert json.loads((model / "hparams.json").read_text())["attempts"] == 2
     steps = pd.read_csv(model / "training_log.csv")["step"].dropna().astype(int)

@@ -25,14 +25,19 @@ def slow_steps(seconds: float):
 
 def train(kind, init, dataset, out, work, hparams, seed, data_files=(), step_seconds=0.0, **kwargs):
     with slow_steps(step_seconds) if step_seconds else contextlib.nullcontext():
-        return train_stage(stage(kind, hparams), dataset, StagePaths(init, out, work, tuple(data_files)), seed,
-                           **kwargs)
+        return train_stage(
+            stage(kind, hparams), dataset, StagePaths(init, out, work, tuple(data_files)), seed, **kwargs
+        )
 
 
 def train_files(kind, init, out, work, queries, corpus, hparams, seed, teacher=None, **files):
     teacher = TeacherSettings.of(**teacher) if teacher is not None else None
-    return train_from_files(stage(kind, hparams), TrainingFiles(queries, corpus, teacher=teacher, **files),
-                            StagePaths(init, out, work), seed)
+    return train_from_files(
+        stage(kind, hparams),
+        TrainingFiles(queries, corpus, teacher=teacher, **files),
+        StagePaths(init, out, work),
+        seed,
+    )
 
 
 def contrastive(queries, qrels, run, texts, seed=0, **given):

@@ -165,9 +165,13 @@ def test_kl_at_temperature_one_is_lightning_irs_kl_divergence():
     from stagewise.training.losses import kl_loss
 
     # lightning_ir/loss/listwise.py KLDivergence, on a batch without padding
-    scores, labels = torch.tensor([[1.5, -0.5, 0.25], [0.0, 2.0, -1.0]]), torch.tensor([[6.0, -2.0, 3.5], [-1.0, 4.5, -3.0]])
-    theirs = torch.nn.functional.kl_div(torch.log_softmax(scores, -1), torch.log_softmax(labels, -1), log_target=True,
-                                        reduction="batchmean")
+    scores, labels = (
+        torch.tensor([[1.5, -0.5, 0.25], [0.0, 2.0, -1.0]]),
+        torch.tensor([[6.0, -2.0, 3.5], [-1.0, 4.5, -3.0]]),
+    )
+    theirs = torch.nn.functional.kl_div(
+        torch.log_softmax(scores, -1), torch.log_softmax(labels, -1), log_target=True, reduction="batchmean"
+    )
     assert kl_loss(scores, labels).item() == pytest.approx(theirs.item(), abs=1e-6)
 
 
@@ -178,7 +182,10 @@ def test_ranknet_on_teacher_scores_follows_their_order():
     # the rank labels of the same order (the teacher's scores ranked within each query): the same pairs, the same loss
     ranks = torch.tensor([[3.0, 1.0, 2.0, 0.0], [2.0, 4.0, 1.0, 3.0]])
     assert compute_loss("ranknet", scores, labels, mask).item() == pytest.approx(
-        compute_loss("ranknet", scores, ranks, mask).item(), abs=1e-7)
-    pairs = [(s[i] - s[j]) for s, t, n in zip(STUDENT, TEACHER, REAL) for i in range(n) for j in range(n) if t[i] > t[j]]
+        compute_loss("ranknet", scores, ranks, mask).item(), abs=1e-7
+    )
+    pairs = [
+        (s[i] - s[j]) for s, t, n in zip(STUDENT, TEACHER, REAL) for i in range(n) for j in range(n) if t[i] > t[j]
+    ]
     expected = np.mean([math.log1p(math.exp(-d)) for d in pairs])
     assert compute_loss("ranknet", scores, labels, mask).item() == pytest.approx(expected, rel=1e-6)

@@ -8,14 +8,17 @@ from .adapters import contrastive
 TEXTS = {d: f"text of {d}" for d in ["p1", "p2", "n1", "n2", "n3", "n4", "x"]}
 QUERIES = {"found": "q found", "missing": "q missing", "none": "q none"}
 QRELS = {"found": {"p1": 2, "n1": 0}, "missing": {"p2": 2}, "none": {"n2": 0}}
-RUN = {"found": {"p1": 4.0, "n1": 3.0, "n2": 2.0, "n3": 1.0},       # its positive is retrieved
-       "missing": {"n1": 4.0, "n2": 3.0, "n3": 2.0, "n4": 1.0},     # its positive p2 is not
-       "none": {"n1": 1.0, "n2": 0.5}}                              # no positive at all
+RUN = {
+    "found": {"p1": 4.0, "n1": 3.0, "n2": 2.0, "n3": 1.0},  # its positive is retrieved
+    "missing": {"n1": 4.0, "n2": 3.0, "n3": 2.0, "n4": 1.0},  # its positive p2 is not
+    "none": {"n1": 1.0, "n2": 0.5},
+}  # no positive at all
 
 
 def groups(policy):
-    return contrastive(QUERIES, QRELS, RUN, TEXTS, negatives=2, negatives_depth=4, min_positive_grade=1, seed=0,
-                       positive_policy=policy)
+    return contrastive(
+        QUERIES, QRELS, RUN, TEXTS, negatives=2, negatives_depth=4, min_positive_grade=1, seed=0, positive_policy=policy
+    )
 
 
 def test_add_inserts_the_qrels_positive():
@@ -105,12 +108,21 @@ def test_training_groups_know_their_file_order(tmp_path):
     from ..data.test_teacher import GOOD, write_rankgpt
 
     run = tmp_path / "train.run"
-    run.write_text("".join(f"{q}\t0\td{q}{r}\t{r}\t{10.0 - r}\tColBERT\n" for q in ("30", "4", "100") for r in (1, 2, 3)))
+    run.write_text(
+        "".join(f"{q}\t0\td{q}{r}\t{r}\t{10.0 - r}\tColBERT\n" for q in ("30", "4", "100") for r in (1, 2, 3))
+    )
     qrels = {q: {f"d{q}1": 1} for q in ("30", "4", "100")}
     build_candidates(run, qrels, tmp_path / "store", depth=3)
     texts = {f"d{q}{r}": "t" for q in ("30", "4", "100") for r in (1, 2, 3)}
-    c = contrastive({q: "q" for q in qrels}, qrels, Candidates.open(tmp_path / "store"), texts, negatives=1,
-                    negatives_depth=3, min_positive_grade=1)
+    c = contrastive(
+        {q: "q" for q in qrels},
+        qrels,
+        Candidates.open(tmp_path / "store"),
+        texts,
+        negatives=1,
+        negatives_depth=3,
+        min_positive_grade=1,
+    )
     assert c.file_query_ids == ["30", "4", "100"] and c.query_ids == ["100", "30", "4"]
 
     candidates, permutations = write_rankgpt(tmp_path, [GOOD, "[1] > [2]", GOOD], qids=["77", "5", "123"])

@@ -21,11 +21,29 @@ from .adapters import contrastive as _contrastive
 from .adapters import train as _train
 from .adapters import train_files as _train_files
 
-TINY = BackboneSettings.from_config({"architecture": "electra", "vocab_size": 400, "hidden_size": 32,
-                                     "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
-                                     "max_length": 64, "seed": 0})
-HPARAMS = {"steps": 60, "queries_per_batch": 4, "accumulate_grad_batches": 1, "lr": 2.0e-3, "weight_decay": 0.0,
-           "warmup_steps": 0, "max_length": 64, "gradient_clip_val": 10.0, "checkpoint_every": 10}
+TINY = BackboneSettings.from_config(
+    {
+        "architecture": "electra",
+        "vocab_size": 400,
+        "hidden_size": 32,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+        "max_length": 64,
+        "seed": 0,
+    }
+)
+HPARAMS = {
+    "steps": 60,
+    "queries_per_batch": 4,
+    "accumulate_grad_batches": 1,
+    "lr": 2.0e-3,
+    "weight_decay": 0.0,
+    "warmup_steps": 0,
+    "max_length": 64,
+    "gradient_clip_val": 10.0,
+    "checkpoint_every": 10,
+}
 
 
 @pytest.fixture
@@ -165,8 +183,7 @@ def test_a_stop_signal_saves_a_checkpoint_and_the_next_attempt_resumes_from_it(t
     handler_before = signal.getsignal(signum)
 
     with pytest.raises(TrainingInterrupted, match=f"stopped by {signum.name} after step 7 of 12"):
-        _train("C", backbone, _SignalAfter(data, 4 * 13 + 1, signum), tmp_path / "model", tmp_path / "work",
-                    hp, seed=1)
+        _train("C", backbone, _SignalAfter(data, 4 * 13 + 1, signum), tmp_path / "model", tmp_path / "work", hp, seed=1)
     assert signal.getsignal(signum) is handler_before  # handlers restored
     last = tmp_path / "work" / "checkpoints" / "last.ckpt"
     assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == 7  # not the periodic 4
@@ -184,8 +201,12 @@ def test_epochs_become_steps_and_validation_is_held_out_by_seed(tmp_path, groups
     queries, qrels, run, texts = groups
     backbone = build_backbone(TINY, tmp_path / "backbone", texts.values())
     data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
-    hp = {**{k: v for k, v in HPARAMS.items() if k != "steps"}, "epochs": 1, "validation_fraction": 0.2,
-          "checkpoint_every": 2}
+    hp = {
+        **{k: v for k, v in HPARAMS.items() if k != "steps"},
+        "epochs": 1,
+        "validation_fraction": 0.2,
+        "checkpoint_every": 2,
+    }
     out = _train("C", backbone, data, tmp_path / "model", tmp_path / "work", hp, seed=3)
     resolved = json.loads((out / "hparams.json").read_text())
     n_val = math.ceil(0.2 * len(data))
@@ -228,8 +249,9 @@ def test_contrastive_training_from_a_run_file_whose_lines_are_not_in_score_order
     (tmp_path / "train.run").write_text("\n".join(lines) + "\n")
     backbone = build_backbone(TINY, tmp_path / "backbone", (t for _, t in datasets.iter_docs(spec)))
     hp = {**HPARAMS, "steps": 2, "negatives": 3, "negatives_depth": 10, "min_positive_grade": 1}
-    out = _train_files("C", backbone, tmp_path / "model", tmp_path / "work", spec, corpus, hp, seed=1,
-                           run=tmp_path / "train.run")
+    out = _train_files(
+        "C", backbone, tmp_path / "model", tmp_path / "work", spec, corpus, hp, seed=1, run=tmp_path / "train.run"
+    )
     assert json.loads((out / "hparams.json").read_text())["steps"] == 2
 
 
@@ -261,16 +283,18 @@ def test_a_trained_model_folder_has_no_fresh_weights_so_stage_two_keeps_its_head
     data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
     stage1 = _train("C", backbone, data, tmp_path / "m", tmp_path / "w", {**HPARAMS, "steps": 2}, seed=1)
     assert fresh_weight_names(stage1) == []
-    assert all(torch.equal(a, b) for a, b in zip(initial_model(stage1, 5).state_dict().values(),
-                                                  weights(stage1).values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(initial_model(stage1, 5).state_dict().values(), weights(stage1).values())
+    )
 
 
 @pytest.mark.parametrize("decay_all, exempt", [(False, 1), (True, 0)])
 def test_weight_decay_all_decays_biases_and_layernorm_too(tmp_path, groups, decay_all, exempt):
     backbone = build_backbone(TINY, tmp_path / "backbone", groups[3].values())
     model = AutoModelForSequenceClassification.from_pretrained(backbone)
-    module = CrossEncoderModule(model, settings_of("C", {"lr": 1e-3, "weight_decay": 0.01,
-                                                        "weight_decay_all": decay_all}))
+    module = CrossEncoderModule(
+        model, settings_of("C", {"lr": 1e-3, "weight_decay": 0.01, "weight_decay_all": decay_all})
+    )
     groups_ = module.configure_optimizers()["optimizer"].param_groups
     assert [g["weight_decay"] for g in groups_] == [0.01] + [0.0] * exempt
     decayed = {id(p) for p in groups_[0]["params"]}
@@ -288,8 +312,15 @@ def test_a_fixed_validation_seed_holds_out_the_same_queries_for_every_training_s
     for seed in (1, 2):
         for validation_seed in (None, 42):
             hp = {**HPARAMS, "steps": 1, "validation_fraction": 0.25, "validation_seed": validation_seed}
-            out = _train("C", backbone, data, tmp_path / f"m{seed}{validation_seed}",
-                              tmp_path / f"w{seed}{validation_seed}", hp, seed=seed)
+            out = _train(
+                "C",
+                backbone,
+                data,
+                tmp_path / f"m{seed}{validation_seed}",
+                tmp_path / f"w{seed}{validation_seed}",
+                hp,
+                seed=seed,
+            )
             held[seed, validation_seed] = json.loads((out / "hparams.json").read_text())["validation_split_seed"]
     assert held == {(1, None): 1, (2, None): 2, (1, 42): 42, (2, 42): 42}
     assert split_validation(len(data), 0.25, 1)[1] != split_validation(len(data), 0.25, 2)[1]
@@ -304,8 +335,14 @@ def test_the_release_validation_split_holds_out_scikit_learns_queries_of_the_fil
     held = set(train_test_split(list(run), test_size=0.25, random_state=42)[1])  # the run's queries, its order
     seen = []
     data_getitem = type(data).__getitem__
-    hp = {**HPARAMS, "steps": 1, "checkpoint_every": 1, "validation_fraction": 0.25, "validation_seed": 42,
-          "validation_split": "train_test_split"}
+    hp = {
+        **HPARAMS,
+        "steps": 1,
+        "checkpoint_every": 1,
+        "validation_fraction": 0.25,
+        "validation_seed": 42,
+        "validation_split": "train_test_split",
+    }
     try:
         type(data).__getitem__ = lambda self, key: seen.append(key) or data_getitem(self, key)
         out = _train("C", backbone, data, tmp_path / "m", tmp_path / "w", hp, seed=1)
@@ -314,7 +351,7 @@ def test_the_release_validation_split_holds_out_scikit_learns_queries_of_the_fil
     validation = [q for q in data.query_ids if q in held]
     assert json.loads((out / "hparams.json").read_text())["validation_groups"] == len(validation) > 0
     # the validation batches (epoch 0, one pass in item order, after the training step) are exactly those groups
-    assert [data.query_ids[i] for _, i in seen[-len(validation):]] == validation
+    assert [data.query_ids[i] for _, i in seen[-len(validation) :]] == validation
     with pytest.raises(ValueError, match=r"'training\.C\.validation_split': 'random' is not one of"):
         _train("C", backbone, data, tmp_path / "m2", tmp_path / "w2", {**hp, "validation_split": "random"}, seed=1)
 
@@ -322,8 +359,11 @@ def test_the_release_validation_split_holds_out_scikit_learns_queries_of_the_fil
 def _colbert_train_run(path, queries, docs):
     """Rank-DistiLLM's __colbert__msmarco-passage-train-judged.run: TAB-separated 'qid 0 docid rank score ColBERT',
     fp16-quantized scores that tie heavily (here ranks 4-60 all score 19.0)."""
-    lines = [f"{q}\t0\t{d}\t{r}\t{22.0 - r if r <= 3 else 19.0}\tColBERT"
-             for q in queries for r, d in enumerate(docs, start=1)]
+    lines = [
+        f"{q}\t0\t{d}\t{r}\t{22.0 - r if r <= 3 else 19.0}\tColBERT"
+        for q in queries
+        for r, d in enumerate(docs, start=1)
+    ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -341,13 +381,14 @@ def test_contrastive_pools_follow_the_rank_column_of_a_tab_separated_run_with_ti
     assert {d for d, _ in sorted_ranking(read_run(run)[q])[:10]} != set(docs[:10])
     qrels = datasets.qrels(spec)
     texts = dict(datasets.iter_docs(spec))
-    data = _contrastive(datasets.queries(spec), qrels, pools, texts, negatives=3, negatives_depth=10, min_positive_grade=1, seed=0)
+    data = _contrastive(
+        datasets.queries(spec), qrels, pools, texts, negatives=3, negatives_depth=10, min_positive_grade=1, seed=0
+    )
     pool_texts = {texts[d] for d in docs[:10]}
     assert all(set(data[i].passages[1:]) <= pool_texts for i in range(len(data)))
     backbone = build_backbone(TINY, tmp_path / "backbone", texts.values())
     hp = {**HPARAMS, "steps": 2, "negatives": 3, "negatives_depth": 10, "min_positive_grade": 1}
-    out = _train_files("C", backbone, tmp_path / "model", tmp_path / "work", spec, corpus, hp, seed=1,
-                           run=run)
+    out = _train_files("C", backbone, tmp_path / "model", tmp_path / "work", spec, corpus, hp, seed=1, run=run)
     assert json.loads((out / "hparams.json").read_text())["steps"] == 2
 
 
@@ -360,23 +401,37 @@ def test_distillation_trains_from_rankgpt_layout_files(tmp_path, tiny_dataset, c
     qids = sorted(queries)[:6] + ["9000001"]  # the last query is not among the training queries: its text is the file's
     lines, permutations = [], []
     for n, qid in enumerate(qids):
-        passages = [{"docid": docs[(n * 20 + r) % len(docs)], "title": "", "text": "...", "rank": r + 1,
-                     "score": 30.0 - r} for r in range(20)]
-        lines.append(json.dumps({"query_id": qid, "query": queries.get(qid, "a query only the teacher saw"),
-                                 "positive_passages": [{"docid": passages[0]["docid"], "title": "", "text": "..."}],
-                                 "retrieved_passages": passages}))
+        passages = [
+            {"docid": docs[(n * 20 + r) % len(docs)], "title": "", "text": "...", "rank": r + 1, "score": 30.0 - r}
+            for r in range(20)
+        ]
+        lines.append(
+            json.dumps(
+                {
+                    "query_id": qid,
+                    "query": queries.get(qid, "a query only the teacher saw"),
+                    "positive_passages": [{"docid": passages[0]["docid"], "title": "", "text": "..."}],
+                    "retrieved_passages": passages,
+                }
+            )
+        )
         permutations.append(" > ".join(f"[{i}]" for i in range(20, 0, -1)))
     permutations[1] = permutations[1][:-1] + "]."  # a trailing period: dropped
     (tmp_path / "marco-train-100k.jsonl").write_text("\n".join(lines) + "\n")
     (tmp_path / "marco-train-100k-gpt3.5.json").write_text(json.dumps(permutations))
-    teacher = {"candidates": str(tmp_path / "marco-train-100k.jsonl"),
-               "permutations": str(tmp_path / "marco-train-100k-gpt3.5.json"),
-               "ranking_size": 20, "malformed": "drop", "repeated": "keep"}
+    teacher = {
+        "candidates": str(tmp_path / "marco-train-100k.jsonl"),
+        "permutations": str(tmp_path / "marco-train-100k-gpt3.5.json"),
+        "ranking_size": 20,
+        "malformed": "drop",
+        "repeated": "keep",
+    }
     backbone = build_backbone(TINY, tmp_path / "backbone", texts.values())
     hp = {**HPARAMS, "steps": 2, "group_size": 20}
     with caplog.at_level("INFO"):
-        out = _train_files("D", backbone, tmp_path / "model", tmp_path / "work", spec, corpus, hp, seed=1,
-                               teacher=teacher)
+        out = _train_files(
+            "D", backbone, tmp_path / "model", tmp_path / "work", spec, corpus, hp, seed=1, teacher=teacher
+        )
     assert json.loads((out / "hparams.json").read_text())["training_groups"] == 6
     assert "6 of 7 permutations kept, 1 dropped (1 with a token that is not an integer" in caplog.text
 
@@ -385,11 +440,17 @@ def _scored_teacher(folder, kind, qids, docs):
     """A teacher that gives scores for ``qids``, 8 passages each: a TREC run, or triples in the cross-encoder
     ensemble's layout (pos_score neg_score qid pid_pos pid_neg, tab-separated)."""
     if kind == "run":
-        lines = [f"{qid} Q0 {docs[(n * 8 + r) % len(docs)]} {r + 1} {5.0 - 1.5 * r + 0.25 * n:.4f} teacher\n"
-                 for n, qid in enumerate(qids) for r in range(8)]
+        lines = [
+            f"{qid} Q0 {docs[(n * 8 + r) % len(docs)]} {r + 1} {5.0 - 1.5 * r + 0.25 * n:.4f} teacher\n"
+            for n, qid in enumerate(qids)
+            for r in range(8)
+        ]
     else:
-        lines = [f"{7.5 + 0.25 * n}\t{2.0 - 1.5 * r}\t{qid}\t{docs[n * 8 % len(docs)]}\t"
-                 f"{docs[(n * 8 + r) % len(docs)]}\n" for n, qid in enumerate(qids) for r in range(1, 8)]
+        lines = [
+            f"{7.5 + 0.25 * n}\t{2.0 - 1.5 * r}\t{qid}\t{docs[n * 8 % len(docs)]}\t{docs[(n * 8 + r) % len(docs)]}\n"
+            for n, qid in enumerate(qids)
+            for r in range(1, 8)
+        ]
     (folder / f"teacher.{kind}").write_text("".join(lines))
     return {"labels": "scores", kind: str(folder / f"teacher.{kind}"), "depth": 8}
 
@@ -413,13 +474,23 @@ def test_a_loss_on_scores_from_a_teacher_that_ranks_stops_before_training(tmp_pa
     spec, corpus = f"local:{tiny_dataset / 'train'}", f"local:{tiny_dataset}"
     teacher = {**_scored_teacher(tmp_path, "run", sorted(datasets.queries(spec))[:2], ["a", "b"]), "labels": "ranks"}
     with pytest.raises(ConfigError, match=r"'training\.D\.loss': margin_mse distils the teacher's scores"):
-        _train_files("D", tmp_path / "no-model", tmp_path / "model", tmp_path / "work", spec, corpus,
-                     {**HPARAMS, "loss": "margin_mse"}, seed=1, teacher=teacher)
+        _train_files(
+            "D",
+            tmp_path / "no-model",
+            tmp_path / "model",
+            tmp_path / "work",
+            spec,
+            corpus,
+            {**HPARAMS, "loss": "margin_mse"},
+            seed=1,
+            teacher=teacher,
+        )
     assert not (tmp_path / "model").exists()
 
 
-def test_a_checkpoint_of_another_training_is_not_resumed_and_the_changed_run_equals_a_fresh_one(tmp_path, groups,
-                                                                                                 caplog):
+def test_a_checkpoint_of_another_training_is_not_resumed_and_the_changed_run_equals_a_fresh_one(
+    tmp_path, groups, caplog
+):
     queries, qrels, run, texts = groups
     backbone = build_backbone(TINY, tmp_path / "backbone", texts.values())
     data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
@@ -447,20 +518,41 @@ def test_a_changed_data_file_or_initial_model_starts_over_and_a_cosmetic_key_res
 
     def interrupted():
         with pytest.raises(RuntimeError, match="job killed"):
-            _train("C", backbone, _FailingAfter(data, 4 * 3), tmp_path / "m", tmp_path / "w", hp, seed=1,
-                        data_files=[tmp_path / "train.run"])
+            _train(
+                "C",
+                backbone,
+                _FailingAfter(data, 4 * 3),
+                tmp_path / "m",
+                tmp_path / "w",
+                hp,
+                seed=1,
+                data_files=[tmp_path / "train.run"],
+            )
 
-    for change, expected in [("data", "(different: data)"), ("init", "(different: init_model)"),
-                             ("cosmetic", "resuming from")]:
+    for change, expected in [
+        ("data", "(different: data)"),
+        ("init", "(different: init_model)"),
+        ("cosmetic", "resuming from"),
+    ]:
         interrupted()
         caplog.clear()
         if change == "data":
             (tmp_path / "train.run").write_text("q Q0 d 1 2.0 t\n")
-        kwargs = {"init_model": other if change == "init" else backbone,
-                  "hparams": {**hp, "checkpoint_every": 3} if change == "cosmetic" else hp}
+        kwargs = {
+            "init_model": other if change == "init" else backbone,
+            "hparams": {**hp, "checkpoint_every": 3} if change == "cosmetic" else hp,
+        }
         with caplog.at_level("INFO"):
-            _train("C", kwargs["init_model"], data, tmp_path / f"m-{change}", tmp_path / "w", kwargs["hparams"],
-                        seed=1, data_files=[tmp_path / "train.run"])
+            _train(
+                "C",
+                kwargs["init_model"],
+                data,
+                tmp_path / f"m-{change}",
+                tmp_path / "w",
+                kwargs["hparams"],
+                seed=1,
+                data_files=[tmp_path / "train.run"],
+            )
         assert expected in caplog.text, change
 
 
@@ -482,8 +574,18 @@ def test_training_reads_texts_from_the_document_store_with_the_same_result(tmp_p
     plain = _train_files(stage, backbone, tmp_path / "plain", tmp_path / "w1", spec, corpus, hp, seed=1, **kwargs)
     if stage == "C":
         kwargs = {"candidates": tmp_path / "candidates"}
-    stored = _train_files(stage, backbone, tmp_path / "stored", tmp_path / "w2", spec, corpus, hp, seed=1,
-                          doc_store=tmp_path / "docstore", **kwargs)
+    stored = _train_files(
+        stage,
+        backbone,
+        tmp_path / "stored",
+        tmp_path / "w2",
+        spec,
+        corpus,
+        hp,
+        seed=1,
+        doc_store=tmp_path / "docstore",
+        **kwargs,
+    )
     assert all(torch.equal(a, b) for a, b in zip(weights(plain).values(), weights(stored).values()))
 
 
@@ -496,8 +598,10 @@ def test_chunk_size_sets_the_forward_passes_of_a_micro_batch_and_not_the_scores(
     items = [data[i] for i in range(4)]  # 4 groups x 7 pairs = 28 pairs
     batch = GroupCollator(tokenizer, 64, chunk_size)(items)
     assert len(batch["chunks"]) == passes
-    module = CrossEncoderModule(AutoModelForSequenceClassification.from_pretrained(backbone).eval(),
-                                settings_of("C", {"lr": 1e-3, "weight_decay": 0}))
+    module = CrossEncoderModule(
+        AutoModelForSequenceClassification.from_pretrained(backbone).eval(),
+        settings_of("C", {"lr": 1e-3, "weight_decay": 0}),
+    )
     with torch.no_grad():
         reference = module.scores(GroupCollator(tokenizer, 64, 1)(items))
         assert torch.allclose(module.scores(batch), reference, atol=1e-5)
@@ -509,8 +613,9 @@ def test_data_workers_draw_the_same_batches_so_the_weights_are_equal(tmp_path, t
     from stagewise.training.trainer import data_workers
 
     spec, corpus = f"local:{tiny_dataset / 'train'}", f"local:{tiny_dataset}"
-    run = _colbert_train_run(tmp_path / "train.run", datasets.queries(spec),
-                             [d for d, _ in datasets.iter_docs(spec)][:40])
+    run = _colbert_train_run(
+        tmp_path / "train.run", datasets.queries(spec), [d for d, _ in datasets.iter_docs(spec)][:40]
+    )
     build_candidates(run, datasets.qrels(spec), tmp_path / "candidates", depth=10)
     build_offset_index(tiny_dataset / "docs.tsv", tmp_path / "docstore")
     backbone = build_backbone(TINY, tmp_path / "backbone", (t for _, t in datasets.iter_docs(spec)))
@@ -518,14 +623,28 @@ def test_data_workers_draw_the_same_batches_so_the_weights_are_equal(tmp_path, t
     models = {}
     for workers in (0, 2):
         with caplog.at_level("INFO"):
-            models[workers] = _train_files("C", backbone, tmp_path / f"m{workers}", tmp_path / f"w{workers}", spec,
-                                               corpus, {**hp, "data_workers": workers}, seed=1,
-                                               candidates=tmp_path / "candidates", doc_store=tmp_path / "docstore")
+            models[workers] = _train_files(
+                "C",
+                backbone,
+                tmp_path / f"m{workers}",
+                tmp_path / f"w{workers}",
+                spec,
+                corpus,
+                {**hp, "data_workers": workers},
+                seed=1,
+                candidates=tmp_path / "candidates",
+                doc_store=tmp_path / "docstore",
+            )
     assert "2 data workers draw and tokenize" in caplog.text
     assert all(torch.equal(a, b) for a, b in zip(weights(models[0]).values(), weights(models[2]).values()))
     # auto: none on the CPU, where the model uses the job's threads; the threads less one (at most 8) on a GPU
-    assert (data_workers("auto", False, 8), data_workers("auto", True, 8), data_workers("auto", True, 32),
-            data_workers("auto", True, 1), data_workers(3, False, 1)) == (0, 7, 8, 0, 3)
+    assert (
+        data_workers("auto", False, 8),
+        data_workers("auto", True, 8),
+        data_workers("auto", True, 32),
+        data_workers("auto", True, 1),
+        data_workers(3, False, 1),
+    ) == (0, 7, 8, 0, 3)
 
 
 def test_a_stage_two_at_the_releases_learning_rate_moves_no_weight_and_says_so(tmp_path, groups, caplog):
@@ -536,8 +655,9 @@ def test_a_stage_two_at_the_releases_learning_rate_moves_no_weight_and_says_so(t
     moved = json.loads((stage1 / "hparams.json").read_text())["movement"]
     assert moved["changed_fraction"] > 0.5 and 0 < moved["relative_l2"] < 1  # lr 2e-3 moves nearly every weight
     with caplog.at_level("WARNING"):
-        stage2 = _train("C", stage1, data, tmp_path / "cd", tmp_path / "w2", {**HPARAMS, "steps": 4, "lr": 6.0e-12},
-                             seed=1)
+        stage2 = _train(
+            "C", stage1, data, tmp_path / "cd", tmp_path / "w2", {**HPARAMS, "steps": 4, "lr": 6.0e-12}, seed=1
+        )
     moved = json.loads((stage2 / "hparams.json").read_text())["movement"]
     # only weights below about 6e-12 x 2^24 = 1e-4 (some 0.4% of a normal(0, 0.02) init) can take a step of 6e-12
     assert moved["relative_l2"] < 1e-10 and moved["changed_fraction"] < 0.01
@@ -554,10 +674,19 @@ def test_training_time_is_summed_over_a_stopped_and_a_resumed_attempt(tmp_path, 
     # every micro-batch sleeps 0.3 s: the first attempt stops after step 4 (the signal arrives with micro-batch 5,
     # read ahead during step 4), the second trains steps 5-8: each attempt sleeps at least 4 x 0.3 s
     with pytest.raises(TrainingInterrupted, match="after step 4 of 8"):
-        _train("C", backbone, _SignalAfter(data, 4 * 5 + 1, signal.SIGTERM), tmp_path / "model",
-                    tmp_path / "work", hp, seed=1, step_seconds=0.3)
-    checkpointed = torch.load(tmp_path / "work" / "checkpoints" / "last.ckpt", map_location="cpu",
-                              weights_only=False)["stagewise_seen"]["seconds"]
+        _train(
+            "C",
+            backbone,
+            _SignalAfter(data, 4 * 5 + 1, signal.SIGTERM),
+            tmp_path / "model",
+            tmp_path / "work",
+            hp,
+            seed=1,
+            step_seconds=0.3,
+        )
+    checkpointed = torch.load(tmp_path / "work" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)[
+        "stagewise_seen"
+    ]["seconds"]
     assert checkpointed >= 3 * 0.3  # the checkpoint of step 4 is saved before that step's sleep
     out = _train("C", backbone, data, tmp_path / "model", tmp_path / "work", hp, seed=1, step_seconds=0.3)
     total = json.loads((out / "hparams.json").read_text())["train_seconds"]
@@ -570,8 +699,10 @@ def test_a_diverged_training_says_so_and_writes_no_model(tmp_path, groups):
     queries, qrels, run, texts = groups
     backbone = build_backbone(TINY, tmp_path / "backbone", texts.values())
     data = _contrastive(queries, qrels, run, texts, negatives=3, negatives_depth=30, min_positive_grade=2, seed=0)
-    with pytest.raises(TrainingDiverged, match=r"training diverged: the loss is nan at optimizer step \d+ "
-                                               r"\(learning rate 1e\+30\)"):
-        _train("C", backbone, data, tmp_path / "model", tmp_path / "work", {**HPARAMS, "steps": 6, "lr": 1e30},
-                    seed=1)
+    with pytest.raises(
+        TrainingDiverged,
+        match=r"training diverged: the loss is nan at optimizer step \d+ "
+        r"\(learning rate 1e\+30\)",
+    ):
+        _train("C", backbone, data, tmp_path / "model", tmp_path / "work", {**HPARAMS, "steps": 6, "lr": 1e30}, seed=1)
     assert not (tmp_path / "model").exists()

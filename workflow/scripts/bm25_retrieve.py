@@ -9,5 +9,10 @@ set_job(snakemake.config, snakemake.rule, snakemake.wildcards)  # what the prove
 os.environ["STAGEWISE_JVM_HEAP_MB"] = str(int(snakemake.resources.mem_mb * 0.6))
 from stagewise.first_stage.bm25 import Bm25Settings, retrieve  # noqa: E402
 
-retrieve(snakemake.input.index, snakemake.params.queries, snakemake.output[0],
-         Bm25Settings.from_config(snakemake.params.settings), threads=snakemake.threads)
+retrieve(
+    snakemake.input.index,
+    snakemake.params.queries,
+    snakemake.output[0],
+    Bm25Settings.from_config(snakemake.params.settings),
+    threads=snakemake.threads,
+)

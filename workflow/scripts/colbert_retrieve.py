@@ -7,6 +7,11 @@ from stagewise.first_stage.colbert import ColbertSettings, PlaidIndex, QueryShar
 from stagewise.provenance import set_job  # noqa: E402
 
 set_job(snakemake.config, snakemake.rule, snakemake.wildcards)  # what the provenance records of its outputs name
-retrieve(PlaidIndex(snakemake.input.index, snakemake.params.checkpoint), snakemake.params.queries, snakemake.output[0],
-         ColbertSettings.from_config(snakemake.params.settings), threads=snakemake.threads,
-         shards=QueryShards(snakemake.params.shard_dir))
+retrieve(
+    PlaidIndex(snakemake.input.index, snakemake.params.checkpoint),
+    snakemake.params.queries,
+    snakemake.output[0],
+    ColbertSettings.from_config(snakemake.params.settings),
+    threads=snakemake.threads,
+    shards=QueryShards(snakemake.params.shard_dir),
+)

@@ -6,5 +6,10 @@ set_job(snakemake.config, snakemake.rule, snakemake.wildcards)  # what the prove
 from stagewise.data.datasets import queries  # noqa: E402
 from stagewise.first_stage.runfile import import_run  # noqa: E402
 
-import_run(snakemake.input.run, snakemake.output[0], queries(snakemake.params.queries), depth=snakemake.params.depth,
-           tag=snakemake.wildcards.ranker)
+import_run(
+    snakemake.input.run,
+    snakemake.output[0],
+    queries(snakemake.params.queries),
+    depth=snakemake.params.depth,
+    tag=snakemake.wildcards.ranker,
+)

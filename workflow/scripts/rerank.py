@@ -10,6 +10,11 @@ from stagewise.settings import RerankSettings  # noqa: E402
 
 set_job(snakemake.config, snakemake.rule, snakemake.wildcards)  # what the provenance records of its outputs name
 p, w = snakemake.params, snakemake.wildcards
-rerank_files(snakemake.input.model, [RerankJob(snakemake.input.run, p.queries, snakemake.output[0])],
-             Corpus(p.corpus, snakemake.input.get("doc_store")), RerankSettings.from_section(p.settings),
-             snakemake.threads, tag=f"{w.reranker}-{w.schedule}-seed{w.seed}")
+rerank_files(
+    snakemake.input.model,
+    [RerankJob(snakemake.input.run, p.queries, snakemake.output[0])],
+    Corpus(p.corpus, snakemake.input.get("doc_store")),
+    RerankSettings.from_section(p.settings),
+    snakemake.threads,
+    tag=f"{w.reranker}-{w.schedule}-seed{w.seed}",
+)

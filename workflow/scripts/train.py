@@ -13,8 +13,13 @@ p, w, config = snakemake.params, snakemake.wildcards, snakemake.config
 training = cell_training(config, w.schedule)
 # the run C's candidates store was built from, checked to be that file (read from the config, not a rule input: an
 # input added to the rule would retrain every finished grid under the input rerun trigger)
-files = TrainingFiles(p.train, p.corpus, candidates=snakemake.input.get("candidates"),
-                      candidates_source=negatives_run_path(config) if p.stage == "C" else None,
-                      doc_store=snakemake.input.get("doc_store"), teacher=training.teacher)
+files = TrainingFiles(
+    p.train,
+    p.corpus,
+    candidates=snakemake.input.get("candidates"),
+    candidates_source=negatives_run_path(config) if p.stage == "C" else None,
+    doc_store=snakemake.input.get("doc_store"),
+    teacher=training.teacher,
+)
 paths = StagePaths(snakemake.input.init, snakemake.output[0], p.work_dir)
 train_from_files(training.stage, files, paths, int(w.seed), snakemake.threads)

@@ -43,12 +43,16 @@ class Candidates:
         built from (see ``stagewise.io.file_identity``; a source deleted since is not checked)."""
         folder = Path(folder)
         if not (folder / "meta.json").exists():
-            raise InputFormatError(folder, "not a training candidates store (no meta.json); the training_candidates "
-                                           "rule builds it")
+            raise InputFormatError(
+                folder, "not a training candidates store (no meta.json); the training_candidates rule builds it"
+            )
         meta = json.loads((folder / "meta.json").read_text())
         if meta.get("format") != FORMAT:
-            raise InputFormatError(folder, f"a candidates store of layout {meta.get('format')}, this stagewise reads "
-                                           f"layout {FORMAT}: delete the folder, the training_candidates rule rebuilds it")
+            raise InputFormatError(
+                folder,
+                f"a candidates store of layout {meta.get('format')}, this stagewise reads "
+                f"layout {FORMAT}: delete the folder, the training_candidates rule rebuilds it",
+            )
         if source is not None and Path(source).exists() and "source_identity" in meta:
             check_identity(source, meta["source_identity"], folder)
         arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in ARRAYS}
@@ -66,15 +70,16 @@ class Candidates:
     @classmethod
     def from_run(cls, run, qrels: Qrels) -> Candidates:
         """From in-memory rankings: qid -> docids best first, or qid -> {docid: score} (ordered by score)."""
-        return cls.from_rankings({q: list(r) if isinstance(r, list) else [d for d, _ in sorted_ranking(r)]
-                                  for q, r in run.items()}, qrels)
+        return cls.from_rankings(
+            {q: list(r) if isinstance(r, list) else [d for d, _ in sorted_ranking(r)] for q, r in run.items()}, qrels
+        )
 
     def __len__(self):
         return len(self.qids)
 
     def pool(self, i: int) -> list[str]:
         a = self.arrays
-        return self.docids[a["pool"][a["pool_offsets"][i]:a["pool_offsets"][i + 1]]].tolist()
+        return self.docids[a["pool"][a["pool_offsets"][i] : a["pool_offsets"][i + 1]]].tolist()
 
     def judged(self, i: int) -> dict[str, int]:
         a = self.arrays
@@ -103,7 +108,7 @@ class _Builder:
         ids = self._ids(ranking)
         while self.pool_size + len(ids) > len(self.pool):
             self.pool = np.resize(self.pool, 2 * len(self.pool))
-        self.pool[self.pool_size:self.pool_size + len(ids)] = ids
+        self.pool[self.pool_size : self.pool_size + len(ids)] = ids
         self.pool_size += len(ids)
         self.pool_offsets.append(self.pool_size)
         relevant = sorted((d, g) for d, g in judged.items() if g > 0)
@@ -116,10 +121,15 @@ class _Builder:
         docids = np.empty(len(self.vocabulary), dtype=f"<U{max(map(len, self.vocabulary), default=1)}")
         for docid, i in self.vocabulary.items():
             docids[i] = docid
-        return {"qids": np.array(self.qids, dtype=f"<U{max(map(len, self.qids), default=1)}"), "docids": docids,
-                "pool_offsets": np.array(self.pool_offsets, dtype=np.int64), "pool": self.pool[:self.pool_size].copy(),
-                "positive_offsets": np.array(self.positive_offsets, dtype=np.int64),
-                "positives": np.array(self.positives, dtype=np.int32), "grades": np.array(self.grades, dtype=np.int16)}
+        return {
+            "qids": np.array(self.qids, dtype=f"<U{max(map(len, self.qids), default=1)}"),
+            "docids": docids,
+            "pool_offsets": np.array(self.pool_offsets, dtype=np.int64),
+            "pool": self.pool[: self.pool_size].copy(),
+            "positive_offsets": np.array(self.positive_offsets, dtype=np.int64),
+            "positives": np.array(self.positives, dtype=np.int32),
+            "grades": np.array(self.grades, dtype=np.int16),
+        }
 
 
 def build_candidates(run_path, qrels: Qrels, out_dir, depth: int, queries=None) -> dict:
@@ -152,8 +162,12 @@ def build_candidates(run_path, qrels: Qrels, out_dir, depth: int, queries=None) 
         if qid != current:
             flush()
             if qid in done:
-                raise InputFormatError(run_path, f"query {qid!r} appears again after other queries: the run must "
-                                                 "list each query's lines together (sort -s -k1,1)", lineno)
+                raise InputFormatError(
+                    run_path,
+                    f"query {qid!r} appears again after other queries: the run must "
+                    "list each query's lines together (sort -s -k1,1)",
+                    lineno,
+                )
             current, entries, seen = qid, [], set()
         if docid in seen:
             raise InputFormatError(run_path, f"document {docid!r} appears twice for query {qid!r}", lineno)
@@ -162,14 +176,26 @@ def build_candidates(run_path, qrels: Qrels, out_dir, depth: int, queries=None) 
     flush()
     if not counts["queries"]:
         raise InputFormatError(run_path, "no queries of the training set in this run")
-    meta = {"format": FORMAT, "source": str(run_path), "source_identity": file_identity(run_path), "depth": depth,
-            **counts, "docids": len(builder.vocabulary)}
+    meta = {
+        "format": FORMAT,
+        "source": str(run_path),
+        "source_identity": file_identity(run_path),
+        "depth": depth,
+        **counts,
+        "docids": len(builder.vocabulary),
+    }
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
         for name, array in builder.arrays().items():
             np.save(tmp / f"{name}.npy", array)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
         Candidates.open(tmp)  # opens, or the job fails before the rename
-    log.info("training candidates: %d queries, top %d of %d run lines, %d distinct passages -> %s",
-             counts["queries"], depth, counts["lines"], meta["docids"], out_dir)
+    log.info(
+        "training candidates: %d queries, top %d of %d run lines, %d distinct passages -> %s",
+        counts["queries"],
+        depth,
+        counts["lines"],
+        meta["docids"],
+        out_dir,
+    )
     return meta

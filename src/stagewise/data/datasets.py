@@ -24,7 +24,7 @@ def is_local(spec: str) -> bool:
 
 
 def local_folder(spec: str) -> Path:
-    return Path(spec[len(LOCAL_PREFIX):])
+    return Path(spec[len(LOCAL_PREFIX) :])
 
 
 def local_docs_file(folder: Path) -> Path:
@@ -85,8 +85,10 @@ def load(spec: str):
         if spec not in ir_datasets.registry:
             _register_local(spec)
     elif spec not in ir_datasets.registry:
-        raise InputFormatError(spec, "not an ir_datasets id (see https://ir-datasets.com); a local dataset folder is "
-                                     "written local:<folder>")
+        raise InputFormatError(
+            spec,
+            "not an ir_datasets id (see https://ir-datasets.com); a local dataset folder is written local:<folder>",
+        )
     else:
         _check_prepared(spec)
     return ir_datasets.load(spec)
@@ -101,9 +103,12 @@ def _check_prepared(spec: str):
 
     root = os.environ.get(PREPARED_ENV)
     if root and not marker_path(root, spec).exists():
-        raise InputFormatError(spec, f"not prepared ({marker_path(root, spec)} is absent): the prepare_dataset rule "
-                                     "downloads it and builds its docstore on the submitting host; run "
-                                     f"`snakemake {marker_path(PREPARED_DATASETS, spec)}` there")
+        raise InputFormatError(
+            spec,
+            f"not prepared ({marker_path(root, spec)} is absent): the prepare_dataset rule "
+            "downloads it and builds its docstore on the submitting host; run "
+            f"`snakemake {marker_path(PREPARED_DATASETS, spec)}` there",
+        )
 
 
 def queries(spec: str) -> dict[str, str]:

@@ -39,8 +39,11 @@ class OffsetDocStore:
             raise InputFormatError(index_dir, "not a document store (no meta.json); the doc_store rule builds it")
         self.meta = json.loads(meta_path.read_text())
         if self.meta.get("format") != FORMAT:
-            raise InputFormatError(index_dir, f"a document store of layout {self.meta.get('format', 1)}, this stagewise "
-                                              f"reads layout {FORMAT}: delete the folder, the doc_store rule rebuilds it")
+            raise InputFormatError(
+                index_dir,
+                f"a document store of layout {self.meta.get('format', 1)}, this stagewise "
+                f"reads layout {FORMAT}: delete the folder, the doc_store rule rebuilds it",
+            )
         # relative to the store (an older store's absolute path stays absolute)
         self.path = Path(os.path.normpath(Path(located_at or index_dir).absolute() / self.meta["docs"]))
         stat = self.path.stat()
@@ -49,8 +52,10 @@ class OffsetDocStore:
         if "sample_sha256" in self.meta:  # a same-size replacement given the original date (cp -p, rsync -a)
             check_identity(self.path, self.meta, index_dir)
         # plain arrays over the mapped files (np.asarray: no copy): indexing a np.memmap costs ~15 us in Python
-        self.docids, self.offsets, self.lengths = (np.asarray(np.load(index_dir / name, mmap_mode="r"))
-                                                   for name in ("docids.npy", "offsets.npy", "lengths.npy"))
+        self.docids, self.offsets, self.lengths = (
+            np.asarray(np.load(index_dir / name, mmap_mode="r"))
+            for name in ("docids.npy", "offsets.npy", "lengths.npy")
+        )
         self._file, self._pid = None, None
 
     def _handle(self):

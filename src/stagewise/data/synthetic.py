@@ -95,7 +95,7 @@ def generate(spec: SyntheticSpec):
     off = T * C
     context = np.array(stems[off : off + T * spec.context_words_per_topic]).reshape(T, -1)
     filler = np.array(stems[off + T * spec.context_words_per_topic :])
-    spam_vocab = np.array(_make_words(rng, spec.spam_words + len(stems))[len(stems):]) if spec.spam_words else None
+    spam_vocab = np.array(_make_words(rng, spec.spam_words + len(stems))[len(stems) :]) if spec.spam_words else None
     filler_p = 1.0 / np.arange(1, len(filler) + 1)
     filler_p /= filler_p.sum()
     form_p = np.array(spec.form_weights[:F], dtype=float)

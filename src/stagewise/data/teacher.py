@@ -64,11 +64,11 @@ def parse_permutation(text: str, n: int) -> list[int]:
     try:
         ids = [int(t) for t in tokens]
     except ValueError:
-        raise MalformedPermutation("not_integer", f"permutation {str(text)[:60]!r} has a token that is not an "
-                                                  "integer") from None
+        raise MalformedPermutation(
+            "not_integer", f"permutation {str(text)[:60]!r} has a token that is not an integer"
+        ) from None
     if len(ids) != n:
-        raise MalformedPermutation("wrong_length", f"permutation {str(text)[:60]!r} lists {len(ids)} ids, "
-                                                   f"{n} expected")
+        raise MalformedPermutation("wrong_length", f"permutation {str(text)[:60]!r} lists {len(ids)} ids, {n} expected")
     return ids
 
 
@@ -108,8 +108,12 @@ def _read_candidates(path) -> list[tuple[int, str, str | None, dict[int, str]]]:
                     raise ValueError(f"rank {rank} appears twice in retrieved_passages")
                 by_rank[rank] = str(passage["docid"])
         except KeyError as e:
-            raise InputFormatError(path, f"not a candidates entry (no {e} field; expected query_id or qid, "
-                                         "query, retrieved_passages with docid and rank)", lineno) from None
+            raise InputFormatError(
+                path,
+                f"not a candidates entry (no {e} field; expected query_id or qid, "
+                "query, retrieved_passages with docid and rank)",
+                lineno,
+            ) from None
         except (ValueError, TypeError, AttributeError) as e:
             raise InputFormatError(path, f"not a candidates entry ({e})", lineno) from None
         query = entry.get("query")
@@ -117,8 +121,9 @@ def _read_candidates(path) -> list[tuple[int, str, str | None, dict[int, str]]]:
     return candidates
 
 
-def read_teacher(candidates_path, permutations_path, ranking_size: int | None = 20, malformed: str = "drop",
-                 repeated: str = "keep") -> Teacher:
+def read_teacher(
+    candidates_path, permutations_path, ranking_size: int | None = 20, malformed: str = "drop", repeated: str = "keep"
+) -> Teacher:
     """The teacher's rankings from RankGPT-layout candidates + permutations (see the module docstring).
 
     ``ranking_size``: tokens a permutation must have (None: as many as its candidates line retrieved).
@@ -140,8 +145,11 @@ def read_teacher(candidates_path, permutations_path, ranking_size: int | None = 
         raise InputFormatError(permutations_path, f"not valid JSON ({e.msg})", e.lineno) from None
     if not isinstance(permutations, list) or len(permutations) != len(candidates):
         found = f"{len(permutations)} entries" if isinstance(permutations, list) else type(permutations).__name__
-        raise InputFormatError(permutations_path, f"expected a JSON list of {len(candidates)} permutation strings, "
-                                                  f"one per line of {candidates_path}; found {found}")
+        raise InputFormatError(
+            permutations_path,
+            f"expected a JSON list of {len(candidates)} permutation strings, "
+            f"one per line of {candidates_path}; found {found}",
+        )
     teacher = Teacher({}, {}, dict.fromkeys(("permutations", "kept", *MALFORMED, "repeated", "duplicate_query"), 0))
     counts = teacher.counts
     counts["permutations"] = len(permutations)
@@ -150,9 +158,12 @@ def read_teacher(candidates_path, permutations_path, ranking_size: int | None = 
             ids = parse_permutation(perm, ranking_size or len(by_rank))
             missing = sorted({j for j in ids if j not in by_rank})
             if missing:
-                raise MalformedPermutation("out_of_range", f"ids {missing} name no passage of line {cand_line} of "
-                                                           f"{candidates_path} (ranks {min(by_rank, default=0)}.."
-                                                           f"{max(by_rank, default=0)})")
+                raise MalformedPermutation(
+                    "out_of_range",
+                    f"ids {missing} name no passage of line {cand_line} of "
+                    f"{candidates_path} (ranks {min(by_rank, default=0)}.."
+                    f"{max(by_rank, default=0)})",
+                )
         except MalformedPermutation as e:
             if malformed == "drop":
                 counts[e.reason] += 1
@@ -176,25 +187,41 @@ def read_teacher(candidates_path, permutations_path, ranking_size: int | None = 
 
 def _log_counts(counts, repeated, ranking_size, path):
     dropped = sum(counts[r] for r in MALFORMED) + (counts["repeated"] if repeated == "drop" else 0)
-    log.info("teacher: %d of %d permutations kept, %d dropped (%d with a token that is not an integer, %d without "
-             "exactly %s ids, %d naming a passage the candidates line lacks%s); %d with a repeated id %s (%s)",
-             counts["kept"], counts["permutations"], dropped, counts["not_integer"], counts["wrong_length"],
-             ranking_size or "the retrieved number of", counts["out_of_range"],
-             f", {counts['repeated']} with a repeated id" if repeated == "drop" else "", counts["repeated"],
-             "dropped" if repeated == "drop" else "kept, each passage at its first place", path)
+    log.info(
+        "teacher: %d of %d permutations kept, %d dropped (%d with a token that is not an integer, %d without "
+        "exactly %s ids, %d naming a passage the candidates line lacks%s); %d with a repeated id %s (%s)",
+        counts["kept"],
+        counts["permutations"],
+        dropped,
+        counts["not_integer"],
+        counts["wrong_length"],
+        ranking_size or "the retrieved number of",
+        counts["out_of_range"],
+        f", {counts['repeated']} with a repeated id" if repeated == "drop" else "",
+        counts["repeated"],
+        "dropped" if repeated == "drop" else "kept, each passage at its first place",
+        path,
+    )
     if dropped:
         log.warning("teacher: dropped %d of %d permutations (%s)", dropped, counts["permutations"], path)
     if counts["duplicate_query"]:
-        log.warning("teacher: %d queries have more than one candidates line; the last one is used (%s)",
-                    counts["duplicate_query"], path)
+        log.warning(
+            "teacher: %d queries have more than one candidates line; the last one is used (%s)",
+            counts["duplicate_query"],
+            path,
+        )
 
 
 def read_teacher_run(path, depth: int = 20) -> Teacher:
     """A teacher given as a TREC run: each query's top-``depth`` by score (ties in trec_eval's order, see
     ``stagewise.io.sorted_ranking``), with their scores (the labels of a teacher that gives scores)."""
     tops = {qid: sorted_ranking(docs)[:depth] for qid, docs in read_run(path).items()}
-    return Teacher({qid: [d for d, _ in top] for qid, top in tops.items()}, {}, {"kept": len(tops)},
-                   scores={qid: dict(top) for qid, top in tops.items()})
+    return Teacher(
+        {qid: [d for d, _ in top] for qid, top in tops.items()},
+        {},
+        {"kept": len(tops)},
+        scores={qid: dict(top) for qid, top in tops.items()},
+    )
 
 
 #: the columns of a scored triple, in the order of the MS MARCO cross-encoder-ensemble file
@@ -218,18 +245,27 @@ def read_teacher_triples(path) -> Teacher:
             continue
         parts = line.split()
         if len(parts) != len(TRIPLE_COLUMNS):
-            raise InputFormatError(path, f"expected {len(TRIPLE_COLUMNS)} columns '{' '.join(TRIPLE_COLUMNS)}' "
-                                         f"(the cross-encoder-ensemble triples' layout), got {len(parts)}", lineno)
+            raise InputFormatError(
+                path,
+                f"expected {len(TRIPLE_COLUMNS)} columns '{' '.join(TRIPLE_COLUMNS)}' "
+                f"(the cross-encoder-ensemble triples' layout), got {len(parts)}",
+                lineno,
+            )
         pos_score, neg_score, qid, pid_pos, pid_neg = parts
         if not counts["triples"] and _ids_first(parts):
             # numeric ids would read as scores
-            raise InputFormatError(path, f"the first triple has integer ids where the scores belong and scores where "
-                                         f"the ids belong; expected '{' '.join(TRIPLE_COLUMNS)}'", lineno)
+            raise InputFormatError(
+                path,
+                f"the first triple has integer ids where the scores belong and scores where "
+                f"the ids belong; expected '{' '.join(TRIPLE_COLUMNS)}'",
+                lineno,
+            )
         try:
             pair = {pid_pos: float(pos_score), pid_neg: float(neg_score)}
         except ValueError:
-            raise InputFormatError(path, f"pos_score {pos_score!r} or neg_score {neg_score!r} is not a number",
-                                   lineno) from None
+            raise InputFormatError(
+                path, f"pos_score {pos_score!r} or neg_score {neg_score!r} is not a number", lineno
+            ) from None
         if not all(np.isfinite(list(pair.values()))):
             raise InputFormatError(path, f"pos_score {pos_score!r} or neg_score {neg_score!r} is not finite", lineno)
         counts["triples"] += 1
@@ -241,11 +277,20 @@ def read_teacher_triples(path) -> Teacher:
             positives[qid].append(pid_pos)
     rankings = {qid: [d for d, _ in sorted_ranking(docs)] for qid, docs in scores.items()}
     counts["kept"] = len(rankings)
-    log.info("teacher: %d triples of %d queries, %d passages with their scores (%s)", counts["triples"], len(rankings),
-             sum(len(r) for r in rankings.values()), path)
+    log.info(
+        "teacher: %d triples of %d queries, %d passages with their scores (%s)",
+        counts["triples"],
+        len(rankings),
+        sum(len(r) for r in rankings.values()),
+        path,
+    )
     if counts["differing_scores"]:
-        log.warning("teacher: %d times a triple gives a passage another score than an earlier line of its query; "
-                    "the first score is kept (%s)", counts["differing_scores"], path)
+        log.warning(
+            "teacher: %d times a triple gives a passage another score than an earlier line of its query; "
+            "the first score is kept (%s)",
+            counts["differing_scores"],
+            path,
+        )
     return Teacher(rankings, {}, counts, scores=scores, positives=positives)
 
 
@@ -280,9 +325,14 @@ def simulated_teacher(run, qrels, queries, depth: int = 20, noise: float = 0.7, 
     for qid, top, noisy in _noisy_grades(run, qrels, depth, noise, seed):
         judged = qrels.get(qid, {})
         order = sorted(range(len(top)), key=lambda i: (-noisy[i], i))
-        candidates.append({"query_id": qid, "query": queries[qid],
-                           "positive_passages": [{"docid": d} for d, g in sorted(judged.items()) if g > 0],
-                           "retrieved_passages": [{"docid": d, "rank": r} for r, d in enumerate(top, start=1)]})
+        candidates.append(
+            {
+                "query_id": qid,
+                "query": queries[qid],
+                "positive_passages": [{"docid": d} for d, g in sorted(judged.items()) if g > 0],
+                "retrieved_passages": [{"docid": d, "rank": r} for r, d in enumerate(top, start=1)],
+            }
+        )
         permutations.append(" > ".join(f"[{i + 1}]" for i in order))
     return candidates, permutations
 
@@ -292,8 +342,10 @@ def simulated_teacher_scores(run, qrels, depth: int = 20, noise: float = 0.7, se
     arguments), as a run (qid -> docid -> score) for a teacher that gives scores; write it with
     ``stagewise.io.write_run``. Its order equals the permutations' wherever no two noisy grades tie (the permutations
     break ties by first-stage rank, a run by document id)."""
-    return {qid: {d: float(g) for d, g in zip(top, noisy)} for qid, top, noisy in _noisy_grades(run, qrels, depth,
-                                                                                                 noise, seed)}
+    return {
+        qid: {d: float(g) for d, g in zip(top, noisy)}
+        for qid, top, noisy in _noisy_grades(run, qrels, depth, noise, seed)
+    }
 
 
 def write_teacher(candidates, permutations, candidates_path, permutations_path):

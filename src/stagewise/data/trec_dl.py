@@ -91,8 +91,11 @@ def prepare_trec_dl(source, out, depth: int | None = 100) -> dict:
     source, out = Path(source), Path(out)
     missing = [str(p) for p in source_files(source) if not p.exists()]
     if missing:
-        raise InputFormatError(source, f"the shared TREC DL files are incomplete: {len(missing)} missing, "
-                                       f"e.g. {missing[0]} (see the README files of {source})")
+        raise InputFormatError(
+            source,
+            f"the shared TREC DL files are incomplete: {len(missing)} missing, "
+            f"e.g. {missing[0]} (see the README files of {source})",
+        )
     texts = read_passages(source / PASSAGES)
     write_tsv(texts, out / "docs.tsv")
     summary: dict = {"source": str(source), "depth": depth, "passages": len(texts), "sets": {}, "runs": {}}
@@ -106,23 +109,37 @@ def prepare_trec_dl(source, out, depth: int | None = 100) -> dict:
         write_tsv(judged, out / name / "queries.tsv")
         write_qrels(qrels, out / name / "qrels.txt")
         summary["sets"][name] = {"queries": len(judged), "judgments": sum(map(len, qrels.values()))}
-        log.info("%s: %d judged queries (of %d topics), %d judgments", name, len(judged), len(topics),
-                 summary["sets"][name]["judgments"])
+        log.info(
+            "%s: %d judged queries (of %d topics), %d judgments",
+            name,
+            len(judged),
+            len(topics),
+            summary["sets"][name]["judgments"],
+        )
         if name == "dl19":
             with_text = {q: {d: g for d, g in docs.items() if d in texts} for q, docs in qrels.items()}
             kept = sum(map(len, with_text.values()))
             write_tsv(judged, out / "dl19-train" / "queries.tsv")
             write_qrels({q: d for q, d in with_text.items() if d}, out / "dl19-train" / "qrels.txt")
             summary["sets"]["dl19-train"] = {"queries": len(judged), "judgments": kept}
-            log.info("dl19-train: %d of %d judgments have passage text and are kept", kept,
-                     summary["sets"][name]["judgments"])
+            log.info(
+                "dl19-train: %d of %d judgments have passage text and are kept",
+                kept,
+                summary["sets"][name]["judgments"],
+            )
     for ranker, files in RUNS.items():
         for name, rel in files.items():
             run, kept, dropped = keep_with_text(read_run(source / rel), texts, depth)
             write_run(run, out / "runs" / ranker / f"{name}.run", tag=ranker)
             summary["runs"][f"{ranker}/{name}"] = {"queries": len(run), "kept": kept, "dropped_without_text": dropped}
-            log.info("%s %s: %d queries, %d candidates kept, %d dropped (no passage text)", ranker, name, len(run),
-                     kept, dropped)
+            log.info(
+                "%s %s: %d queries, %d candidates kept, %d dropped (no passage text)",
+                ranker,
+                name,
+                len(run),
+                kept,
+                dropped,
+            )
     with atomic_path(out / "summary.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n")
     return summary

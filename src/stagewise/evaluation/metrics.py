@@ -45,14 +45,20 @@ def check_relevance_threshold(qrels: Qrels, relevance_threshold: int, metrics, n
     binary = [m for m in metrics if canonical_metric(m)[0].split("@")[0] not in GRADED]
     top = max((g for docs in qrels.values() for g in docs.values()), default=None)
     if top is None:
-        raise EvaluationError(f"test set {name}: its qrels hold no judgments, so every metric would be 0 for every system")
+        raise EvaluationError(
+            f"test set {name}: its qrels hold no judgments, so every metric would be 0 for every system"
+        )
     if top <= 0:
-        raise EvaluationError(f"test set {name}: every grade of its qrels is {top} or lower (no relevant document), so "
-                              "every metric, graded ones too, would be 0 for every system")
+        raise EvaluationError(
+            f"test set {name}: every grade of its qrels is {top} or lower (no relevant document), so "
+            "every metric, graded ones too, would be 0 for every system"
+        )
     if binary and (top is None or top < relevance_threshold):
-        raise EvaluationError(f"test set {name}: relevance threshold {relevance_threshold} is above every grade of its "
-                         f"qrels (highest: {top}), so {', '.join(binary)} would be 0 for every system; set "
-                         f"test_sets.{name}.relevance_threshold (1 for binary qrels such as MS MARCO dev)")
+        raise EvaluationError(
+            f"test set {name}: relevance threshold {relevance_threshold} is above every grade of its "
+            f"qrels (highest: {top}), so {', '.join(binary)} would be 0 for every system; set "
+            f"test_sets.{name}.relevance_threshold (1 for binary qrels such as MS MARCO dev)"
+        )
 
 
 def check_run_covers(run: Run, qrels: Qrels, path, name: str):
@@ -60,20 +66,29 @@ def check_run_covers(run: Run, qrels: Qrels, path, name: str):
     metric would be 0 for every query, which reads like a real result."""
     judged = {q for q, docs in qrels.items() if docs}
     if not judged & set(run):
-        what = "is empty" if not run else (f"ranks none of the {len(judged)} judged queries of test set {name} (its "
-                                           f"queries: {', '.join(sorted(run)[:3])}{', ...' if len(run) > 3 else ''})")
+        what = (
+            "is empty"
+            if not run
+            else (
+                f"ranks none of the {len(judged)} judged queries of test set {name} (its "
+                f"queries: {', '.join(sorted(run)[:3])}{', ...' if len(run) > 3 else ''})"
+            )
+        )
         raise EvaluationError(f"{path}: the run {what}; every metric would be 0")
     # qrels of another corpus (an out-of-domain set's qrels against the wrong docs.tsv): not one judged document,
     # relevant or not, among everything the run ranks for the judged queries
     if not any(set(run.get(q, ())) & set(qrels[q]) for q in judged):
         example = next(iter(next(iter(qrels[q] for q in sorted(judged)))))
-        raise EvaluationError(f"{path}: none of the documents the run ranks for the {len(judged)} judged queries of "
-                              f"test set {name} is judged in its qrels (e.g. {example!r}): do the qrels and the corpus "
-                              "use the same document ids? Every metric would be 0")
+        raise EvaluationError(
+            f"{path}: none of the documents the run ranks for the {len(judged)} judged queries of "
+            f"test set {name} is judged in its qrels (e.g. {example!r}): do the qrels and the corpus "
+            "use the same document ids? Every metric would be 0"
+        )
 
 
-def per_query_metrics(qrels: Qrels, run: Run, metrics, relevance_threshold: int = 2, depth: int | None = None,
-                      name: str = "the qrels"):
+def per_query_metrics(
+    qrels: Qrels, run: Run, metrics, relevance_threshold: int = 2, depth: int | None = None, name: str = "the qrels"
+):
     """DataFrame with columns qid, metric, value for every judged query (``name``: the test set, for errors)."""
     check_relevance_threshold(qrels, relevance_threshold, metrics, name)
     os.environ.setdefault("NUMBA_CACHE_DIR", str(NUMBA_CACHE.resolve()))
@@ -89,8 +104,10 @@ def per_query_metrics(qrels: Qrels, run: Run, metrics, relevance_threshold: int 
     for given in metrics:
         metric, rel = canonical_metric(given)
         if rel is not None and rel != relevance_threshold:
-            raise EvaluationError(f"metric {given} asks for relevance from grade {rel}, test set {name} counts "
-                                  f"grades >= {relevance_threshold}")
+            raise EvaluationError(
+                f"metric {given} asks for relevance from grade {rel}, test set {name} counts "
+                f"grades >= {relevance_threshold}"
+            )
         key = ranx_metric(metric, relevance_threshold)
         evaluate(r_qrels, r_run, key, save_results_in_run=True)
         for qid, value in r_run.scores[key].items():
@@ -105,15 +122,13 @@ class Judgments(NamedTuple):
     relevance_threshold: int
 
 
-def evaluate_runs(runs: dict, judgments: dict[str, Judgments], keys: dict, metrics, out_path,
-                  depth: int | None = None):
+def evaluate_runs(runs: dict, judgments: dict[str, Judgments], keys: dict, metrics, out_path, depth: int | None = None):
     """Evaluate one run per test set (``runs``: test set -> run file) into a tidy TSV with the grid ``keys``
     (ranker, reranker, schedule, seed) as columns."""
     return evaluate_cells([(keys, runs)], judgments, metrics, out_path, depth)
 
 
-def evaluate_cells(cells, judgments: dict[str, Judgments], metrics, out_path, depth: int | None = None,
-                   ties_path=None):
+def evaluate_cells(cells, judgments: dict[str, Judgments], metrics, out_path, depth: int | None = None, ties_path=None):
     """Evaluate many runs in one pass: ``cells`` holds (keys, {test set: run file}) pairs, every test set of
     ``judgments`` in each; one tidy TSV with the keys as leading columns, then the test set. ``ties_path``: also a
     TSV with one row per run, the keys, the test set and its tied scores within the top 10 of the evaluated queries
@@ -139,8 +154,14 @@ def evaluate_cells(cells, judgments: dict[str, Judgments], metrics, out_path, de
                 counted = top_ties(run, [q for q, judged in qrels.items() if judged], TIE_DEPTH)
                 ties.append({**keys, "dataset": dataset, **counted})
                 if counted["queries_with_ties"]:
-                    log.info("%s: %d of %d queries hold tied scores in their top %d (%d entries)", path,
-                             counted["queries_with_ties"], counted["queries"], TIE_DEPTH, counted["tied_entries"])
+                    log.info(
+                        "%s: %d of %d queries hold tied scores in their top %d (%d entries)",
+                        path,
+                        counted["queries_with_ties"],
+                        counted["queries"],
+                        TIE_DEPTH,
+                        counted["tied_entries"],
+                    )
     table = pd.concat(frames, ignore_index=True)
     with atomic_path(out_path) as tmp:
         table.to_csv(tmp, sep="\t", index=False)

@@ -23,8 +23,10 @@ def canonical_metric(name: str) -> tuple[str, int | None]:
     match = _IR_MEASURES_NAME.fullmatch(name)
     known = ", ".join(METRICS)
     if not match:
-        raise ValueError(f"unknown metric {name!r}: use one of {known} (or their ir_measures names: nDCG@10, RR@10, "
-                         "AP, R@100, P@10, with (rel=N) on the binary ones)")
+        raise ValueError(
+            f"unknown metric {name!r}: use one of {known} (or their ir_measures names: nDCG@10, RR@10, "
+            "AP, R@100, P@10, with (rel=N) on the binary ones)"
+        )
     base, rel, cut = match.groups()
     ours = IR_MEASURES[base] + (f"@{cut}" if cut else "")
     if ours not in METRICS:

@@ -65,11 +65,15 @@ def check_index(index_dir, expected: int):
     try:
         documents = LuceneIndexReader(str(index_dir)).stats()["documents"]
     except Exception as e:  # a JVM exception: no segments, a truncated file
-        raise RuntimeError(f"the Lucene index at {index_dir} does not open ({type(e).__name__}: {e}); was the disk "
-                           "full? (pyserini's log above says)") from None
+        raise RuntimeError(
+            f"the Lucene index at {index_dir} does not open ({type(e).__name__}: {e}); was the disk "
+            "full? (pyserini's log above says)"
+        ) from None
     if documents != expected:
-        raise RuntimeError(f"the Lucene index at {index_dir} holds {documents} documents, the corpus {expected}; was "
-                           "the disk full? (pyserini's log above says)")
+        raise RuntimeError(
+            f"the Lucene index at {index_dir} holds {documents} documents, the corpus {expected}; was "
+            "the disk full? (pyserini's log above says)"
+        )
 
 
 def _searcher(index_dir: str):
@@ -114,7 +118,7 @@ def retrieve(index_dir, queries: str, out_path, settings: Bm25Settings, threads:
     header = record(tag="bm25", index=index_dir, queries=queries, bm25=asdict(settings))
     with RunWriter(out_path, tag="bm25", header=header) as writer:
         for start in range(0, len(qids), batch):
-            chunk = qids[start:start + batch]
+            chunk = qids[start : start + batch]
             writer.write(search(index_dir, {q: all_queries[q] for q in chunk}, settings, threads))
             progress.update(min(start + batch, len(qids)))
     return len(qids)

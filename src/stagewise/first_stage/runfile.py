@@ -20,8 +20,13 @@ def import_run(path, out_path, queries: dict[str, str] | None = None, depth: int
         missing = sorted(set(queries) - set(run))
         extra = sorted(set(run) - set(queries))
         if missing:
-            log.warning("%s: %d of %d queries have no candidates (first: %s); they count as empty rankings",
-                        path, len(missing), len(queries), missing[0])
+            log.warning(
+                "%s: %d of %d queries have no candidates (first: %s); they count as empty rankings",
+                path,
+                len(missing),
+                len(queries),
+                missing[0],
+            )
         if extra:
             log.info("%s: %d queries are not in the query set and are dropped", path, len(extra))
         run = {qid: docs for qid, docs in run.items() if qid in queries}
@@ -29,8 +34,9 @@ def import_run(path, out_path, queries: dict[str, str] | None = None, depth: int
         theirs = read_header(path)
     except InputFormatError as e:  # read_run skipped it as comments: a record, not a reason to stop
         theirs = f"unreadable: {e}"
-    header = record(tag=tag, imported=path, imported_identity=file_identity(path), imported_metadata=theirs,
-                    depth=depth)
+    header = record(
+        tag=tag, imported=path, imported_identity=file_identity(path), imported_metadata=theirs, depth=depth
+    )
     write_run(run, out_path, tag=tag, depth=depth, header=header)
     log.info("imported %d queries from %s into %s", len(run), path, out_path)
     return run

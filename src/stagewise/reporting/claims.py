@@ -24,13 +24,39 @@ from .significance import FIRST_STAGE
 
 EXPECTATIONS = ("better", "worse", "on_par", "not_better", "not_worse")
 _FLIP = {"better": "worse", "worse": "better"}
-_HOLDS = {"better": {"better"}, "worse": {"worse"}, "on_par": {"equivalent", "negligible"},
-          "not_better": {"worse", "equivalent", "negligible"}, "not_worse": {"better", "equivalent", "negligible"}}
-_FAILS = {"better": {"worse", "equivalent", "negligible"}, "worse": {"better", "equivalent", "negligible"},
-          "on_par": {"better", "worse"}, "not_better": {"better"}, "not_worse": {"worse"}}
-COLUMNS = ["claim", "a", "b", "expect", "metric", "ranker", "reranker", "dataset", "outcome", "verdict",
-           "difference", "difference_low", "difference_high", "margin", "p_corrected", "p_equivalence_corrected",
-           "n_queries"]
+_HOLDS = {
+    "better": {"better"},
+    "worse": {"worse"},
+    "on_par": {"equivalent", "negligible"},
+    "not_better": {"worse", "equivalent", "negligible"},
+    "not_worse": {"better", "equivalent", "negligible"},
+}
+_FAILS = {
+    "better": {"worse", "equivalent", "negligible"},
+    "worse": {"better", "equivalent", "negligible"},
+    "on_par": {"better", "worse"},
+    "not_better": {"better"},
+    "not_worse": {"worse"},
+}
+COLUMNS = [
+    "claim",
+    "a",
+    "b",
+    "expect",
+    "metric",
+    "ranker",
+    "reranker",
+    "dataset",
+    "outcome",
+    "verdict",
+    "difference",
+    "difference_low",
+    "difference_high",
+    "margin",
+    "p_corrected",
+    "p_equivalence_corrected",
+    "n_queries",
+]
 
 
 def verdict(expect: str, outcome: str) -> str:
@@ -54,10 +80,19 @@ def check_claims(claims: list[dict], significance: pd.DataFrame, cells: list[str
     for claim in claims:
         absent = [s for s in (claim["a"], claim["b"]) if s != FIRST_STAGE and _cells(s, cells)[0] not in cells]
         if absent or claim["metric"] not in set(significance["metric"]):
-            why = (f"{', '.join(absent)} not in the grid" if absent else f"{claim['metric']} not evaluated")
-            rows.append({**dict.fromkeys(COLUMNS, float("nan")), "claim": claim["name"], "a": claim["a"],
-                         "b": claim["b"], "expect": claim["expect"], "metric": claim["metric"], "outcome": why,
-                         "verdict": "not checked"})
+            why = f"{', '.join(absent)} not in the grid" if absent else f"{claim['metric']} not evaluated"
+            rows.append(
+                {
+                    **dict.fromkeys(COLUMNS, float("nan")),
+                    "claim": claim["name"],
+                    "a": claim["a"],
+                    "b": claim["b"],
+                    "expect": claim["expect"],
+                    "metric": claim["metric"],
+                    "outcome": why,
+                    "verdict": "not checked",
+                }
+            )
             continue
         for a in _cells(claim["a"], cells):
             for b in _cells(claim["b"], cells):
@@ -68,13 +103,27 @@ def check_claims(claims: list[dict], significance: pd.DataFrame, cells: list[str
                         outcome = _FLIP.get(r.outcome, r.outcome) if flipped else r.outcome
                         sign = -1 if flipped else 1
                         low, high = sorted((sign * r.difference_low, sign * r.difference_high))
-                        rows.append({"claim": claim["name"], "a": a, "b": b, "expect": claim["expect"],
-                                     "metric": claim["metric"], "ranker": r.ranker, "reranker": r.reranker,
-                                     "dataset": r.dataset, "outcome": outcome,
-                                     "verdict": verdict(claim["expect"], outcome), "difference": sign * r.difference,
-                                     "difference_low": low, "difference_high": high, "margin": r.margin,
-                                     "p_corrected": r.p_corrected, "p_equivalence_corrected": r.p_equivalence_corrected,
-                                     "n_queries": r.n_queries})
+                        rows.append(
+                            {
+                                "claim": claim["name"],
+                                "a": a,
+                                "b": b,
+                                "expect": claim["expect"],
+                                "metric": claim["metric"],
+                                "ranker": r.ranker,
+                                "reranker": r.reranker,
+                                "dataset": r.dataset,
+                                "outcome": outcome,
+                                "verdict": verdict(claim["expect"], outcome),
+                                "difference": sign * r.difference,
+                                "difference_low": low,
+                                "difference_high": high,
+                                "margin": r.margin,
+                                "p_corrected": r.p_corrected,
+                                "p_equivalence_corrected": r.p_equivalence_corrected,
+                                "n_queries": r.n_queries,
+                            }
+                        )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -89,16 +138,22 @@ def claims_markdown(checked: pd.DataFrame) -> str:
         if counts.get("not checked"):
             out.append(f"Not checked: {group['outcome'].iloc[0]}.\n")
             continue
-        out.append(f"{group['a'].iloc[0]} against {group['b'].iloc[0]} ({group['expect'].iloc[0]}, "
-                   f"{group['metric'].iloc[0]}): holds in {counts.get('holds', 0)}, fails in {counts.get('fails', 0)}, "
-                   f"inconclusive in {counts.get('inconclusive', 0)} of {len(group)}.\n")
+        out.append(
+            f"{group['a'].iloc[0]} against {group['b'].iloc[0]} ({group['expect'].iloc[0]}, "
+            f"{group['metric'].iloc[0]}): holds in {counts.get('holds', 0)}, fails in {counts.get('fails', 0)}, "
+            f"inconclusive in {counts.get('inconclusive', 0)} of {len(group)}.\n"
+        )
         out.append("| a | b | ranker | reranker | test set | difference | 90% interval | outcome | verdict |")
         out.append("|---|---|---|---|---|---:|---|---|---|")
         for r in group.itertuples():
-            out.append(f"| {r.a} | {r.b} | {r.ranker} | {r.reranker} | {r.dataset} | {r.difference:+.4f} | "
-                       f"[{r.difference_low:+.4f}, {r.difference_high:+.4f}] | {r.outcome} | {r.verdict} |")
+            out.append(
+                f"| {r.a} | {r.b} | {r.ranker} | {r.reranker} | {r.dataset} | {r.difference:+.4f} | "
+                f"[{r.difference_low:+.4f}, {r.difference_high:+.4f}] | {r.outcome} | {r.verdict} |"
+            )
         out.append("")
-    out.append("Verdicts from the corrected tests of significance.csv: better/worse need a significant difference "
-               "beyond the margin, on_par an equivalent or negligible one (TOST within the margin), not_better/"
-               "not_worse rule the other direction out; inconclusive: the test cannot tell.")
+    out.append(
+        "Verdicts from the corrected tests of significance.csv: better/worse need a significant difference "
+        "beyond the margin, on_par an equivalent or negligible one (TOST within the margin), not_better/"
+        "not_worse rule the other direction out; inconclusive: the test cannot tell."
+    )
     return "\n".join(out) + "\n"

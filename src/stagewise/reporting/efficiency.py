@@ -43,13 +43,24 @@ def stage_costs(models: dict, benchmarks: dict) -> pd.DataFrame:
         gpu = record.get("device") == "gpu"
         wall = float(record.get("train_seconds", bench["wall_s"]))
         moved = record.get("movement") or {}
-        rows.append({"reranker": reranker, "schedule": schedule, "seed": str(seed), "stage": last_stage(schedule),
-                     "wall_s": wall, "max_rss_mb": bench["max_rss_mb"], "steps": record["steps"],
-                     "pairs": record.get("pairs_seen", float("nan")), "tokens": record.get("tokens_seen", float("nan")),
-                     "gpu_s": wall if gpu else 0.0, "attempts": record.get("attempts", 1),
-                     "teacher_rankings": record["training_groups"] if last_stage(schedule) == "D" else 0,
-                     "relative_l2": moved.get("relative_l2", float("nan")),
-                     "changed_fraction": moved.get("changed_fraction", float("nan"))})
+        rows.append(
+            {
+                "reranker": reranker,
+                "schedule": schedule,
+                "seed": str(seed),
+                "stage": last_stage(schedule),
+                "wall_s": wall,
+                "max_rss_mb": bench["max_rss_mb"],
+                "steps": record["steps"],
+                "pairs": record.get("pairs_seen", float("nan")),
+                "tokens": record.get("tokens_seen", float("nan")),
+                "gpu_s": wall if gpu else 0.0,
+                "attempts": record.get("attempts", 1),
+                "teacher_rankings": record["training_groups"] if last_stage(schedule) == "D" else 0,
+                "relative_l2": moved.get("relative_l2", float("nan")),
+                "changed_fraction": moved.get("changed_fraction", float("nan")),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -63,14 +74,25 @@ def cumulative_costs(stages: pd.DataFrame) -> pd.DataFrame:
         first = stage_one_schedule(schedule)
         if first is not None:
             if (reranker, first, seed) not in own.index:
-                raise ValueError(f"the cost of {reranker}/{schedule}/seed{seed} needs its stage-1 model "
-                                 f"{reranker}/{first}/seed{seed}")
+                raise ValueError(
+                    f"the cost of {reranker}/{schedule}/seed{seed} needs its stage-1 model "
+                    f"{reranker}/{first}/seed{seed}"
+                )
             total += own.loc[(reranker, first, seed), STAGE_COLUMNS].astype(float)
             peak = max(peak, own.loc[(reranker, first, seed), "max_rss_mb"])
         # how far the cell's last stage moved its weights: for a two-stage cell, stage 2 from the stage-1 model
         moved = {k: row.get(k, float("nan")) for k in ("relative_l2", "changed_fraction")}
-        rows.append({"reranker": reranker, "schedule": schedule, "seed": seed, "stages": 2 if first else 1,
-                     **total.to_dict(), "max_rss_mb": peak, **moved})
+        rows.append(
+            {
+                "reranker": reranker,
+                "schedule": schedule,
+                "seed": seed,
+                "stages": 2 if first else 1,
+                **total.to_dict(),
+                "max_rss_mb": peak,
+                **moved,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -79,9 +101,16 @@ def rerank_seconds_per_query(benchmarks: dict, per_query: pd.DataFrame) -> pd.Da
     ``benchmarks`` maps (ranker, reranker, schedule, seed, dataset) to the job's benchmark file; the number of
     queries per test set comes from the per-query metrics."""
     queries = per_query.groupby("dataset")["qid"].nunique()
-    rows = [{"reranker": rr, "schedule": s, "seed": str(seed), "wall_s": read_benchmark(path)["wall_s"],
-             "queries": int(queries[dataset])}
-            for (_, rr, s, seed, dataset), path in benchmarks.items()]
+    rows = [
+        {
+            "reranker": rr,
+            "schedule": s,
+            "seed": str(seed),
+            "wall_s": read_benchmark(path)["wall_s"],
+            "queries": int(queries[dataset]),
+        }
+        for (_, rr, s, seed, dataset), path in benchmarks.items()
+    ]
     frame = pd.DataFrame(rows).groupby(["reranker", "schedule", "seed"], as_index=False)[["wall_s", "queries"]].sum()
     frame["rerank_s_per_query"] = frame["wall_s"] / frame["queries"]
     return frame[["reranker", "schedule", "seed", "rerank_s_per_query"]]
@@ -110,9 +139,15 @@ def stage_agreement(runs: dict) -> pd.DataFrame:
     set) -> (the cell's re-ranked run, its stage-1 model's))."""
     from ..io import read_run
 
-    rows = [{"reranker": r, "schedule": s, "seed": str(seed),
-             "kendall_tau": ranking_agreement(read_run(two), read_run(one))}
-            for (_, r, s, seed, _), (two, one) in runs.items()]
+    rows = [
+        {
+            "reranker": r,
+            "schedule": s,
+            "seed": str(seed),
+            "kendall_tau": ranking_agreement(read_run(two), read_run(one)),
+        }
+        for (_, r, s, seed, _), (two, one) in runs.items()
+    ]
     if not rows:
         return pd.DataFrame(columns=["reranker", "schedule", "seed", "kendall_tau"])
     return pd.DataFrame(rows).groupby(["reranker", "schedule", "seed"], as_index=False)["kendall_tau"].mean()
@@ -121,30 +156,46 @@ def stage_agreement(runs: dict) -> pd.DataFrame:
 def in_domain_effectiveness(per_query: pd.DataFrame, metric: str, out_of_domain=()) -> pd.DataFrame:
     """(reranker, schedule, seed) -> ``value``: ``metric``'s mean over rankers and in-domain test sets of each seed's
     per-test-set mean (the re-rankers only)."""
-    means = seed_means(per_query[(per_query["metric"] == metric) & (per_query["schedule"] != FIRST_STAGE)
-                                 & ~per_query["dataset"].isin(list(out_of_domain))])
+    means = seed_means(
+        per_query[
+            (per_query["metric"] == metric)
+            & (per_query["schedule"] != FIRST_STAGE)
+            & ~per_query["dataset"].isin(list(out_of_domain))
+        ]
+    )
     return means.groupby(["reranker", "schedule", "seed"], as_index=False)["value"].mean()
 
 
-def efficiency_table(costs: pd.DataFrame, rerank: pd.DataFrame, effect: pd.DataFrame, metric: str,
-                     agreement: pd.DataFrame | None = None) -> pd.DataFrame:
+def efficiency_table(
+    costs: pd.DataFrame, rerank: pd.DataFrame, effect: pd.DataFrame, metric: str, agreement: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """One row per grid cell (reranker, schedule): means over seeds of its cumulative training cost, its re-ranking
     time per query, its in-domain effectiveness (``effect``: ``in_domain_effectiveness``) and, for two-stage cells,
     the Kendall tau between its re-rankings and its stage-1 model's (``agreement``: ``stage_agreement``)."""
     if agreement is None:
         agreement = pd.DataFrame(columns=["reranker", "schedule", "seed", "kendall_tau"])
     # inner: a stage-1 model that is not a cell of the grid (C of C-D when C is not a schedule) has no re-ranking
-    merged = costs.merge(rerank, on=["reranker", "schedule", "seed"], how="inner").merge(
-        effect.rename(columns={"value": f"{metric}_in_domain"}), on=["reranker", "schedule", "seed"], how="left").merge(
-        agreement.astype({"seed": str}), on=["reranker", "schedule", "seed"], how="left")
+    merged = (
+        costs.merge(rerank, on=["reranker", "schedule", "seed"], how="inner")
+        .merge(effect.rename(columns={"value": f"{metric}_in_domain"}), on=["reranker", "schedule", "seed"], how="left")
+        .merge(agreement.astype({"seed": str}), on=["reranker", "schedule", "seed"], how="left")
+    )
     cells = merged.groupby(["reranker", "schedule"], as_index=False, sort=False).agg(
-        n_seeds=("seed", "nunique"), stages=("stages", "first"), train_wall_s=("wall_s", "mean"),
-        gpu_hours=("gpu_s", lambda s: s.mean() / 3600), steps=("steps", "mean"), pairs=("pairs", "mean"),
-        tokens=("tokens", "mean"), teacher_rankings=("teacher_rankings", "mean"),
-        peak_rss_mb=("max_rss_mb", "max"), rerank_s_per_query=("rerank_s_per_query", "mean"),
-        last_stage_relative_l2=("relative_l2", "mean"), last_stage_changed_fraction=("changed_fraction", "mean"),
+        n_seeds=("seed", "nunique"),
+        stages=("stages", "first"),
+        train_wall_s=("wall_s", "mean"),
+        gpu_hours=("gpu_s", lambda s: s.mean() / 3600),
+        steps=("steps", "mean"),
+        pairs=("pairs", "mean"),
+        tokens=("tokens", "mean"),
+        teacher_rankings=("teacher_rankings", "mean"),
+        peak_rss_mb=("max_rss_mb", "max"),
+        rerank_s_per_query=("rerank_s_per_query", "mean"),
+        last_stage_relative_l2=("relative_l2", "mean"),
+        last_stage_changed_fraction=("changed_fraction", "mean"),
         kendall_tau_vs_stage1=("kendall_tau", "mean"),
-        **{f"{metric}_in_domain": (f"{metric}_in_domain", "mean")})
+        **{f"{metric}_in_domain": (f"{metric}_in_domain", "mean")},
+    )
     return cells
 
 
@@ -159,22 +210,47 @@ def _moved(relative_l2: float, changed: float) -> str:
 
 
 def efficiency_markdown(cells: pd.DataFrame, metric: str) -> str:
-    head = ["reranker", "schedule", "stages", "training (min)", "GPU-hours", "steps", "pairs", "tokens (M)",
-            "teacher rankings", "re-rank ms/query", "last stage moved", "tau vs stage 1", metric]
+    head = [
+        "reranker",
+        "schedule",
+        "stages",
+        "training (min)",
+        "GPU-hours",
+        "steps",
+        "pairs",
+        "tokens (M)",
+        "teacher rankings",
+        "re-rank ms/query",
+        "last stage moved",
+        "tau vs stage 1",
+        metric,
+    ]
     lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
     for r in cells.itertuples():
-        values = [r.reranker, r.schedule, f"{r.stages}", f"{r.train_wall_s / 60:.1f}", f"{r.gpu_hours:.2f}",
-                  f"{r.steps:.0f}", f"{r.pairs:,.0f}", f"{r.tokens / 1e6:.2f}", f"{r.teacher_rankings:,.0f}",
-                  f"{1000 * r.rerank_s_per_query:.1f}", _moved(r.last_stage_relative_l2, r.last_stage_changed_fraction),
-                  "" if pd.isna(r.kendall_tau_vs_stage1) else f"{r.kendall_tau_vs_stage1:.3f}",
-                  f"{cells.loc[r.Index, f'{metric}_in_domain']:.3f}"]
+        values = [
+            r.reranker,
+            r.schedule,
+            f"{r.stages}",
+            f"{r.train_wall_s / 60:.1f}",
+            f"{r.gpu_hours:.2f}",
+            f"{r.steps:.0f}",
+            f"{r.pairs:,.0f}",
+            f"{r.tokens / 1e6:.2f}",
+            f"{r.teacher_rankings:,.0f}",
+            f"{1000 * r.rerank_s_per_query:.1f}",
+            _moved(r.last_stage_relative_l2, r.last_stage_changed_fraction),
+            "" if pd.isna(r.kendall_tau_vs_stage1) else f"{r.kendall_tau_vs_stage1:.3f}",
+            f"{cells.loc[r.Index, f'{metric}_in_domain']:.3f}",
+        ]
         lines.append("| " + " | ".join(values) + " |")
-    return ("\n".join(lines) + "\n\nMeans over seeds. A two-stage cell counts its stage-1 model (C-D = C + its D "
-            "stage). Training time and GPU-hours are the trainings' own time, from loading the model to saving it, "
-            "summed over attempts (GPU-hours count trainings on a GPU); pairs and tokens are what training scored; "
-            "'last stage moved' is the relative L2 distance of the last stage's weights from where it started and "
-            "the share of weights that changed at all (a stage-2 that moved nothing reads 'no'); 'tau vs stage 1' "
-            "is the mean Kendall tau between a two-stage cell's re-rankings and its stage-1 model's (1: the same "
-            "order); teacher "
-            "rankings are the LLM rankings D stages used; re-ranking time is the re-ranking jobs' wall time (model "
-            f"loading included) per query; {metric} is the mean over rankers and in-domain test sets.\n")
+    return (
+        "\n".join(lines) + "\n\nMeans over seeds. A two-stage cell counts its stage-1 model (C-D = C + its D "
+        "stage). Training time and GPU-hours are the trainings' own time, from loading the model to saving it, "
+        "summed over attempts (GPU-hours count trainings on a GPU); pairs and tokens are what training scored; "
+        "'last stage moved' is the relative L2 distance of the last stage's weights from where it started and "
+        "the share of weights that changed at all (a stage-2 that moved nothing reads 'no'); 'tau vs stage 1' "
+        "is the mean Kendall tau between a two-stage cell's re-rankings and its stage-1 model's (1: the same "
+        "order); teacher "
+        "rankings are the LLM rankings D stages used; re-ranking time is the re-ranking jobs' wall time (model "
+        f"loading included) per query; {metric} is the mean over rankers and in-domain test sets.\n"
+    )

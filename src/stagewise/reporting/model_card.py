@@ -12,8 +12,11 @@ from ..io import atomic_path
 
 def effectiveness(metrics: pd.DataFrame, reranker: str, schedule: str, seed) -> str:
     """Mean of each metric per first-stage ranker and test set, for one model (rows of the rerank metrics TSVs)."""
-    mine = metrics[(metrics["reranker"] == reranker) & (metrics["schedule"] == schedule)
-                   & (metrics["seed"].astype(str) == str(seed))]
+    mine = metrics[
+        (metrics["reranker"] == reranker)
+        & (metrics["schedule"] == schedule)
+        & (metrics["seed"].astype(str) == str(seed))
+    ]
     if mine.empty:
         return "No evaluation of this model was found.\n"
     table = mine.groupby(["ranker", "dataset", "metric"])["value"].mean().unstack("metric").reset_index()
@@ -27,13 +30,16 @@ def effectiveness(metrics: pd.DataFrame, reranker: str, schedule: str, seed) -> 
 def write_model_cards(model_dirs: dict, metric_files, out_dir) -> Path:
     """One card per model, ``out_dir/<reranker>/<schedule>/seed<n>.md``: the folder's card plus the mean metrics of
     its re-rankings (``model_dirs``: (reranker, schedule, seed) -> model folder). Written atomically."""
-    metrics = pd.concat([pd.read_csv(p, sep="\t", dtype={"seed": str, "qid": str}) for p in metric_files],
-                        ignore_index=True)
+    metrics = pd.concat(
+        [pd.read_csv(p, sep="\t", dtype={"seed": str, "qid": str}) for p in metric_files], ignore_index=True
+    )
     with atomic_path(out_dir) as tmp:
         for (reranker, schedule, seed), folder in model_dirs.items():
             card = (Path(folder) / "README.md").read_text()
             path = tmp / reranker / schedule / f"seed{seed}.md"
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(card + "\n## Effectiveness (mean over queries, re-ranking each first-stage ranker's "
-                            "candidates)\n\n" + effectiveness(metrics, reranker, schedule, seed))
+            path.write_text(
+                card + "\n## Effectiveness (mean over queries, re-ranking each first-stage ranker's "
+                "candidates)\n\n" + effectiveness(metrics, reranker, schedule, seed)
+            )
     return Path(out_dir)

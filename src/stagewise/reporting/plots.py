@@ -52,8 +52,12 @@ def seed_spread_plot(table: pd.DataFrame, metric: str, out_path):
     fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(groups) * len(systems) / 4) + 2, 4))
     width = 0.8 / max(1, len(systems))
     for i, (reranker, schedule) in enumerate(systems):
-        values = [t[(t["ranker"] == r) & (t["dataset"] == d) & (t["reranker"] == reranker)
-                    & (t["schedule"] == schedule)]["std"].sum() for r, d in groups]
+        values = [
+            t[(t["ranker"] == r) & (t["dataset"] == d) & (t["reranker"] == reranker) & (t["schedule"] == schedule)][
+                "std"
+            ].sum()
+            for r, d in groups
+        ]
         ax.bar([g + i * width for g in range(len(groups))], values, width, label=f"{reranker} {schedule}")
     ax.set_xticks([g + 0.4 - width / 2 for g in range(len(groups))], [f"{r}\n{d}" for r, d in groups])
     ax.set_ylabel(f"std of {metric} over seeds")
@@ -79,8 +83,15 @@ def efficiency_plot(costs: pd.DataFrame, effect: pd.DataFrame, metric: str, out_
     for (reranker, schedule), cell in seeds.groupby(["reranker", "schedule"], sort=False):
         colour = f"C{schedules.index(schedule)}"
         ax.scatter(cell["wall_s"] / 60, cell["value"], color=colour, marker=markers[reranker], s=12, alpha=0.5)
-        ax.scatter([cell["wall_s"].mean() / 60], [cell["value"].mean()], color=colour, marker=markers[reranker], s=70,
-                   edgecolor="black", label=f"{reranker} {schedule}")
+        ax.scatter(
+            [cell["wall_s"].mean() / 60],
+            [cell["value"].mean()],
+            color=colour,
+            marker=markers[reranker],
+            s=70,
+            edgecolor="black",
+            label=f"{reranker} {schedule}",
+        )
     ax.set_xlabel("training wall time, all stages (min)")
     ax.set_ylabel(f"{metric}, mean over rankers and in-domain test sets\n(small: each seed, large: their mean)")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))

@@ -14,7 +14,9 @@ log = logging.getLogger(__name__)
 COLUMNS = ("ranker", "reranker", "schedule", "dataset", "metric", "value")
 
 
-def read_reference_file(path, metric_names: dict[str, str] | None = None, rankers: list[str] | None = None) -> list[dict]:
+def read_reference_file(
+    path, metric_names: dict[str, str] | None = None, rankers: list[str] | None = None
+) -> list[dict]:
     """The file's rows as cells, metric names mapped to ours, only those of ``rankers`` (all when None)."""
     metric_names = metric_names or {}
     cells, skipped = [], 0
@@ -37,8 +39,13 @@ def read_reference_file(path, metric_names: dict[str, str] | None = None, ranker
                 value = float(row["value"])
             except (TypeError, ValueError):
                 raise InputFormatError(path, f"value {row['value']!r} is not a number", lineno) from None
-            cells.append({**{c: row[c] for c in COLUMNS[:4]}, "metric": metric_names.get(row["metric"], row["metric"]),
-                          "value": value})
+            cells.append(
+                {
+                    **{c: row[c] for c in COLUMNS[:4]},
+                    "metric": metric_names.get(row["metric"], row["metric"]),
+                    "value": value,
+                }
+            )
     log.info("reference: %d cells from %s, %d rows of other first stages left out", len(cells), path, skipped)
     return cells
 

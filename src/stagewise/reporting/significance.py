@@ -77,8 +77,9 @@ def over_seeds(means: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
         else:
             low = high = mean
         rows.append((*key, n, mean, std, float(low), float(high), float(values.min()), float(values.max())))
-    return pd.DataFrame(rows, columns=GRID + ["metric", "n_seeds", "mean", "std", "ci_low", "ci_high", "seed_min",
-                                              "seed_max"])
+    return pd.DataFrame(
+        rows, columns=GRID + ["metric", "n_seeds", "mean", "std", "ci_low", "ci_high", "seed_min", "seed_max"]
+    )
 
 
 def per_query_over_seeds(per_query: pd.DataFrame) -> pd.DataFrame:
@@ -94,10 +95,15 @@ def paired_test(a: np.ndarray, b: np.ndarray, test: str = "ttest", permutations:
         result = stats.ttest_rel(a, b)
         return float(result.statistic), float(result.pvalue)
     if test == "permutation":
-        result = stats.permutation_test((a, b), lambda x, y, axis: np.mean(x - y, axis=axis), vectorized=True,
-                                        permutation_type="samples",
-                                        n_resamples=permutations, alternative="two-sided",
-                                        random_state=np.random.default_rng(seed))
+        result = stats.permutation_test(
+            (a, b),
+            lambda x, y, axis: np.mean(x - y, axis=axis),
+            vectorized=True,
+            permutation_type="samples",
+            n_resamples=permutations,
+            alternative="two-sided",
+            random_state=np.random.default_rng(seed),
+        )
         return float(result.statistic), float(result.pvalue)
     raise ValueError(f"test must be one of {TESTS}, not {test!r}")
 
@@ -154,10 +160,13 @@ def seed_differences(a: pd.DataFrame, b: pd.DataFrame, overall: float) -> dict:
         common = x.index.intersection(y.index)
         means.append(float(x.loc[common].mean() - y.loc[common].mean()))
     values = np.asarray(means)
-    return {"n_seed_pairs": len(values), "seed_differences": ";".join(f"{v:.6g}" for v in values),
-            "seed_difference_mean": float(values.mean()) if len(values) else float("nan"),
-            "seed_difference_sd": float(values.std(ddof=1)) if len(values) > 1 else float("nan"),
-            "seeds_agreeing": int((np.sign(values) == np.sign(overall)).sum()) if overall != 0 else 0}
+    return {
+        "n_seed_pairs": len(values),
+        "seed_differences": ";".join(f"{v:.6g}" for v in values),
+        "seed_difference_mean": float(values.mean()) if len(values) else float("nan"),
+        "seed_difference_sd": float(values.std(ddof=1)) if len(values) > 1 else float("nan"),
+        "seeds_agreeing": int((np.sign(values) == np.sign(overall)).sum()) if overall != 0 else 0,
+    }
 
 
 def minimum_detectable_effect(a: np.ndarray, b: np.ndarray, alpha: float, power: float = 0.8) -> float:
@@ -166,8 +175,7 @@ def minimum_detectable_effect(a: np.ndarray, b: np.ndarray, alpha: float, power:
     diff = a - b
     if len(diff) < 2:
         return float("nan")
-    d = TTestPower().solve_power(effect_size=None, nobs=len(diff), alpha=alpha, power=power,
-                                 alternative="two-sided")
+    d = TTestPower().solve_power(effect_size=None, nobs=len(diff), alpha=alpha, power=power, alternative="two-sided")
     return float(d * diff.std(ddof=1))
 
 
@@ -208,17 +216,21 @@ def compare(per_query: pd.DataFrame, settings) -> pd.DataFrame:
     runs = per_query[per_query["schedule"] != FIRST_STAGE]
     by_cell = {key: g for key, g in runs.groupby(["ranker", "reranker", "dataset", "metric"], sort=False)}
     rows = []
-    for (ranker, reranker, dataset, metric), cell in trained.groupby(["ranker", "reranker", "dataset", "metric"],
-                                                                    sort=False):
+    for (ranker, reranker, dataset, metric), cell in trained.groupby(
+        ["ranker", "reranker", "dataset", "metric"], sort=False
+    ):
         systems = {s: g.set_index("qid")["value"] for s, g in cell.groupby("schedule", sort=False)}
-        seeds = {s: g[["qid", "seed", "value"]] for s, g in
-                 by_cell[(ranker, reranker, dataset, metric)].groupby("schedule", sort=False)}
+        seeds = {
+            s: g[["qid", "seed", "value"]]
+            for s, g in by_cell[(ranker, reranker, dataset, metric)].groupby("schedule", sort=False)
+        }
         base = first[(first["ranker"] == ranker) & (first["dataset"] == dataset) & (first["metric"] == metric)]
         pairs = list(itertools.combinations(systems, 2))
         if len(base):
             systems[FIRST_STAGE] = base.set_index("qid")["value"]
-            seeds[FIRST_STAGE] = first_runs[(first_runs["ranker"] == ranker) & (first_runs["dataset"] == dataset)
-                                            & (first_runs["metric"] == metric)][["qid", "seed", "value"]]
+            seeds[FIRST_STAGE] = first_runs[
+                (first_runs["ranker"] == ranker) & (first_runs["dataset"] == dataset) & (first_runs["metric"] == metric)
+            ][["qid", "seed", "value"]]
             pairs += [(s, FIRST_STAGE) for s in systems if s != FIRST_STAGE]
         level = family_alpha(alpha, correction, len(pairs))
         family = []
@@ -228,16 +240,32 @@ def compare(per_query: pd.DataFrame, settings) -> pd.DataFrame:
             statistic, p = paired_test(x, y, test, permutations, seed)
             margin = None if b == FIRST_STAGE else margins.get(metric)
             low, high = difference_interval(x, y, alpha)
-            family.append({"ranker": ranker, "reranker": reranker, "dataset": dataset, "metric": metric,
-                           "system_a": a, "system_b": b, "n_queries": len(qids), "mean_a": x.mean(),
-                           "mean_b": y.mean(), "difference": x.mean() - y.mean(), "effect_size": effect_size(x, y),
-                           "test": test, "statistic": statistic, "p_value": p,
-                           "difference_low": low, "difference_high": high,  # at 1 - 2 alpha (90%)
-                           "mde": minimum_detectable_effect(x, y, level, power), "mde_alpha": level,
-                           "mde_uncorrected": minimum_detectable_effect(x, y, alpha, power),
-                           "margin": float("nan") if margin is None else float(margin),
-                           "p_equivalence": float("nan") if margin is None else equivalence_test(x, y, margin),
-                           **seed_differences(seeds[a], seeds[b], x.mean() - y.mean())})
+            family.append(
+                {
+                    "ranker": ranker,
+                    "reranker": reranker,
+                    "dataset": dataset,
+                    "metric": metric,
+                    "system_a": a,
+                    "system_b": b,
+                    "n_queries": len(qids),
+                    "mean_a": x.mean(),
+                    "mean_b": y.mean(),
+                    "difference": x.mean() - y.mean(),
+                    "effect_size": effect_size(x, y),
+                    "test": test,
+                    "statistic": statistic,
+                    "p_value": p,
+                    "difference_low": low,
+                    "difference_high": high,  # at 1 - 2 alpha (90%)
+                    "mde": minimum_detectable_effect(x, y, level, power),
+                    "mde_alpha": level,
+                    "mde_uncorrected": minimum_detectable_effect(x, y, alpha, power),
+                    "margin": float("nan") if margin is None else float(margin),
+                    "p_equivalence": float("nan") if margin is None else equivalence_test(x, y, margin),
+                    **seed_differences(seeds[a], seeds[b], x.mean() - y.mean()),
+                }
+            )
         method = CORRECTIONS[correction]
         for column, corrected_column in (("p_value", "p_corrected"), ("p_equivalence", "p_equivalence_corrected")):
             indices = [i for i, r in enumerate(family) if not np.isnan(r[column])]
@@ -248,8 +276,11 @@ def compare(per_query: pd.DataFrame, settings) -> pd.DataFrame:
             for i, p in zip(indices, corrected):
                 family[i][corrected_column] = float(p)
         for r in family:
-            r.update(correction=correction, significant=bool(r["p_corrected"] < alpha),
-                     equivalent=bool(r["p_equivalence_corrected"] < alpha))
+            r.update(
+                correction=correction,
+                significant=bool(r["p_corrected"] < alpha),
+                equivalent=bool(r["p_equivalence_corrected"] < alpha),
+            )
             r["outcome"] = outcome(r["significant"], r["difference"], r["equivalent"])
         rows += family
     return pd.DataFrame(rows)

@@ -19,8 +19,7 @@ _SPARE_LETTERS = "eghijkmnpqrstuvwxyz"
 def schedule_order(schedules) -> list[str]:
     """Schedules and sweep cells in table order: C, D, C-D and its cells, D-C and its cells (given order within)."""
     unique = list(dict.fromkeys(s for s in schedules if s != FIRST_STAGE))
-    return sorted(unique, key=lambda s: (SCHEDULES.index(schedule_of(s)), s != schedule_of(s),
-                                         unique.index(s)))
+    return sorted(unique, key=lambda s: (SCHEDULES.index(schedule_of(s)), s != schedule_of(s), unique.index(s)))
 
 
 def letters(schedules) -> dict[str, str]:
@@ -40,23 +39,42 @@ def check_coverage(per_query: pd.DataFrame, test_sets, rankers, reranked_rankers
     docs.tsv): the table would leave the test set out and exit 0."""
     from ..errors import EvaluationError
 
-    present = set(zip(per_query["ranker"], per_query["reranker"], per_query["schedule"], per_query["seed"].astype(str),
-                      per_query["dataset"]))
-    missing = [f"first stage {ranker} on {t}" for ranker in rankers for t in test_sets
-               if (ranker, FIRST_STAGE, FIRST_STAGE, FIRST_STAGE, t) not in present]
-    missing += [f"{reranker}/{cell}/seed{seed} re-ranking {ranker} on {t}" for ranker in reranked_rankers
-                for reranker, cell, seed in models for t in test_sets
-                if (ranker, reranker, cell, str(seed), t) not in present]
+    present = set(
+        zip(
+            per_query["ranker"],
+            per_query["reranker"],
+            per_query["schedule"],
+            per_query["seed"].astype(str),
+            per_query["dataset"],
+        )
+    )
+    missing = [
+        f"first stage {ranker} on {t}"
+        for ranker in rankers
+        for t in test_sets
+        if (ranker, FIRST_STAGE, FIRST_STAGE, FIRST_STAGE, t) not in present
+    ]
+    missing += [
+        f"{reranker}/{cell}/seed{seed} re-ranking {ranker} on {t}"
+        for ranker in reranked_rankers
+        for reranker, cell, seed in models
+        for t in test_sets
+        if (ranker, reranker, cell, str(seed), t) not in present
+    ]
     if missing:
         sets = sorted({m.rsplit(" on ", 1)[1] for m in missing})
-        raise EvaluationError(f"the metrics lack {len(missing)} runs of the configured grid, e.g. {missing[0]} (test "
-                              f"set(s) {', '.join(sets)}): their runs could not be built; check test_sets."
-                              f"{sets[0]} (a misspelt folder, a corpus without docs.tsv) and run snakemake on "
-                              f"results/metrics/first_stage/{(list(rankers) or ['<ranker>'])[0]}.tsv to see why")
+        raise EvaluationError(
+            f"the metrics lack {len(missing)} runs of the configured grid, e.g. {missing[0]} (test "
+            f"set(s) {', '.join(sets)}): their runs could not be built; check test_sets."
+            f"{sets[0]} (a misspelt folder, a corpus without docs.tsv) and run snakemake on "
+            f"results/metrics/first_stage/{(list(rankers) or ['<ranker>'])[0]}.tsv to see why"
+        )
 
 
 def read_metrics(paths) -> pd.DataFrame:
-    frames = [pd.read_csv(p, sep="\t", dtype={"qid": str, "seed": str, "reranker": str, "schedule": str}) for p in paths]
+    frames = [
+        pd.read_csv(p, sep="\t", dtype={"qid": str, "seed": str, "reranker": str, "schedule": str}) for p in paths
+    ]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -68,8 +86,9 @@ def _outcomes(significance: pd.DataFrame) -> pd.Series:
     if "outcome" in significance:
         return significance["outcome"]
     # results without outcomes (older files, hand-made tests): significant differences only
-    return significance.apply(lambda r: ("better" if r.difference > 0 else "worse") if r.significant
-                              else "inconclusive", axis=1)
+    return significance.apply(
+        lambda r: ("better" if r.difference > 0 else "worse") if r.significant else "inconclusive", axis=1
+    )
 
 
 def _markers(significance: pd.DataFrame, letter: dict) -> dict:
@@ -108,8 +127,9 @@ def out_of_domain_mean(per_query: pd.DataFrame, out_of_domain, confidence: float
     return over_seeds(grouped[GRID + ["seed", "metric", "value"]], confidence)
 
 
-def main_table(per_query: pd.DataFrame, significance: pd.DataFrame | None = None, confidence: float = 0.95,
-               out_of_domain=()):
+def main_table(
+    per_query: pd.DataFrame, significance: pd.DataFrame | None = None, confidence: float = 0.95, out_of_domain=()
+):
     """Tidy: one row per (ranker, reranker, schedule, test set, metric) with n_seeds, mean, std, a confidence
     interval over seeds, ``better_than`` / ``worse_than``: the letters (C=a, D=b, C-D=c, D-C=d, first stage=f, a
     sweep's cells e, g, ...) of the systems of the same ranker, reranker and test set it differs from significantly
@@ -123,8 +143,10 @@ def main_table(per_query: pd.DataFrame, significance: pd.DataFrame | None = None
     for r in table.itertuples():
         if r.schedule == FIRST_STAGE:
             # the first stage is compared once per reranker; its markers name them: electra:ab
-            found = [(rr, markers.get((r.ranker, rr, r.dataset, r.metric, FIRST_STAGE), none))
-                     for rr in sorted(set(table["reranker"]) - {FIRST_STAGE})]
+            found = [
+                (rr, markers.get((r.ranker, rr, r.dataset, r.metric, FIRST_STAGE), none))
+                for rr in sorted(set(table["reranker"]) - {FIRST_STAGE})
+            ]
             for i, column in enumerate(columns):
                 column.append(" ".join(f"{rr}:{m[i]}" for rr, m in found if m[i]))
         else:
@@ -153,8 +175,10 @@ def _layout(table: pd.DataFrame, metric: str):
     schedules = schedule_order(t["schedule"])
     equivalent = t["equivalent_to"] if "equivalent_to" in t else [""] * len(t)
     negligible = t["negligible_to"] if "negligible_to" in t else [""] * len(t)
-    cells = {(r.ranker, r.reranker, r.schedule, r.dataset): (r.mean, r.better_than, e, n)
-             for r, e, n in zip(t.itertuples(), equivalent, negligible)}
+    cells = {
+        (r.ranker, r.reranker, r.schedule, r.dataset): (r.mean, r.better_than, e, n)
+        for r, e, n in zip(t.itertuples(), equivalent, negligible)
+    }
     lines = [("first stage", "", FIRST_STAGE, FIRST_STAGE)]
     lines += [(rr, s, rr, s) for rr in rerankers for s in schedules]
     columns = [(rk, ds) for rk in rankers for ds in datasets]
@@ -181,8 +205,15 @@ def markdown_table(table: pd.DataFrame, metrics, digits: int = 3, significance: 
         out.append("| " + " | ".join(header) + " |")
         out.append("|" + "---|" * 2 + "---:|" * (len(header) - 2))
         for label, schedule, row in body:
-            cells = ["" if m is None else f"{m:.{digits}f}" + (f"<sup>{k}</sup>" if k else "")
-                     + (f"<sub>≈{e}</sub>" if e else "") + (f"<sub>~{g}</sub>" if g else "") for m, k, e, g in row]
+            cells = [
+                ""
+                if m is None
+                else f"{m:.{digits}f}"
+                + (f"<sup>{k}</sup>" if k else "")
+                + (f"<sub>≈{e}</sub>" if e else "")
+                + (f"<sub>~{g}</sub>" if g else "")
+                for m, k, e, g in row
+            ]
             out.append("| " + " | ".join([label, schedule, *cells]) + " |")
         out.append("")
         for line in (_detectable(significance, metric), _seeds(table, significance, metric)):
@@ -203,13 +234,21 @@ def latex_table(table: pd.DataFrame, metrics, digits: int = 3, significance: pd.
         out.append("reranker & schedule & " + " & ".join(_tex(ds) for _ in rankers for ds in datasets) + " \\\\")
         out.append("\\midrule")
         for label, schedule, row in body:
-            cells = ["" if m is None else f"{m:.{digits}f}" + (f"$^{{{k}}}$" if k else "")
-                     + (f"$_{{\\approx {e}}}$" if e else "") + (f"$_{{\\sim {g}}}$" if g else "") for m, k, e, g in row]
+            cells = [
+                ""
+                if m is None
+                else f"{m:.{digits}f}"
+                + (f"$^{{{k}}}$" if k else "")
+                + (f"$_{{\\approx {e}}}$" if e else "")
+                + (f"$_{{\\sim {g}}}$" if g else "")
+                for m, k, e, g in row
+            ]
             out.append(" & ".join([_tex(label), _tex(schedule), *cells]) + " \\\\")
         out.append("\\bottomrule")
         out.append("\\end{tabular}")
-        notes = " ".join(line for line in (_detectable(significance, metric), _seeds(table, significance, metric))
-                         if line)
+        notes = " ".join(
+            line for line in (_detectable(significance, metric), _seeds(table, significance, metric)) if line
+        )
         out.append(f"% {metric}; " + _legend(letter) + (f" {notes}" if notes else ""))
         out.append("")
     return "\n".join(out)
@@ -222,15 +261,17 @@ def _tex(text: str) -> str:
 def _legend(letter: dict) -> str:
     systems = [s for s in sorted(letter, key=lambda s: letter[s]) if s != FIRST_STAGE]
     named = ", ".join(f"{s} ({letter[s]})" for s in systems)
-    return (f"Superscripts: significantly better than {named} or the first stage (f) of the same ranker, reranker "
-            "and test set, by more than the metric's margin where it has one. Subscripts ≈: equivalent within the "
-            "margin (paired TOST) and not significantly different. Subscripts ~: significantly different but within "
-            "the margin (a negligible difference). No mark: inconclusive, which is not equivalence. Families: the "
-            "difference tests of every pair of schedules and of each against the first stage within one ranker, "
-            "reranker, test set and metric are corrected together; the equivalence tests of the pairs of schedules "
-            "form a family of their own; nothing is corrected across families. Tests run on per-query scores "
-            "averaged over seeds (significance.csv: each comparison's p-values, 90% interval, minimum detectable "
-            "effect and per-seed differences).")
+    return (
+        f"Superscripts: significantly better than {named} or the first stage (f) of the same ranker, reranker "
+        "and test set, by more than the metric's margin where it has one. Subscripts ≈: equivalent within the "
+        "margin (paired TOST) and not significantly different. Subscripts ~: significantly different but within "
+        "the margin (a negligible difference). No mark: inconclusive, which is not equivalence. Families: the "
+        "difference tests of every pair of schedules and of each against the first stage within one ranker, "
+        "reranker, test set and metric are corrected together; the equivalence tests of the pairs of schedules "
+        "form a family of their own; nothing is corrected across families. Tests run on per-query scores "
+        "averaged over seeds (significance.csv: each comparison's p-values, 90% interval, minimum detectable "
+        "effect and per-seed differences)."
+    )
 
 
 def _detectable(significance: pd.DataFrame | None, metric: str) -> str:
@@ -251,8 +292,10 @@ def _detectable(significance: pd.DataFrame | None, metric: str) -> str:
     if "mde_alpha" in s:
         levels = sorted({f"{a:.2g}" for a in s["mde_alpha"]})
         level = f" at {'/'.join(levels)} per comparison (the corrected marks' level)"
-    return ("Minimum detectable difference between schedules (paired t-test" + level + ", at the configured "
-            "power): " + "; ".join(parts) + ".")
+    return (
+        "Minimum detectable difference between schedules (paired t-test" + level + ", at the configured "
+        "power): " + "; ".join(parts) + "."
+    )
 
 
 def _seeds(table: pd.DataFrame, significance: pd.DataFrame | None, metric: str) -> str:
@@ -262,16 +305,21 @@ def _seeds(table: pd.DataFrame, significance: pd.DataFrame | None, metric: str) 
     if significance is not None and not significance.empty and "seeds_agreeing" in significance:
         s = significance[(significance["metric"] == metric) & (significance["system_b"] != FIRST_STAGE)]
         if len(s) and s["n_seed_pairs"].sum():
-            parts.append(f"per-seed differences between schedules agree in sign with the seed ensemble's in "
-                         f"{int(s['seeds_agreeing'].sum())} of {int(s['n_seed_pairs'].sum())} (comparison, seed) "
-                         "pairs")
+            parts.append(
+                f"per-seed differences between schedules agree in sign with the seed ensemble's in "
+                f"{int(s['seeds_agreeing'].sum())} of {int(s['n_seed_pairs'].sum())} (comparison, seed) "
+                "pairs"
+            )
     if "seed_variance_share" in table:
-        shares = table.loc[(table["metric"] == metric) & (table["schedule"] != FIRST_STAGE),
-                           "seed_variance_share"].dropna()
+        shares = table.loc[
+            (table["metric"] == metric) & (table["schedule"] != FIRST_STAGE), "seed_variance_share"
+        ].dropna()
         if len(shares):
             low, high = f"{shares.min():.0%}", f"{shares.max():.0%}"
-            parts.append(f"seeds make up {low if low == high else f'{low}-{high}'} of a cell's per-query variance"
-                         + ("" if low == high else f" (median {shares.median():.0%})"))
+            parts.append(
+                f"seeds make up {low if low == high else f'{low}-{high}'} of a cell's per-query variance"
+                + ("" if low == high else f" (median {shares.median():.0%})")
+            )
     return ("Seeds: " + "; ".join(parts) + ".") if parts else ""
 
 
@@ -289,8 +337,11 @@ def vs_reference(table: pd.DataFrame, reference: list[dict]) -> pd.DataFrame:
         # main.csv holds 4 decimals: a reference equal to a seed's rounded value lies within the range
         inside = (merged["seed_min"] - 5e-5 <= merged["reference"]) & (merged["reference"] <= merged["seed_max"] + 5e-5)
         merged["within_seed_range"] = inside.where(merged["ours"].notna())
-    return merged[GRID + ["metric", "n_seeds", "ours", "reference", "difference", *spread]
-                  + (["within_seed_range"] if "within_seed_range" in merged else [])]
+    return merged[
+        GRID
+        + ["metric", "n_seeds", "ours", "reference", "difference", *spread]
+        + (["within_seed_range"] if "within_seed_range" in merged else [])
+    ]
 
 
 def write_csv(frame: pd.DataFrame, out_path, float_format="%.4f"):

@@ -61,8 +61,9 @@ class Checkpoints(Callback):
 
     def _on_signal(self, signum, frame):
         if self.received is None:
-            log.warning("received %s: saving a checkpoint after the current step, then stopping",
-                        signal.Signals(signum).name)
+            log.warning(
+                "received %s: saving a checkpoint after the current step, then stopping", signal.Signals(signum).name
+            )
         self.received = signum
 
     def save(self, trainer):
@@ -77,13 +78,17 @@ class Checkpoints(Callback):
             # stop here, before the next micro-batch: the previous step's metrics are logged by now
             raise TrainingInterrupted(
                 f"stopped by {signal.Signals(self.received).name} after step {trainer.global_step} of "
-                f"{trainer.max_steps}; checkpoint saved to {self.path}: the next attempt resumes from it")
+                f"{trainer.max_steps}; checkpoint saved to {self.path}: the next attempt resumes from it"
+            )
         self._step_before = trainer.global_step
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         stepped = trainer.global_step > self._step_before  # the last micro-batch of an optimizer step
-        if stepped and trainer.global_step != self._saved_step and (
-                trainer.global_step % self.every == 0 or self.received is not None):
+        if (
+            stepped
+            and trainer.global_step != self._saved_step
+            and (trainer.global_step % self.every == 0 or self.received is not None)
+        ):
             self.save(trainer)
 
 
@@ -98,8 +103,11 @@ class RandomState(Callback):
     def on_save_checkpoint(self, trainer, pl_module, checkpoint):
         checkpoint["stagewise_fingerprint"] = self.fingerprint
         checkpoint["stagewise_rng"] = {
-            "torch": torch.get_rng_state(), "numpy": _numpy_state(), "python": random.getstate(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+            "torch": torch.get_rng_state(),
+            "numpy": _numpy_state(),
+            "python": random.getstate(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        }
 
     def on_load_checkpoint(self, trainer, pl_module, checkpoint):
         state = checkpoint.get("stagewise_rng")

@@ -14,10 +14,30 @@ from .resume import merged_training_log
 #: what sentence-transformers' CrossEncoder reads from config.json: scores are raw logits, as stagewise ranks by
 SENTENCE_TRANSFORMERS = {"activation_fn": "torch.nn.modules.linear.Identity"}
 
-_SHOWN = ("stage", "loss", "seed", "init_model", "steps", "lr", "queries_per_batch", "accumulate_grad_batches",
-          "negatives", "negatives_depth", "group_size", "max_length", "weight_decay", "weight_decay_all",
-          "warmup_steps", "temperature", "freeze_position_embeddings", "training_groups", "validation_groups",
-          "attempts", "train_seconds", "movement")
+_SHOWN = (
+    "stage",
+    "loss",
+    "seed",
+    "init_model",
+    "steps",
+    "lr",
+    "queries_per_batch",
+    "accumulate_grad_batches",
+    "negatives",
+    "negatives_depth",
+    "group_size",
+    "max_length",
+    "weight_decay",
+    "weight_decay_all",
+    "warmup_steps",
+    "temperature",
+    "freeze_position_embeddings",
+    "training_groups",
+    "validation_groups",
+    "attempts",
+    "train_seconds",
+    "movement",
+)
 
 
 def export_model(out_dir, module, tokenizer, resolved: dict, data_files, work_dir) -> Path:
@@ -32,15 +52,27 @@ def export_model(out_dir, module, tokenizer, resolved: dict, data_files, work_di
         module.model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         check_saved_model(tmp, module.model)
-        resolved = {**resolved, "pairs_seen": module.seen["pairs"], "tokens_seen": module.seen["tokens"],
-                    # from loading the model to saving it, every attempt up to its last checkpoint
-                    "train_seconds": round(module.seconds(), 3)}
+        resolved = {
+            **resolved,
+            "pairs_seen": module.seen["pairs"],
+            "tokens_seen": module.seen["tokens"],
+            # from loading the model to saving it, every attempt up to its last checkpoint
+            "train_seconds": round(module.seconds(), 3),
+        }
         (tmp / "hparams.json").write_text(json.dumps(resolved, indent=2, sort_keys=True) + "\n")
         (tmp / "README.md").write_text(training_card(resolved, [str(p) for p in data_files]))
         merged_training_log(work_dir, tmp / "training_log.csv")
-        provenance.write_json(tmp, provenance.record(
-            model_fingerprint=provenance.model_fingerprint(tmp), stage=resolved["stage"], loss=resolved["loss"],
-            seed=resolved["seed"], init_model=resolved["init_model"], training_data=[str(p) for p in data_files]))
+        provenance.write_json(
+            tmp,
+            provenance.record(
+                model_fingerprint=provenance.model_fingerprint(tmp),
+                stage=resolved["stage"],
+                loss=resolved["loss"],
+                seed=resolved["seed"],
+                init_model=resolved["init_model"],
+                training_data=[str(p) for p in data_files],
+            ),
+        )
     return Path(out_dir)
 
 
@@ -64,8 +96,8 @@ tags: [cross-encoder, reranker, stagewise]
 
 # stagewise cross-encoder: schedule {lineage(hparams)}
 
-A cross-encoder re-ranker fine-tuned by stagewise (stage {hparams['stage']}, loss {hparams['loss']}, seed
-{hparams['seed']}) from `{hparams['init_model']}`. It scores a (query, passage) pair with one logit; higher is more
+A cross-encoder re-ranker fine-tuned by stagewise (stage {hparams["stage"]}, loss {hparams["loss"]}, seed
+{hparams["seed"]}) from `{hparams["init_model"]}`. It scores a (query, passage) pair with one logit; higher is more
 relevant. Full settings: `hparams.json`; the loss and learning rate of every step: `training_log.csv`.
 
 | setting | value |
@@ -80,10 +112,10 @@ Training data files:
 ```python
 from sentence_transformers import CrossEncoder
 
-model = CrossEncoder("path/to/this/folder")  # identity activation and max length {hparams['max_length']} from its files
+model = CrossEncoder("path/to/this/folder")  # identity activation and max length {hparams["max_length"]} from its files
 scores = model.predict([("a query", "a passage")])
 ```
 
 or `transformers.AutoModelForSequenceClassification` with its tokenizer (truncation "longest_first" at
-{hparams['max_length']} tokens), or `stagewise rerank`.
+{hparams["max_length"]} tokens), or `stagewise rerank`.
 """

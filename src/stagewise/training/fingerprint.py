@@ -19,7 +19,9 @@ def training_fingerprint(settings, seed: int, init_model, data_files=()) -> dict
     """``settings``: the stage's StageSettings; its cosmetic keys (a checkpoint cadence) do not count, so a
     different value resumes."""
     return {
-        "stage": settings.kind, "loss": settings.loss, "seed": seed,
+        "stage": settings.kind,
+        "loss": settings.loss,
+        "seed": seed,
         "hparams": json.loads(json.dumps(settings.determinants(), sort_keys=True, default=str)),
         "init_model": folder_sha256(init_model),  # a model folder: a second per GB
         "data": [{"path": str(Path(p).resolve()), **file_identity(p)} for p in sorted({str(p) for p in data_files})],

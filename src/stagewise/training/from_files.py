@@ -14,6 +14,7 @@ from ..settings import TeacherSettings, check_teacher_loss
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class TrainingFiles:
     """The files a stage's training groups are built from."""
@@ -48,17 +49,26 @@ def training_groups(settings, files: TrainingFiles, seed: int):
         if files.candidates is not None:
             pools = Candidates.open(files.candidates, source=files.candidates_source)
             if pools.meta["depth"] < depth:
-                raise ValueError(f"the candidates store {files.candidates} holds the top {pools.meta['depth']}, "
-                                 f"training.C.negatives_depth asks for {depth}")
+                raise ValueError(
+                    f"the candidates store {files.candidates} holds the top {pools.meta['depth']}, "
+                    f"training.C.negatives_depth asks for {depth}"
+                )
         else:
             pools = Candidates.from_rankings(read_run_by_rank(files.run, depth), datasets.qrels(files.queries))
         texts = _texts(files, pools.docids, settings.random_negatives)
         dataset = ContrastiveGroups(queries, pools, texts, settings, seed)
         counts = dataset.policy_counts
-        log.info("positives (policy %s): %d queries with a positive in the top %d, %d added from qrels, "
-                 "%d dropped, %d kept with an arbitrary target, %d without any positive skipped",
-                 settings.positive_policy, counts["retrieved"], depth, counts["added"], counts["dropped"],
-                 counts["kept"], counts["no_positive"])
+        log.info(
+            "positives (policy %s): %d queries with a positive in the top %d, %d added from qrels, "
+            "%d dropped, %d kept with an arbitrary target, %d without any positive skipped",
+            settings.positive_policy,
+            counts["retrieved"],
+            depth,
+            counts["added"],
+            counts["dropped"],
+            counts["kept"],
+            counts["no_positive"],
+        )
     else:
         teacher = files.teacher
         check_teacher_loss(settings.loss, teacher)
@@ -69,11 +79,21 @@ def training_groups(settings, files: TrainingFiles, seed: int):
         if teacher.labels == "scores":
             dataset = ScoredDistillationGroups(queries, ranked, texts, settings.group_size, seed)
         else:
-            dataset = DistillationGroups(queries, ranked.rankings, texts, settings.group_size, seed,
-                                         ranking_size=teacher.ranking_size if not teacher.run else None)
+            dataset = DistillationGroups(
+                queries,
+                ranked.rankings,
+                texts,
+                settings.group_size,
+                seed,
+                ranking_size=teacher.ranking_size if not teacher.run else None,
+            )
         if dataset.without_query:
-            log.warning("teacher: %d of %d rankings skipped: their query is neither in the teacher's candidates nor "
-                        "in %s", dataset.without_query, len(ranked.rankings), files.queries)
+            log.warning(
+                "teacher: %d of %d rankings skipped: their query is neither in the teacher's candidates nor in %s",
+                dataset.without_query,
+                len(ranked.rankings),
+                files.queries,
+            )
     log.info("stage %s: %d training groups", settings.kind, len(dataset))
     return dataset
 
@@ -110,8 +130,9 @@ def read_teacher_rankings(teacher: TeacherSettings):
         return read_teacher_triples(teacher.triples)
     check_md5(teacher.candidates, md5.get("candidates"))
     check_md5(teacher.permutations, md5.get("permutations"))
-    return read_teacher(teacher.candidates, teacher.permutations, teacher.ranking_size, teacher.malformed,
-                        teacher.repeated)
+    return read_teacher(
+        teacher.candidates, teacher.permutations, teacher.ranking_size, teacher.malformed, teacher.repeated
+    )
 
 
 def _texts(files: TrainingFiles, needed, random_negatives):
@@ -126,8 +147,7 @@ def _texts(files: TrainingFiles, needed, random_negatives):
         if doc_store is not None:
             missing = texts.missing(needed)
             if missing:
-                raise ValueError(f"{len(missing)} training passages are not in the corpus {corpus}, e.g. "
-                                 f"{missing[:3]}")
+                raise ValueError(f"{len(missing)} training passages are not in the corpus {corpus}, e.g. {missing[:3]}")
         return texts
     if random_negatives:
         # random negatives come from the whole corpus

@@ -34,10 +34,17 @@ def data_workers(setting, gpu: bool, threads: int) -> int:
 def training_loader(dataset, sampler, collate, seed: int, workers: int) -> DataLoader:
     """Micro-batches of ``dataset`` in the order ``sampler`` draws them, ``workers`` processes ahead of the model."""
     gpu = torch.cuda.is_available()
-    loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=workers,
-                        generator=torch.Generator().manual_seed(seed), pin_memory=gpu and workers > 0,
-                        worker_init_fn=reopen_texts if workers else None, persistent_workers=workers > 0,
-                        prefetch_factor=4 if workers else None)
+    loader = DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        collate_fn=collate,
+        num_workers=workers,
+        generator=torch.Generator().manual_seed(seed),
+        pin_memory=gpu and workers > 0,
+        worker_init_fn=reopen_texts if workers else None,
+        persistent_workers=workers > 0,
+        prefetch_factor=4 if workers else None,
+    )
     if workers:
         log.info("%d data workers draw and tokenize micro-batches ahead of the model", workers)
     return loader
@@ -47,9 +54,10 @@ def validation_loader(dataset, indices: list[int], collate, size: int, seed: int
     """The held-out groups ``indices`` in batches of ``size`` (epoch 0's draw), or None without any."""
     if not indices:
         return None
-    batches = [[(0, i) for i in indices[j:j + size]] for j in range(0, len(indices), size)]
-    return DataLoader(dataset, batch_sampler=batches, collate_fn=collate, num_workers=0,
-                      generator=torch.Generator().manual_seed(seed))
+    batches = [[(0, i) for i in indices[j : j + size]] for j in range(0, len(indices), size)]
+    return DataLoader(
+        dataset, batch_sampler=batches, collate_fn=collate, num_workers=0, generator=torch.Generator().manual_seed(seed)
+    )
 
 
 def reopen_texts(worker_id):

@@ -19,8 +19,9 @@ def _masked_labels(labels: torch.Tensor, mask: torch.Tensor | None) -> torch.Ten
     return labels if mask is None else labels.masked_fill(~mask, torch.finfo(labels.dtype).min)
 
 
-def localized_contrastive_loss(scores: torch.Tensor, mask: torch.Tensor | None = None, positive_index: int = 0,
-                               labels: torch.Tensor | None = None) -> torch.Tensor:
+def localized_contrastive_loss(
+    scores: torch.Tensor, mask: torch.Tensor | None = None, positive_index: int = 0, labels: torch.Tensor | None = None
+) -> torch.Tensor:
     """LCE (Gao et al., 2021): softmax cross-entropy over a query's group with the positive as target.
 
     loss = mean_q [ -s_{q,pos} + log sum_j exp(s_{q,j}) ]   (padded entries excluded from the sum)
@@ -29,14 +30,20 @@ def localized_contrastive_loss(scores: torch.Tensor, mask: torch.Tensor | None =
     return F.cross_entropy(_masked(scores, mask), target)
 
 
-def infonce_loss(scores: torch.Tensor, mask: torch.Tensor | None = None, temperature: float = 1.0,
-                 positive_index: int = 0, labels: torch.Tensor | None = None) -> torch.Tensor:
+def infonce_loss(
+    scores: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    temperature: float = 1.0,
+    positive_index: int = 0,
+    labels: torch.Tensor | None = None,
+) -> torch.Tensor:
     """InfoNCE: LCE on scores divided by a temperature, mean_q [ -s_pos/t + log sum_j exp(s_j/t) ]."""
     return localized_contrastive_loss(scores / temperature, mask, positive_index)
 
 
-def listnet_loss(scores: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor | None = None,
-                 temperature: float = 1.0) -> torch.Tensor:
+def listnet_loss(
+    scores: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor | None = None, temperature: float = 1.0
+) -> torch.Tensor:
     """Listwise KL distillation (ListNet, Cao et al., 2007): with p = softmax(labels / t) and q = softmax(scores)
     over a query's real passages, KL(p || q) = sum_j p_j (log p_j - log q_j), averaged over queries; ``labels`` are
     teacher scores or rank labels (21 - rank), the temperature sets how sharp the target is."""
@@ -48,8 +55,9 @@ def listnet_loss(scores: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor 
     return pointwise.sum(-1).mean()
 
 
-def kl_loss(scores: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor | None = None,
-            temperature: float = 1.0) -> torch.Tensor:
+def kl_loss(
+    scores: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor | None = None, temperature: float = 1.0
+) -> torch.Tensor:
     """KL distillation of a teacher's score distribution (Hinton et al., 2015): with p = softmax(t / T) of the
     teacher's scores t and q = softmax(s / T) of the model's scores s over a query's real passages,
     KL(p || q) = sum_j p_j (log p_j - log q_j), averaged over queries. ``listnet_loss`` on s / T: ListNet divides only
@@ -101,8 +109,9 @@ def teacher_ranking_to_labels(ranked_docids: list[str], max_rank: int | None = N
     return {docid: max_rank - rank + 1 for rank, docid in enumerate(ranked_docids, start=1)}
 
 
-def compute_loss(name: str, scores: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor,
-                 temperature: float = 1.0) -> torch.Tensor:
+def compute_loss(
+    name: str, scores: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, temperature: float = 1.0
+) -> torch.Tensor:
     """One of LOSSES on a batch of groups. Contrastive losses take the first passage of a group as its
     positive; the others use the labels (1/0 in contrastive groups, teacher labels in distillation groups)."""
     if name == "lce":

@@ -52,16 +52,23 @@ class CrossEncoderModule(L.LightningModule):
     def training_step(self, batch, batch_idx):
         loss = self.compute_loss(batch)
         if not torch.isfinite(loss):
-            raise TrainingDiverged(f"training diverged: the loss is {float(loss)} at optimizer step {self.global_step} "
-                                   f"(learning rate {self.lr:g}); lower training.<stage>.lr or check the inputs of "
-                                   "this step. No model was written")
+            raise TrainingDiverged(
+                f"training diverged: the loss is {float(loss)} at optimizer step {self.global_step} "
+                f"(learning rate {self.lr:g}); lower training.<stage>.lr or check the inputs of "
+                "this step. No model was written"
+            )
         for _, encoded in batch["chunks"]:
             self.seen["pairs"] += int(encoded["input_ids"].shape[0])
             self.seen["tokens"] += int(encoded["attention_mask"].sum())
         self.log("train_loss", loss, on_step=True, prog_bar=False, batch_size=batch["labels"].shape[0])
         # the learning rate the optimizer applies at this step (read back by tests and by readers of the log)
-        self.log("lr", self.optimizers().optimizer.param_groups[0]["lr"], on_step=True, prog_bar=False,
-                 batch_size=batch["labels"].shape[0])
+        self.log(
+            "lr",
+            self.optimizers().optimizer.param_groups[0]["lr"],
+            on_step=True,
+            prog_bar=False,
+            batch_size=batch["labels"].shape[0],
+        )
         return loss
 
     def on_save_checkpoint(self, checkpoint):

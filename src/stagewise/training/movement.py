@@ -23,5 +23,7 @@ def movement(initial: dict, model) -> dict:
         total += before.numel()
         squared_distance += float((after.double() - before.double()).pow(2).sum())
         squared_norm += float(before.double().pow(2).sum())
-    return {"relative_l2": math.sqrt(squared_distance / squared_norm) if squared_norm else 0.0,
-            "changed_fraction": changed / total if total else 0.0}
+    return {
+        "relative_l2": math.sqrt(squared_distance / squared_norm) if squared_norm else 0.0,
+        "changed_fraction": changed / total if total else 0.0,
+    }

@@ -43,8 +43,11 @@ def start_attempt(work_dir, fingerprint: dict, steps: int) -> Attempt:
         saved = torch.load(last, map_location="cpu", weights_only=False)
         changed = differences(saved.get("stagewise_fingerprint"), fingerprint)
         if changed:
-            log.warning("not resuming from %s: it was written by another training (different: %s); starting over",
-                        last, ", ".join(changed))
+            log.warning(
+                "not resuming from %s: it was written by another training (different: %s); starting over",
+                last,
+                ", ".join(changed),
+            )
             shutil.rmtree(work_dir)
     attempt = len(attempt_logs(work_dir)) + 1
     if not last.exists():

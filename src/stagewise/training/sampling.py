@@ -53,8 +53,10 @@ class ContrastiveGroups(Dataset):
             raise ValueError(f"positive_policy must be one of {POSITIVE_POLICIES}, not {positive_policy!r}")
         texts = as_texts(texts)
         if random_negatives and not hasattr(texts, "docids"):
-            raise ValueError(f"random negatives are drawn from a store that lists its docids (an offset index or "
-                             f"texts in memory), not from a {type(texts).__name__}")
+            raise ValueError(
+                f"random negatives are drawn from a store that lists its docids (an offset index or "
+                f"texts in memory), not from a {type(texts).__name__}"
+            )
         run, depth, min_positive_grade = pools, settings.negatives_depth, settings.min_positive_grade
         self.candidates, self.queries = pools, queries
         self.texts, self.n_negatives, self.depth, self.seed = texts, settings.negatives, depth, seed
@@ -194,7 +196,7 @@ class StepBatchSampler(Sampler):
     def batch(self, number: int) -> list[tuple[int, int]]:
         epoch, position = divmod(number, self.per_epoch)
         order = np.random.default_rng([self.seed, epoch]).permutation(len(self.indices))
-        chosen = order[position * self.batch_size:(position + 1) * self.batch_size]
+        chosen = order[position * self.batch_size : (position + 1) * self.batch_size]
         return [(epoch, self.indices[i]) for i in chosen]
 
     def __iter__(self):
@@ -212,7 +214,7 @@ def split_validation(n: int, fraction: float, seed: int) -> tuple[list[int], lis
     """(training, validation) indices: ceil(fraction * n) queries held out, drawn by the seed."""
     if fraction <= 0:
         return list(range(n)), []
-    held = set(np.random.default_rng([seed, 1_000_003]).permutation(n)[:max(1, math.ceil(fraction * n))].tolist())
+    held = set(np.random.default_rng([seed, 1_000_003]).permutation(n)[: max(1, math.ceil(fraction * n))].tolist())
     return [i for i in range(n) if i not in held], sorted(held)
 
 
@@ -226,8 +228,9 @@ def train_test_split_ids(ids: list, test_size: float, random_state: int) -> tupl
     return [ids[i] for i in permutation[n_test:]], [ids[i] for i in permutation[:n_test]]
 
 
-def split_validation_by_query(query_ids: list[str], file_query_ids, fraction: float,
-                              seed: int) -> tuple[list[int], list[int]]:
+def split_validation_by_query(
+    query_ids: list[str], file_query_ids, fraction: float, seed: int
+) -> tuple[list[int], list[int]]:
     """(training, validation) indices of training groups whose queries are ``query_ids``: the released code's split,
     which holds out the queries ``train_test_split_ids`` draws from every query id of the training file in the file's
     order (``file_query_ids``; the release: the ColBERTv2 training run for C, the RankGPT permutations it kept for D),
@@ -260,8 +263,10 @@ class GroupCollator:
             positions += [row * size + j for j in range(len(g.passages))]
             labels.append(g.labels + [0.0] * pad)
             mask.append([True] * len(g.passages) + [False] * pad)
-        chunks = [([positions[i] for i in idx], encoded)
-                  for idx, encoded in token_length_batches(self.tokenizer, pairs, self.chunk_size or len(pairs),
-                                                           self.max_length,
-                                                           chunk_size=max(1, len(pairs)))]
+        chunks = [
+            ([positions[i] for i in idx], encoded)
+            for idx, encoded in token_length_batches(
+                self.tokenizer, pairs, self.chunk_size or len(pairs), self.max_length, chunk_size=max(1, len(pairs))
+            )
+        ]
         return {"chunks": chunks, "labels": torch.tensor(labels), "mask": torch.tensor(mask), "group_size": size}

@@ -30,8 +30,18 @@ from .resume import checkpoint_path, start_attempt
 from .sampling import VALIDATION_SPLITS, StepBatchSampler, split_validation, split_validation_by_query
 
 # the names other code imports from here
-__all__ = ["CPU_CHUNK", "StagePaths", "TrainingFiles", "TrainingInterrupted", "data_workers", "initial_model",
-           "read_teacher_rankings", "resolve_steps", "train_from_files", "train_stage"]
+__all__ = [
+    "CPU_CHUNK",
+    "StagePaths",
+    "TrainingFiles",
+    "TrainingInterrupted",
+    "data_workers",
+    "initial_model",
+    "read_teacher_rankings",
+    "resolve_steps",
+    "train_from_files",
+    "train_stage",
+]
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +91,9 @@ def initial_model(init_model, seed: int):
     model = AutoModelForSequenceClassification.from_pretrained(init_model, num_labels=1)
     fresh = fresh_weight_names(init_model)
     if fresh:
-        log.info("drew %d fresh parameters (%s) from seed %d", draw_fresh_weights(model, fresh, seed),
-                 ", ".join(fresh), seed)
+        log.info(
+            "drew %d fresh parameters (%s) from seed %d", draw_fresh_weights(model, fresh, seed), ", ".join(fresh), seed
+        )
     return model
 
 
@@ -91,8 +102,9 @@ def _split(dataset, settings, seed: int) -> tuple[list[int], list[int], int]:
     split_seed = seed if settings.validation_seed is None else settings.validation_seed
     validation_fraction, validation_split = settings.validation_fraction, settings.validation_split
     if validation_split == "train_test_split":
-        train_idx, val_idx = split_validation_by_query(dataset.query_ids, dataset.file_query_ids, validation_fraction,
-                                                       split_seed)
+        train_idx, val_idx = split_validation_by_query(
+            dataset.query_ids, dataset.file_query_ids, validation_fraction, split_seed
+        )
     elif validation_split == "permutation":
         train_idx, val_idx = split_validation(len(dataset), validation_fraction, split_seed)
     else:
@@ -110,28 +122,47 @@ def _module(model, settings) -> CrossEncoderModule:
 def _lightning_trainer(steps: int, settings, work_dir: Path, callbacks: list, validating: bool) -> L.Trainer:
     gpu = torch.cuda.is_available()
     accumulate = settings.accumulate_grad_batches
-    validation = ({"val_check_interval": settings.checkpoint_every * accumulate, "check_val_every_n_epoch": None}
-                  if validating else {"limit_val_batches": 0})
+    validation = (
+        {"val_check_interval": settings.checkpoint_every * accumulate, "check_val_every_n_epoch": None}
+        if validating
+        else {"limit_val_batches": 0}
+    )
     # under SLURM, Lightning would handle SIGUSR1 itself (save an hpc_ckpt and `scontrol requeue`); ours works the
     # same everywhere and leaves resubmission to Snakemake's retries or SLURM's --requeue
     plugins = [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else None
     return L.Trainer(
-        max_steps=steps, accelerator="gpu" if gpu else "cpu", devices=1,
+        max_steps=steps,
+        accelerator="gpu" if gpu else "cpu",
+        devices=1,
         precision=_precision(settings.precision, gpu),
-        accumulate_grad_batches=accumulate, gradient_clip_val=settings.gradient_clip_val,
-        logger=CSVLogger(work_dir, name="", version="log"), log_every_n_steps=1,
-        callbacks=callbacks, enable_checkpointing=False, plugins=plugins,
-        default_root_dir=work_dir, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-        deterministic=True, **validation,
+        accumulate_grad_batches=accumulate,
+        gradient_clip_val=settings.gradient_clip_val,
+        logger=CSVLogger(work_dir, name="", version="log"),
+        log_every_n_steps=1,
+        callbacks=callbacks,
+        enable_checkpointing=False,
+        plugins=plugins,
+        default_root_dir=work_dir,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        deterministic=True,
+        **validation,
     )
 
 
 def _warn_if_still(moved: dict, stage: str, init_model, lr: float):
     if moved["relative_l2"] < STILL:
-        log.warning("stage %s moved no weight that matters: relative L2 distance %.2g from %s, %.2g%% of the entries "
-                    "changed at all (lr %g: AdamW's steps of about the learning rate fall below half an fp32 ulp of "
-                    "every weight larger than about lr x 2^24)", stage, moved["relative_l2"], init_model,
-                    100 * moved["changed_fraction"], lr)
+        log.warning(
+            "stage %s moved no weight that matters: relative L2 distance %.2g from %s, %.2g%% of the entries "
+            "changed at all (lr %g: AdamW's steps of about the learning rate fall below half an fp32 ulp of "
+            "every weight larger than about lr x 2^24)",
+            stage,
+            moved["relative_l2"],
+            init_model,
+            100 * moved["changed_fraction"],
+            lr,
+        )
 
 
 def train_stage(settings, dataset, paths: StagePaths, seed: int, threads: int = 1, callbacks=()) -> Path:
@@ -175,21 +206,26 @@ def train_stage(settings, dataset, paths: StagePaths, seed: int, threads: int = 
 
     # the loaders
     collate = collator(tokenizer, settings, gpu)
-    sampler = StepBatchSampler(train_idx, settings.queries_per_batch, seed,
-                               start=attempt.steps_done * settings.accumulate_grad_batches)
+    sampler = StepBatchSampler(
+        train_idx, settings.queries_per_batch, seed, start=attempt.steps_done * settings.accumulate_grad_batches
+    )
     loader = training_loader(dataset, sampler, collate, seed, data_workers(settings.data_workers, gpu, threads))
     val_loader = validation_loader(dataset, val_idx, collate, settings.queries_per_batch, seed)
 
     # the Trainer, and fit
     checkpoints = Checkpoints(checkpoint_path(work_dir), settings.checkpoint_every)
     trainer = _lightning_trainer(
-        steps, settings, work_dir,
+        steps,
+        settings,
+        work_dir,
         [checkpoints, RandomState(fingerprint), ProgressLog(steps, settings.log_every), *callbacks],
-        validating=val_loader is not None)
+        validating=val_loader is not None,
+    )
     checkpoints.install()
     try:
-        trainer.fit(module, loader, val_loader,
-                    ckpt_path=str(attempt.checkpoint) if attempt.checkpoint is not None else None)
+        trainer.fit(
+            module, loader, val_loader, ckpt_path=str(attempt.checkpoint) if attempt.checkpoint is not None else None
+        )
     except TrainingInterrupted as stop:
         log.error("%s", stop)
         raise
@@ -199,11 +235,21 @@ def train_stage(settings, dataset, paths: StagePaths, seed: int, threads: int = 
     # the model folder
     moved = movement(initial, module.model)
     _warn_if_still(moved, stage, paths.init, settings.lr)
-    resolved = {**hparams, "stage": stage, "loss": loss, "init_model": str(paths.init), "seed": seed,
-                "steps": steps, "training_groups": len(train_idx), "validation_groups": len(val_idx),
-                "validation_split_seed": split_seed, "attempts": attempt.number,
-                "positive_policy_counts": getattr(dataset, "policy_counts", None), "movement": moved,
-                "device": "gpu" if gpu else "cpu"}
+    resolved = {
+        **hparams,
+        "stage": stage,
+        "loss": loss,
+        "init_model": str(paths.init),
+        "seed": seed,
+        "steps": steps,
+        "training_groups": len(train_idx),
+        "validation_groups": len(val_idx),
+        "validation_split_seed": split_seed,
+        "attempts": attempt.number,
+        "positive_policy_counts": getattr(dataset, "policy_counts", None),
+        "movement": moved,
+        "device": "gpu" if gpu else "cpu",
+    }
     export_model(paths.out, module, tokenizer, resolved, paths.data, work_dir)
     shutil.rmtree(work_dir, ignore_errors=True)
     return Path(paths.out)
@@ -212,5 +258,4 @@ def train_stage(settings, dataset, paths: StagePaths, seed: int, threads: int = 
 def train_from_files(settings, files: TrainingFiles, paths: StagePaths, seed: int, threads: int = 1) -> Path:
     """Build the stage's training groups from ``files`` (see ``from_files.training_groups``) and train."""
     dataset = training_groups(settings, files, seed)
-    return train_stage(settings, dataset, replace(paths, data=tuple(data_files(settings.kind, files))), seed,
-                       threads)
+    return train_stage(settings, dataset, replace(paths, data=tuple(data_files(settings.kind, files))), seed, threads)
