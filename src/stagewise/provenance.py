@@ -220,10 +220,15 @@ def job() -> dict:
     }
 
 
+#: what Snakemake adds to a directory output once its job has finished (an empty file; the model is written before it)
+SNAKEMAKE_STAMP = ".snakemake_timestamp"
+
+
 def model_fingerprint(folder) -> str | None:
-    """sha256 of a model folder's files and names (``stagewise.io.folder_sha256``) without its provenance.json;
-    None when ``folder`` is not a folder (a hub id)."""
-    return folder_sha256(folder, skip=(FILE,)) if Path(folder).is_dir() else None
+    """sha256 of a model folder's files and names (``stagewise.io.folder_sha256``) without its provenance.json and
+    Snakemake's stamp, so that the record the training writes and a later one agree; None when ``folder`` is not a
+    folder (a hub id)."""
+    return folder_sha256(folder, skip=(FILE, SNAKEMAKE_STAMP)) if Path(folder).is_dir() else None
 
 
 # -- writing (a run file's header: stagewise.io.header_lines, through write_run)
