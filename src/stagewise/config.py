@@ -11,7 +11,7 @@ import yaml
 
 from .errors import ConfigError
 from .grid import grid_cells, last_stage
-from .schema import SCHEMA, _first_error, _validator, load_schema
+from .schema import SCHEMA, _first_error, _validator, drop_default_length, load_schema
 
 
 def validate_config(config: dict, schema_path=SCHEMA) -> dict:
@@ -21,8 +21,7 @@ def validate_config(config: dict, schema_path=SCHEMA) -> dict:
     given = {kind: set(training.get(kind) or {}) if isinstance(training, dict) else set() for kind in ("C", "D")}
     _first_error(_validator(schema), config)
     for kind, keys in given.items():
-        if "steps" in keys and "epochs" not in keys:
-            config["training"][kind].pop("epochs")  # a length given as steps replaces the kind's default epochs
+        drop_default_length(config["training"][kind], keys)
     _check_references(config, given)
     return config
 

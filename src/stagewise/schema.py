@@ -104,3 +104,11 @@ def fill_section(path: str, instance: dict, schema_path=SCHEMA) -> dict:
     keys = [k for k in path.split(".") if k not in _SCHEMA_WORDS]
     _first_error(_validator({**schema_node(path, schema), "definitions": schema["definitions"]}), instance, keys)
     return instance
+
+
+def drop_default_length(section: dict, given) -> dict:
+    """A training stage's section after its defaults were filled: a length given as ``steps`` (``given``: the keys
+    the user gave) replaces the stage kind's default ``epochs``, which would otherwise be given too."""
+    if "steps" in given and "epochs" not in given:
+        section.pop("epochs", None)
+    return section

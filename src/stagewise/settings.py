@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from .errors import ConfigError
 from .grid import CELL_SEPARATOR, last_stage, schedule_of, stage_two_cells
-from .schema import fill_section, schema_node
+from .schema import drop_default_length, fill_section, schema_node
 
 
 def node_path(section: tuple[str, ...]) -> str:
@@ -173,9 +173,8 @@ def stage(kind: str, given: Mapping[str, Any] | None = None) -> StageSettings:
     """A stage of ``kind`` (C or D) from the keys ``given``, the others from the schema; stops on a bad key."""
     if kind not in STAGE_KINDS:
         raise ConfigError(f"stage kind {kind!r} is not one of {sorted(STAGE_KINDS)}")
-    section = fill_section(node_path(("training", kind)), dict(given or {}))
-    if "steps" in (given or {}) and "epochs" not in given:
-        section.pop("epochs")  # a length given as steps replaces the kind's default epochs
+    given = dict(given or {})
+    section = drop_default_length(fill_section(node_path(("training", kind)), dict(given)), given)
     return STAGE_KINDS[kind].from_section(section)
 
 

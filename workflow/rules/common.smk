@@ -373,6 +373,11 @@ def efficiency_inputs(wildcards):
     }
 
 
+def first_stage_runs_by_test_set(wildcards):
+    """A ranker's first-stage runs: test set -> run."""
+    return {t: FIRST_STAGE_RUN.format(ranker=wildcards.ranker, dataset=t) for t in TEST_SETS}
+
+
 def rerank_runs_by_model(wildcards):
     """A ranker's re-ranked runs: (reranker, cell, seed) -> test set -> run."""
     return {

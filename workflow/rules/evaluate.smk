@@ -1,7 +1,7 @@
 rule evaluate_first_stage:
     """Per-query metrics of a first-stage ranker on every test set."""
     input:
-        runs=expand(FIRST_STAGE_RUN, ranker="{ranker}", dataset=TEST_SETS),
+        runs=lambda wildcards: list(first_stage_runs_by_test_set(wildcards).values()),
         qrels=test_set_qrels,
     output:
         FIRST_STAGE_METRICS,
@@ -10,6 +10,7 @@ rule evaluate_first_stage:
     conda:
         "../../envs/report.yaml"
     params:
+        runs=first_stage_runs_by_test_set,
         datasets=TEST_SET_DATASETS,
         thresholds=RELEVANCE_THRESHOLDS,
         metrics=config["evaluation"]["metrics"],

@@ -11,6 +11,4 @@ keys = {
     "seed": w.get("seed", "-"),
 }
 judgments = {name: Judgments(datasets.qrels(spec), p.thresholds[name]) for name, spec in p.datasets.items()}
-evaluate_runs(
-    dict(zip(p.datasets, snakemake.input.runs, strict=True)), judgments, keys, p.metrics, snakemake.output[0], p.depth
-)
+evaluate_runs(p.runs, judgments, keys, p.metrics, snakemake.output[0], p.depth)  # p.runs: test set -> run
