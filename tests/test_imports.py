@@ -86,3 +86,37 @@ def test_no_statement_of_the_package_is_a_bare_tuple():
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Tuple)
     ]
     assert not found
+
+
+def _modules_after(code: str) -> set[str]:
+    """The top-level packages a fresh interpreter has imported after running ``code``."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"{code}\nimport sys\nprint(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(ROOT / "src"), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+    ).stdout
+    return set(out.split())
+
+
+def test_training_and_reranking_jobs_do_not_import_scikit_learn():
+    """transformers would import scikit-learn for assisted generation, which no job runs (stagewise.imports): about a
+    second of every training and re-ranking job's start-up; the model classes still import."""
+    model = "from transformers import AutoModelForSequenceClassification, ElectraForSequenceClassification"
+    training = _modules_after(f"import stagewise.training.trainer\n{model}")
+    assert {"lightning", "transformers", "torch"} <= training and "sklearn" not in training
+    # stagewise.rerank.load_cross_encoder and backbones.build_backbone set the flag before their model import
+    reranking = _modules_after(
+        "from stagewise.imports import skip_generation_extras\nassert skip_generation_extras()\n" + model
+    )
+    assert "transformers" in reranking and "sklearn" not in reranking
+    # and the flag is what keeps it out: without it, the same import brings scikit-learn
+    assert "sklearn" in _modules_after(model)

@@ -279,6 +279,10 @@ def build_backbone(
     case a tokenizer is trained on ``corpus_texts``; new weights are drawn from ``settings.seed``.
     """
     import torch
+
+    from .imports import skip_generation_extras
+
+    skip_generation_extras()
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     with atomic_path(out_dir) as tmp:

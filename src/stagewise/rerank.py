@@ -54,6 +54,9 @@ def _head_in_fp32(model):
 
 
 def load_cross_encoder(model_dir, device=None):
+    from .imports import skip_generation_extras
+
+    skip_generation_extras()
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
