@@ -25,13 +25,14 @@ test: venv
 	$(BIN)/pytest -q
 
 # what CI checks before the tests: ruff on the Python code (lint and format), snakefmt on the workflow, snakemake --lint
-# on each config
+# on each config (without a SLURM_CONF of yours: a client config that does not wait 9 s for an absent controller)
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/snakefmt --check workflow
+	conf=$${SLURM_CONF:-$$($(BIN)/python tests/slurm/localslurm.py client-conf resources/cache/slurm/client.conf)}; \
 	for c in config/config.yaml config/paper.yaml config/trecdl.yaml; do \
-	    PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --lint --configfile $$c || exit 1; done
+	    SLURM_CONF=$$conf PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --lint --configfile $$c || exit 1; done
 
 clean:
 	rm -rf results resources logs .snakemake

@@ -28,12 +28,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "workflow" / "scripts"
 
+#: what rerank.load_cross_encoder and backbones.build_backbone run before importing a model class (a no-op on a tree
+#: without stagewise.imports, so that a checkout from before it measures as it ran)
+_LEAN = (
+    "try:\n    from stagewise.imports import skip_generation_extras\nexcept ImportError:\n    pass\n"
+    "else:\n    skip_generation_extras()"
+)
 _MODEL = "from transformers import AutoModelForSequenceClassification, AutoTokenizer"
 #: imports a rule's library calls make before their first useful work (read from the functions they call)
 BEFORE_WORK = {
     "train": [_MODEL],  # trainer.initial_model, train_stage
-    "rerank": [_MODEL],  # rerank.load_cross_encoder
-    "backbone": [_MODEL],
+    "rerank": [_LEAN, _MODEL],  # rerank.load_cross_encoder
+    "backbone": [_LEAN, _MODEL],
     "bm25_index": ["import stagewise.first_stage.java", "from pyserini.index.lucene import LuceneIndexer"],
     "bm25_retrieve": ["import stagewise.first_stage.java", "from pyserini.search.lucene import LuceneSearcher"],
     "colbert_index": ["from colbert import Indexer"],

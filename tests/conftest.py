@@ -3,6 +3,8 @@ from pathlib import Path
 
 import pytest
 
+from .slurm.localslurm import client_conf
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 #: what a fresh clone holds for running the workflow (no results, no resources)
@@ -54,23 +56,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(ROOT / "resources" / "cache" / "torch_extensions"))
 
 
-def _slurm_client_conf() -> str:
-    """A SLURM client config that gives up at once on an absent controller. Snakemake imports the SLURM executor
-    plugin in every invocation, local ones too, and the plugin runs `scontrol show config` while it imports; where
-    SLURM is installed and no controller answers (every CI machine after `.ci/run`, which installs the test cluster's
-    packages), scontrol waits MessageTimeout - 1 seconds: 9 s per `snakemake` call with the default of 10
-    (`snakemake -n --configfile config/paper.yaml`: 10.7 s, with this config 1.8 s). Only the tests' processes see it:
-    the SLURM tests give their own SLURM_CONF (tests/slurm/localslurm.py), and a cluster user's config is untouched."""
-    path = ROOT / "resources" / "cache" / "slurm" / "client.conf"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        "# tests/conftest.py: no controller in these tests; scontrol gives up at once\n"
-        "ClusterName=none\nSlurmctldHost=localhost\nMessageTimeout=1\n"
-    )
-    return str(path)
-
-
-os.environ.setdefault("SLURM_CONF", _slurm_client_conf())
+# no SLURM controller in these tests: see localslurm.client_conf (the SLURM tests give their own SLURM_CONF)
+os.environ.setdefault("SLURM_CONF", str(client_conf(ROOT / "resources" / "cache" / "slurm" / "client.conf")))
 
 
 @pytest.fixture

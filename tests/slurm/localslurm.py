@@ -282,6 +282,22 @@ def running() -> bool:
     return all(_alive(n) for n in ("munged", "mariadbd", "slurmdbd", "slurmctld", "slurmd"))
 
 
+def client_conf(path: Path) -> Path:
+    """A SLURM client config that gives up at once on an absent controller, written to ``path``. Snakemake imports
+    the SLURM executor plugin in every invocation, local ones too, and the plugin runs `scontrol show config` while it
+    imports; where SLURM is installed and no controller answers (every CI machine after `.ci/run`, which installs the
+    test cluster's packages), scontrol waits MessageTimeout - 1 seconds: 9 s per `snakemake` call with the default of
+    10 (`snakemake -n --configfile config/paper.yaml`: 10.7 s, with this config 1.8 s). Only the test suite
+    (tests/conftest.py) and `make lint` use it, where SLURM_CONF is unset: a cluster user's config is untouched."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "# tests/slurm/localslurm.py client_conf: no controller here; scontrol gives up at once\n"
+        "ClusterName=none\nSlurmctldHost=localhost\nMessageTimeout=1\n"
+    )
+    return path
+
+
 if __name__ == "__main__":
     action = sys.argv[1] if len(sys.argv) > 1 else "check"
     if action == "install":
@@ -291,9 +307,11 @@ if __name__ == "__main__":
         print(f"export SLURM_CONF={STATE / 'etc' / 'slurm.conf'}")
     elif action == "down":
         down()
+    elif action == "client-conf":
+        print(client_conf(Path(sys.argv[2])))
     elif action == "check":
         reason = problem()
         print(reason or "ok")
         sys.exit(1 if reason else 0)
     else:
-        raise SystemExit(f"usage: {sys.argv[0]} install|up|down|check")
+        raise SystemExit(f"usage: {sys.argv[0]} install|up|down|check|client-conf PATH")
