@@ -269,3 +269,95 @@ def test_a_test_set_named_main_with_a_corpus_of_its_own_stops():
         ConfigError, match="config key 'test_sets.main': a test set with its own corpus cannot be named"
     ):
         validate_config(config)
+
+
+def two_teachers(**scores):
+    """The demo with its ranking teacher and the simulated teacher's scores as two teachers (scores: keys of the
+    second)."""
+    c = config(teacher=KeyError)
+    c["teachers"] = {
+        "rankgpt": copy.deepcopy(DEMO["teacher"]),
+        "scores": {"labels": "scores", "run": "resources/teacher/synthetic/train-scores.run", **scores},
+    }
+    return c
+
+
+DEMO_VALID = validate_config(config())
+
+
+def test_the_grid_functions_read_a_cells_teacher_marker():
+    from stagewise.grid import last_stage, schedule_of, stage_one_schedule, teacher_of, without_teacher
+
+    cells = ["C", "D", "C-D_lr1e-08", "D@rankgpt", "C-D@scores", "C-D@rankgpt_lr1e-08", "D-C@scores_lr1e-05_steps50"]
+    assert [schedule_of(c) for c in cells] == ["C", "D", "C-D", "D", "C-D", "C-D", "D-C"]
+    assert [teacher_of(c) for c in cells] == [None, None, None, "rankgpt", "scores", "rankgpt", "scores"]
+    assert [last_stage(c) for c in cells] == ["C", "D", "D", "D", "D", "D", "C"]
+    # C-D's stage 1 is the one C model; D-C's the D model of the same teacher
+    assert [stage_one_schedule(c) for c in cells] == [None, None, "C", None, "C", "C", "D@scores"]
+    assert without_teacher("C-D@rankgpt_lr1e-08") == "C-D_lr1e-08" and without_teacher("D") == "D"
+
+
+def test_two_teachers_make_every_schedule_with_a_d_stage_a_cell_per_teacher():
+    from stagewise.grid import grid_cells, model_cells
+    from stagewise.settings import cell_training
+
+    c = validate_config(two_teachers(loss="margin_mse"))
+    assert grid_cells(DEMO_VALID) == [
+        "C",
+        "D",
+        "C-D",
+        "C-D_lr6e-12_steps100",
+        "D-C",
+    ]  # one teacher: the names as they were
+    assert grid_cells(c) == [
+        "C",
+        "D@rankgpt",
+        "D@scores",
+        "C-D@rankgpt",
+        "C-D@rankgpt_lr6e-12_steps100",
+        "C-D@scores",
+        "C-D@scores_lr6e-12_steps100",
+        "D-C@rankgpt",
+        "D-C@scores",
+    ]
+    assert model_cells(c) == grid_cells(c)
+    rankgpt, scores = cell_training(c, "C-D@rankgpt_lr6e-12_steps100"), cell_training(c, "C-D@scores_lr6e-12_steps100")
+    assert (rankgpt.stage.loss, scores.stage.loss) == ("ranknet", "margin_mse")  # the teacher's loss replaces D's
+    assert (rankgpt.stage.lr, scores.stage.lr) == (6.0e-12, 6.0e-12)  # the sweep's setting applies to both
+    assert scores.teacher.files() == ["resources/teacher/synthetic/train-scores.run"]
+    assert rankgpt.determinants != scores.determinants
+    assert cell_training(c, "D-C@scores").teacher is None  # its last stage is C
+    for cell in ("D", "D@other", "C@rankgpt"):
+        with pytest.raises(ConfigError, match="is not a cell of this config"):
+            cell_training(c, cell)
+    # one entry under teachers: the names of a single teacher, its loss applied
+    one = config(teacher=KeyError)
+    one["teachers"] = {"scores": two_teachers(loss="kl")["teachers"]["scores"]}
+    one = validate_config(one)
+    assert grid_cells(one) == grid_cells(DEMO_VALID) and cell_training(one, "D").stage.loss == "kl"
+
+
+def test_teacher_and_teachers_together_stop_naming_both():
+    c = two_teachers()
+    c["teacher"] = copy.deepcopy(DEMO["teacher"])
+    with pytest.raises(ConfigError, match=r"config keys 'teacher' and 'teachers'"):
+        validate_config(c)
+
+
+@pytest.mark.parametrize("name", ["a_b", "a@b", "-a", "a.b"])
+def test_a_teacher_name_is_letters_digits_and_dashes(name):
+    c = two_teachers()
+    c["teachers"][name] = c["teachers"].pop("scores")
+    with pytest.raises(ConfigError, match=rf"config key 'teachers': '{name}' does not match"):
+        validate_config(c)
+
+
+def test_a_teachers_loss_must_be_one_its_labels_give_and_its_keys_are_named():
+    c = two_teachers()
+    c["teachers"]["rankgpt"]["loss"] = "kl"
+    with pytest.raises(ConfigError, match=r"config key 'teachers\.rankgpt\.loss': kl distils the teacher's scores"):
+        validate_config(c)
+    bad = two_teachers()
+    del bad["teachers"]["scores"]["run"]
+    with pytest.raises(ConfigError, match=r"config key 'teachers\.scores': give 'run'"):
+        validate_config(bad)

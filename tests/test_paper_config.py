@@ -147,6 +147,39 @@ def test_paper_grid_dry_run_lists_60_trainings_480_rerankings_and_no_training_re
     assert "resources/ir_datasets/prepared/msmarco-passage/dev/small.json" in result.stdout
 
 
+def test_a_second_teacher_plans_every_cell_with_a_d_stage_once_per_teacher(tmp_path):
+    copy_checkout(tmp_path)
+    config = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
+    (tmp_path / "ensemble.run").write_text("q1 Q0 d1 1 12.5 ensemble\nq1 Q0 d2 2 3.25 ensemble\n")
+    config["teachers"] = {
+        "rankgpt": config.pop("teacher"),
+        "ensemble": {"labels": "scores", "run": "ensemble.run", "loss": "margin_mse"},
+    }
+    (tmp_path / "two-teachers.yaml").write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [SNAKEMAKE, "-n", "--configfile", "two-teachers.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=with_venv_path(),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
+    # 2 rerankers x 11 cells (C; D, C-D and D-C at two stage-2 rates, each per teacher) x 5 seeds
+    assert counts["train"] == str(2 * 11 * 5) and counts["rerank"] == str(2 * 11 * 5 * 2 * 4)
+    cells = set(re.findall(r"wildcards: reranker=\w+, schedule=(\S+), seed=\d", result.stdout))
+    for teacher in ("rankgpt", "ensemble"):
+        assert {f"D@{teacher}", f"C-D@{teacher}_lr1e-08", f"D-C@{teacher}_lr1e-05"} <= cells
+    assert not {"D", "C-D_lr1e-08", "D-C_lr1e-05"} & cells
+    jobs = {
+        m[1]: m[0] for m in re.findall(r"input: (.*)\n\s+output: results/models/electra/(\S+)/seed1\n", result.stdout)
+    }
+    assert jobs["D@ensemble"].endswith("ensemble.run") and "ensemble.run" not in jobs["D@rankgpt"]
+    assert jobs["D-C@ensemble_lr1e-05"].startswith("results/models/electra/D@ensemble/seed1,")
+    assert jobs["C-D@ensemble_lr1e-08"].startswith("results/models/electra/C/seed1,")
+
+
 def test_an_absent_download_stops_the_run_before_any_job_saying_where_to_get_it_and_a_present_one_is_left_alone(
     tmp_path,
 ):

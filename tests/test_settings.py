@@ -65,6 +65,15 @@ def test_each_settings_class_has_exactly_its_schema_sections_keys(cls):
     assert [f.name for f in dataclasses.fields(cls)] == list(node["properties"])
 
 
+def test_a_teachers_entry_has_the_teacher_sections_keys_and_its_loss():
+    entry = load_schema()["properties"]["teachers"]["additionalProperties"]["properties"]
+    assert list(entry) == [f.name for f in dataclasses.fields(S.TeacherSettings)] + [S.TEACHER_LOSS]
+    assert (
+        entry[S.TEACHER_LOSS]["enum"]
+        == load_schema()["properties"]["training"]["properties"]["D"]["properties"]["loss"]["enum"]
+    )
+
+
 def test_a_stage_given_in_code_takes_every_other_key_from_the_schema():
     c = S.stage("C", {"steps": 5, "lr": 1.0e-3})
     assert (c.kind, c.loss, c.steps, c.epochs, c.lr, c.queries_per_batch, c.negatives) == (

@@ -134,3 +134,29 @@ def test_the_efficiency_table_and_plot_cover_every_cell(beyond):
     assert cells.loc["C", "teacher_rankings"] == 0 and (cells["gpu_hours"] == 0).all()  # trained on CPU
     assert cells.loc["C", "tokens"] > cells.loc["C", "pairs"] > 0
     assert (folder / "results" / "plots" / "efficiency.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.fixture(scope="module")
+def two_teachers(tmp_path_factory):
+    """The tiny grid with D only and two teachers: the simulated teacher's ranking and its scores (margin_mse)."""
+    folder = tmp_path_factory.mktemp("teachers")
+    config = yaml.safe_load((ROOT / "tests" / "data" / "tiny_config.yaml").read_text())
+    config.update(rankers={"bm25": {"kind": "bm25", "depth": 30}}, schedules=["D"], seeds=[1])
+    config["teachers"] = {
+        "ranks": config.pop("teacher"),
+        "scores": {"labels": "scores", "run": "resources/teacher/synthetic/train-scores.run", "loss": "margin_mse"},
+    }
+    copy_workflow(folder, config)
+    result = snakemake(folder, "results/tables/main.csv")
+    assert result.returncode == 0, result.stderr[-4000:]
+    return folder
+
+
+def test_each_teacher_trains_its_own_d_model_with_its_loss_and_gets_its_rows(two_teachers):
+    models = two_teachers / "results" / "models" / "electra"
+    hparams = {t: json.loads((models / f"D@{t}" / "seed1" / "hparams.json").read_text()) for t in ("ranks", "scores")}
+    assert (hparams["ranks"]["loss"], hparams["scores"]["loss"]) == ("ranknet", "margin_mse")
+    assert not (models / "D").exists()
+    table = pd.read_csv(two_teachers / "results" / "tables" / "main.csv", dtype={"seed": str})
+    rows = table[(table["metric"] == "ndcg@10") & (table["dataset"] == "test-a") & (table["schedule"] != "-")]
+    assert sorted(rows["schedule"]) == ["D@ranks", "D@scores"]

@@ -49,8 +49,9 @@ def _train(a):
     import yaml
 
     from .config import validate_config
+    from .grid import TEACHER_MARKER, marked_teachers
     from .provenance import set_job
-    from .settings import STAGE_KINDS, TeacherSettings
+    from .settings import cell_training
     from .training.trainer import StagePaths, TrainingFiles, train_from_files
 
     _need(a.config, "config file (--config)")
@@ -59,10 +60,11 @@ def _train(a):
     with open(a.config, encoding="utf-8") as f:
         config = validate_config(yaml.safe_load(f))
     set_job(config)  # the model's provenance record names the config's hash
-    settings = STAGE_KINDS[a.stage].from_section(config["training"][a.stage])
-    teacher = TeacherSettings.from_section(config["teacher"]) if a.stage == "D" else None
-    files = TrainingFiles(config["train_queries"], config["corpus"], run=a.run, teacher=teacher)
-    train_from_files(settings, files, StagePaths(a.init, a.out, a.work_dir), a.seed, a.threads)
+    # the one-stage cell: C, or D (D@<teacher> with two or more teachers: its loss and files)
+    marked = a.stage == "D" and a.teacher is not None and marked_teachers(config)
+    training = cell_training(config, f"D{TEACHER_MARKER}{a.teacher}" if marked else a.stage)
+    files = TrainingFiles(config["train_queries"], config["corpus"], run=a.run, teacher=training.teacher)
+    train_from_files(training.stage, files, StagePaths(a.init, a.out, a.work_dir), a.seed, a.threads)
 
 
 def _rerank(a):
@@ -171,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out")
     p.add_argument("--config", default="config/config.yaml")
     p.add_argument("--run", help="first-stage run (C)")
+    p.add_argument("--teacher", help="D with a config's teachers (two or more): the one to distil")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument(
         "--work-dir",

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from .errors import ConfigError
-from .grid import grid_cells, last_stage
+from .grid import grid_cells, last_stage, with_teachers
 from .schema import SCHEMA, _first_error, _validator, drop_default_length, load_schema
 
 
@@ -180,13 +180,15 @@ def _check_stage_lengths(config: dict, given: dict[str, set]):
 
 
 def _check_teacher(config: dict):
-    """The teacher's keys agree (a file that gives what ``teacher.labels`` says), and every D stage's loss is one the
+    """The keys of each teacher agree (a file that gives what ``labels`` says), and every D stage's loss is one its
     teacher can give (see ``stagewise.settings.check_teacher_loss``)."""
-    from .settings import TeacherSettings, cell_training
+    from .settings import cell_training, teacher_sections, teacher_settings
 
-    TeacherSettings.from_section(config["teacher"])
-    d_stages = {"D"} if any("D" in schedule.split("-") for schedule in config["schedules"]) else set()
-    for cell in [*sorted(d_stages), *(c for c in grid_cells(config) if last_stage(c) == "D")]:
+    for name in teacher_sections(config):
+        teacher_settings(config, name)
+    has_d = any("D" in schedule.split("-") for schedule in config["schedules"])
+    d_stages = with_teachers(config, "D") if has_d else []
+    for cell in [*d_stages, *(c for c in grid_cells(config) if last_stage(c) == "D")]:
         cell_training(config, cell)
 
 
@@ -224,9 +226,16 @@ def _check_references(config: dict, given: dict[str, set]):
     if c["random_negatives"] > c["negatives"]:
         raise ConfigError("config key 'training.C.random_negatives' must not exceed 'training.C.negatives'")
     grid_cells(config)  # two entries of a sweep that make the same cell stop here
-    if any("D" in s for s in config["schedules"]) and "teacher" not in config:
-        raise ConfigError("missing required config key 'teacher' (schedules with D need teacher rankings)")
-    if config.get("teacher") is not None:
+    if "teacher" in config and "teachers" in config:
+        raise ConfigError(
+            "config keys 'teacher' and 'teachers': give one teacher under 'teacher' or several under 'teachers', "
+            "not both"
+        )
+    if any("D" in s for s in config["schedules"]) and "teacher" not in config and "teachers" not in config:
+        raise ConfigError(
+            "missing required config key 'teacher' (schedules with D need teacher rankings; or 'teachers' for several)"
+        )
+    if config.get("teacher") is not None or "teachers" in config:
         _check_teacher(config)
     for name, spec in config["rerankers"].items():
         if not spec.get("pretrained") and not spec.get("architecture"):

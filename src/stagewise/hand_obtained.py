@@ -82,10 +82,12 @@ def hand_obtained_inputs(config: dict) -> list[HandObtained]:
         dataset(key, test_set_dataset(spec), ["queries.tsv", "qrels.txt"])
         if isinstance(spec, dict) and "corpus" in spec:
             dataset(f"test_sets.{name}.corpus", spec["corpus"], ["docs.tsv"])
-    teacher = config.get("teacher") or {}
-    for name in ("run", "triples", "candidates", "permutations"):
-        if teacher.get(name):
-            add(f"teacher.{name}", teacher[name], teacher.get("source"))
+    from .settings import teacher_key, teacher_sections
+
+    for teacher_name, teacher in teacher_sections(config).items():
+        for name in ("run", "triples", "candidates", "permutations"):
+            if teacher.get(name):
+                add(f"{teacher_key(config, teacher_name)}.{name}", teacher[name], teacher.get("source"))
     negatives = config["training"]["C"].get("negatives_run")
     if negatives:
         add("training.C.negatives_run.path", negatives["path"], negatives.get("source"))

@@ -17,7 +17,7 @@ from functools import cache
 from typing import Any, ClassVar
 
 from .errors import ConfigError
-from .grid import CELL_SEPARATOR, last_stage, schedule_of, stage_two_cells
+from .grid import CELL_SEPARATOR, last_stage, marked_teachers, schedule_of, stage_two_cells, teacher_of, without_teacher
 from .schema import drop_default_length, fill_section, schema_node
 
 
@@ -227,6 +227,53 @@ class TeacherSettings(Settings):
         return [path for path in (self.run, self.triples, self.candidates, self.permutations) if path]
 
 
+#: the key of a ``teachers`` entry that is no TeacherSettings field: the loss of D stages distilled from that teacher
+TEACHER_LOSS = "loss"
+
+
+def teacher_sections(config: dict) -> dict[str, dict]:
+    """Teacher name -> its section: the ``teachers`` mapping, or the one ``teacher`` section (named teacher); empty
+    without a teacher."""
+    if "teachers" in config:
+        return dict(config["teachers"])
+    return {"teacher": config["teacher"]} if config.get("teacher") is not None else {}
+
+
+def teacher_key(config: dict, name: str) -> str:
+    """The config key of a teacher: ``teacher`` for the single section, ``teachers.<name>`` for an entry."""
+    return f"teachers.{name}" if "teachers" in config else "teacher"
+
+
+def teacher_settings(config: dict, name: str) -> TeacherSettings:
+    """A teacher's settings (its ``loss``, a key of ``teachers`` entries only, left out); an error names the entry's
+    keys (``teachers.<name>.labels``)."""
+    section = {k: v for k, v in teacher_sections(config)[name].items() if k != TEACHER_LOSS}
+    key = teacher_key(config, name)
+    try:
+        return TeacherSettings.from_section(section)
+    except ConfigError as e:
+        if key == "teacher":
+            raise
+        message = str(e).replace("'teacher'", f"'{key}'").replace("teacher.", f"{key}.")
+        raise ConfigError(message) from None
+
+
+def cell_teacher(config: dict, cell: str) -> str:
+    """The name of the teacher a cell with a D stage distils: the one its name carries, or the config's only one."""
+    names = list(teacher_sections(config))
+    marked = teacher_of(cell)
+    if marked is None and len(names) == 1:
+        return names[0]
+    if marked is not None and marked in marked_teachers(config):
+        return marked
+    if not names:
+        raise ConfigError(f"cell {cell!r} has a D stage, but the config has no teacher (teacher or teachers)")
+    raise ConfigError(
+        f"{cell!r} is not a cell of this config: with the teachers {names}, a cell with a D stage names one of them "
+        "after its schedule (D@name, C-D@name_lr1e-08); with one teacher, none"
+    )
+
+
 def check_teacher_loss(loss: str, teacher: TeacherSettings, key: str = "training.D.loss"):
     """Stop when a D stage's ``loss`` distils score values (``SCORE_LOSSES``) from a teacher that gives ranks: the
     labels 21 - rank have no score scale, so their margins and softmax are made up (``key``: the config key that set
@@ -258,11 +305,16 @@ class TrainingSettings:
 
 
 def cell_stage(config: dict, cell: str) -> StageSettings:
-    """A cell's last stage: its stage kind's section, with the cell's ``training.second_stage`` setting replacing
-    keys for a two-stage schedule (a given ``steps`` or ``epochs`` replaces the section's length)."""
+    """A cell's last stage: its stage kind's section, with its teacher's ``loss`` (a D stage distilled from a
+    ``teachers`` entry that gives one), then the cell's ``training.second_stage`` setting replacing keys for a
+    two-stage schedule (a given ``steps`` or ``epochs`` replaces the section's length)."""
     kind = last_stage(cell)
     settings = dict(config["training"][kind])
-    override = stage_two_cells(config, schedule_of(cell)).get(cell)
+    if kind == "D" and teacher_sections(config):
+        teacher_loss = teacher_sections(config)[cell_teacher(config, cell)].get(TEACHER_LOSS)
+        if teacher_loss is not None:
+            settings[TEACHER_LOSS] = teacher_loss
+    override = stage_two_cells(config, schedule_of(cell)).get(without_teacher(cell))
     if override is None:
         raise ConfigError(
             f"{cell!r} is not a cell of this config (its schedule and stage-2 setting, joined by {CELL_SEPARATOR!r})"
@@ -276,16 +328,25 @@ def cell_stage(config: dict, cell: str) -> StageSettings:
 
 
 def cell_training(config: dict, cell: str) -> TrainingSettings:
-    """A cell's last stage with the teacher for a D stage; stops on a loss the teacher cannot give (see
-    ``check_teacher_loss``)."""
-    kind = last_stage(cell)
-    section = config.get("teacher") if kind == "D" else None
+    """A cell's last stage with the teacher for a D stage (the one its name carries, or the config's only one; its
+    ``loss`` applied); stops on a loss the teacher cannot give (see ``check_teacher_loss``)."""
+    if teacher_of(cell) is not None:
+        if "D" not in schedule_of(cell).split("-"):
+            raise ConfigError(f"{cell!r} is not a cell of this config: only a schedule with a D stage has a teacher")
+        cell_teacher(config, cell)  # a teacher of this config
     stage_settings = cell_stage(config, cell)
-    teacher = TeacherSettings.from_section(section) if section is not None else None
-    if teacher is not None:
-        override = stage_two_cells(config, schedule_of(cell))[cell]
-        key = f"training.second_stage.{schedule_of(cell)} ({cell})" if "loss" in override else "training.D.loss"
-        check_teacher_loss(stage_settings.loss, teacher, key)
+    if last_stage(cell) != "D" or not teacher_sections(config):
+        return TrainingSettings(stage_settings, None)
+    name = cell_teacher(config, cell)
+    teacher = teacher_settings(config, name)
+    override = stage_two_cells(config, schedule_of(cell))[without_teacher(cell)]
+    if TEACHER_LOSS in override:
+        key = f"training.second_stage.{schedule_of(cell)} ({cell})"
+    elif teacher_sections(config)[name].get(TEACHER_LOSS) is not None:
+        key = f"{teacher_key(config, name)}.loss"
+    else:
+        key = "training.D.loss"
+    check_teacher_loss(stage_settings.loss, teacher, key)
     return TrainingSettings(stage_settings, teacher)
 
 

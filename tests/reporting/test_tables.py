@@ -183,3 +183,17 @@ def test_metrics_that_lack_a_configured_test_set_stop_the_tables():
         check_coverage(grid, ["dl19", "dl20"], ["bm25", "colbert"], ["bm25", "colbert"], models)
     with pytest.raises(EvaluationError, match="electra/D-C/seed1 re-ranking bm25 on dl19"):
         check_coverage(grid, ["dl19"], ["bm25"], ["bm25"], [("electra", "D-C", 1)])
+
+
+def test_teacher_cells_get_rows_after_their_schedule_letters_and_escaped_latex():
+    grid = fixed_grid()
+    c = grid[grid["schedule"] == "C"]
+    teachers = [c.assign(schedule=cell) for cell in ("C-D@scores_lr1e-08", "D@rankgpt", "D@scores")]
+    table = main_table(pd.concat([grid, *teachers], ignore_index=True), fixed_significance())
+    assert {"D@rankgpt", "D@scores", "C-D@scores_lr1e-08"} <= set(table["schedule"])
+    md = markdown_table(table, ["ndcg@10"])
+    rows = [line.split(" | ")[1] for line in md.splitlines() if line.startswith("| electra |")]
+    assert rows[:5] == ["C", "D@rankgpt", "D@scores", "C-D", "C-D@scores_lr1e-08"]
+    assert "D@rankgpt (e), D@scores (g), C-D@scores_lr1e-08 (h)" in md
+    tex = latex_table(table, ["ndcg@10"])
+    assert "electra & D@rankgpt & " in tex and "electra & C-D@scores\\_lr1e-08 & " in tex

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from snakemake.logging import logger
 from stagewise import locations
-from stagewise.settings import TeacherSettings, cell_training
+from stagewise.settings import cell_training
 from stagewise.config import (
     MAIN_CORPUS,
     corpora,
@@ -17,7 +17,7 @@ from stagewise.config import (
     test_set_corpora,
     test_set_dataset,
 )
-from stagewise.grid import grid_cells, last_stage, stage_one_schedule
+from stagewise.grid import grid_cells, last_stage, model_cells, stage_one_schedule
 from stagewise.data import trec_dl
 from stagewise.data.datasets import is_local, local_folder
 from stagewise.data.prepare import is_hub_id
@@ -76,7 +76,8 @@ RANKERS_OF_KIND = {
 # rankers whose candidates every model re-ranks (the others are first-stage baselines only)
 RERANKED_RANKERS = [r for r in RANKERS if config["rankers"][r]["rerank"]]
 RERANKERS = list(config["rerankers"])
-# the schedule axis: each schedule, a stage-2 sweep expanded into its cells (C-D, C-D_lr6e-12, ...)
+# the schedule axis: each schedule (once per teacher with two or more: D@rankgpt), a stage-2 sweep expanded into its
+# cells (C-D, C-D_lr6e-12, C-D@rankgpt_lr6e-12, ...)
 CELLS = grid_cells(config)
 SEEDS = config["seeds"]
 TEST_SETS = list(config["test_sets"])
@@ -110,8 +111,8 @@ MODELS = [(r, s, seed) for r in RERANKERS for s in CELLS for seed in SEEDS]
 wildcard_constraints:
     ranker="|".join(map(re.escape, RANKERS)),
     reranker="|".join(map(re.escape, RERANKERS)),
-    # the stage-1 models of two-stage cells are trained whether or not C and D are cells themselves
-    schedule="|".join(map(re.escape, dict.fromkeys(["C", "D", *CELLS]))),
+    # the stage-1 models of two-stage cells (C, D or D@<teacher>) are trained whether or not they are cells themselves
+    schedule="|".join(map(re.escape, model_cells(config))),
     dataset="|".join(map(re.escape, QUERY_SETS)),
     seed=r"\d+",
     corpus="|".join(map(re.escape, CORPORA)),
@@ -259,7 +260,8 @@ def backbone_inputs(wildcards):
 
 
 def init_model(wildcards):
-    """A two-stage cell starts from the stage-1 model of the same reranker and seed (every cell of a sweep the same)."""
+    """A two-stage cell starts from the stage-1 model of the same reranker and seed (every cell of a sweep the same):
+    C-D@<teacher> from the C model, D-C@<teacher> from the D model of that teacher."""
     first = stage_one_schedule(wildcards.schedule)
     if first:
         return MODEL.format(reranker=wildcards.reranker, schedule=first, seed=wildcards.seed)
@@ -271,7 +273,7 @@ def training_inputs(wildcards):
     if last_stage(wildcards.schedule) == "C":
         inputs["candidates"] = TRAINING_CANDIDATES
     else:
-        inputs["teacher"] = given(teacher_files())
+        inputs["teacher"] = given(teacher_files(wildcards.schedule))
     return inputs
 
 
@@ -290,9 +292,10 @@ def reference_file(wildcards):
     return given(config["reference"]["file"]) if config.get("reference", {}).get("file") else []
 
 
-def teacher_files():
-    """The teacher's files: a TREC run, RankGPT candidates + permutations, or scored triples."""
-    return TeacherSettings.from_section(config["teacher"]).files()
+def teacher_files(cell):
+    """The files of a cell's teacher (its name's, or the config's only one): a TREC run, RankGPT candidates +
+    permutations, or scored triples."""
+    return cell_training(config, cell).teacher.files()
 
 
 def model_folders(models=MODELS):

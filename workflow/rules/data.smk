@@ -124,6 +124,27 @@ if "synthetic" in config:
         script:
             "../scripts/simulated_teacher.py"
 
+    rule simulated_teacher_scores:
+        """The demo teacher's scores: its noisy grades (the draws simulated_teacher ranks by) as a TREC run, for a
+        teacher with labels: scores."""
+        input:
+            run=FIRST_STAGE_RUN.format(ranker=config["synthetic"]["teacher_ranker"], dataset="train"),
+            queries=train_query_files,
+        output:
+            run=f"{SYNTHETIC_TEACHER}/train-scores.run",
+        log:
+            "logs/data/simulated_teacher_scores.log",
+        priority: 10
+        conda:
+            "../../envs/first_stage.yaml"
+        params:
+            train=config["train_queries"],
+            depth=config["synthetic"]["teacher_depth"],
+            noise=config["synthetic"]["teacher_noise"],
+            seed=config["synthetic"]["seed"],
+        script:
+            "../scripts/simulated_teacher_scores.py"
+
 
 if "trec_dl" in config:
 
