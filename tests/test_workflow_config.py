@@ -42,3 +42,13 @@ def test_a_key_given_twice_in_a_config_file_stops_before_anything_else(tmp_path)
 def test_an_invalid_result_names_the_key():
     with pytest.raises(ConfigError, match="seeds"):
         settle_workflow_config(demo(), [], {"seeds": "x"}, {"seeds": "x"})
+
+
+def test_teachers_merged_over_the_demo_replace_its_teacher_and_both_in_one_file_stop():
+    teachers = {"ranks": {"run": "a.run"}, "scores": {"run": "b.run", "labels": "scores", "loss": "margin_mse"}}
+    config = {**demo(), "teachers": teachers}  # Snakemake's merge keeps the demo's teacher beside them
+    settle_workflow_config(config, [], {"teachers": teachers}, {})
+    assert "teacher" not in config and set(config["teachers"]) == {"ranks", "scores"}
+    given = {"teachers": teachers, "teacher": demo()["teacher"]}
+    with pytest.raises(ConfigError, match="teacher.*teachers"):
+        settle_workflow_config({**demo(), **given}, [], given, {})

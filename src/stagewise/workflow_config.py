@@ -21,12 +21,16 @@ def settle_workflow_config(config: dict, config_files, given: dict, command_line
        when it says ``standalone: true`` (``replaces_default``);
     3. the --config values (``command_line``) apply on top with the types a config file gives nested values:
        ``--config 'seeds=[1]'`` arrives as ``['1']`` (``typed_command_line_values``);
-    4. the result is validated against the schema, which fills in every default (``validate_config``).
+    4. ``teachers`` given without ``teacher`` replaces the default's ``teacher`` (a config merged over the demo that
+       names its teachers distils from those: the two keys together are an error, see ``validate_config``);
+    5. the result is validated against the schema, which fills in every default (``validate_config``).
     """
     check_config_files(config_files)
     if replaces_default(given):
         config.clear()
         config.update(copy.deepcopy(given))
+    elif "teachers" in given and "teacher" not in given:
+        config.pop("teacher", None)
     _merge(config, typed_command_line_values(command_line))
     return validate_config(config)
 
