@@ -339,6 +339,7 @@ class EvaluationSettings(Settings):
     metrics: list[str]
     relevance_threshold: int
     first_stage_depth: str
+    compare_checkpoints: bool
 
 
 @dataclass(frozen=True)
