@@ -1,6 +1,7 @@
 """End-to-end, beyond the paper's grid: a stage-2 sweep, out-of-domain test sets with corpora of their own (a
 synthetic one with other words, always; the Vaswani collection from ../shared/data when present), equivalence
-tests and the efficiency table, through Snakemake on a tiny grid (BM25 only, one seed)."""
+tests, the efficiency table and the best-against-last checkpoint table, through Snakemake on a tiny grid (BM25 only,
+one seed)."""
 
 import gzip
 import json
@@ -47,6 +48,11 @@ def beyond(tmp_path_factory):
         significance={"equivalence_margins": {"ndcg@10": 0.02}},
     )
     config["training"]["second_stage"] = {"C-D": [{}, {"lr": 1.0e-12}]}
+    # checkpoint selection: C exports its best weights by the held-out quarter's nDCG@10, D its last; the tables
+    # compare each model's best and last checkpoint on the test sets
+    config["training"]["C"].update(validation_fraction=0.25, select="best")
+    config["training"]["D"].update(validation_fraction=0.25)
+    config["evaluation"] = {"compare_checkpoints": True}
     # out of domain: a synthetic collection drawn with another seed (other words, other topics), in a local folder
     write_dataset(
         SyntheticSpec(seed=99, n_passages=400, n_topics=4, concepts_per_topic=8, splits={"test": 10}), folder / "other"
@@ -134,6 +140,39 @@ def test_the_efficiency_table_and_plot_cover_every_cell(beyond):
     assert cells.loc["C", "teacher_rankings"] == 0 and (cells["gpu_hours"] == 0).all()  # trained on CPU
     assert cells.loc["C", "tokens"] > cells.loc["C", "pairs"] > 0
     assert (folder / "results" / "plots" / "efficiency.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_checkpoints_table_sets_best_against_last_for_every_model(beyond):
+    folder, config = beyond
+    table = pd.read_csv(folder / "results" / "tables" / "checkpoints.csv")
+    cells = ["C", "C-D", "C-D_lr1e-12"]
+    assert sorted(set(table["schedule"])) == cells and set(table["dataset"]) == set(config["test_sets"])
+    assert set(table["metric"]) == {"ndcg@10", "mrr@10", "map", "recall@100"} and (table["seeds"] == 1).all()
+    # each column written to 6 significant digits (values below 1): within 1e-6 of each other
+    assert table["best_minus_last"].to_numpy() == pytest.approx((table["best"] - table["last"]).to_numpy(), abs=2e-6)
+    # the means are those of the model's runs: C selects its best (the main table's run), D stages their last
+    main = pd.read_csv(folder / "results" / "metrics" / "rerank" / "bm25.tsv", sep="\t", dtype={"seed": str})
+    means = main.groupby(["schedule", "dataset", "metric"])["value"].mean()
+    rows = table.set_index(["schedule", "dataset", "metric"])
+    assert rows["best"].xs("C", level="schedule").to_numpy() == pytest.approx(
+        means.xs("C", level="schedule").reindex(rows.xs("C", level="schedule").index).to_numpy(), abs=1e-5
+    )
+    assert rows["last"].xs("C-D", level="schedule").to_numpy() == pytest.approx(
+        means.xs("C-D", level="schedule").reindex(rows.xs("C-D", level="schedule").index).to_numpy(), abs=1e-5
+    )
+    # the held-out values are hparams.json's
+    for cell in cells:
+        model = folder / "results" / "models" / "electra" / cell / "seed1"
+        selection = json.loads((model / "hparams.json").read_text())["selection"]
+        other = "last" if selection["selected"] == "best" else "best"
+        assert (model / "checkpoints" / other / "model.safetensors").exists()
+        assert selection["selected"] == ("best" if cell == "C" else "last") and selection["last_step"] in (4, 6)
+        row = table[table["schedule"] == cell].iloc[0]
+        assert (row["held_out_best"], row["held_out_last"]) == pytest.approx(
+            (selection["best_value"], selection["last_value"]), abs=1e-5
+        )
+    md = (folder / "results" / "tables" / "checkpoints.md").read_text()
+    assert md.startswith("| ranker | reranker | schedule | test set | metric | last | best | best - last |")
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from functools import cache
 from typing import Any, ClassVar
 
 from .errors import ConfigError
+from .evaluation.names import canonical_metric
 from .grid import CELL_SEPARATOR, last_stage, marked_teachers, schedule_of, stage_two_cells, teacher_of, without_teacher
 from .schema import drop_default_length, fill_section, schema_node
 
@@ -134,10 +135,42 @@ class StageSettings(Settings):
     log_every: int | None
     gradient_clip_val: float
     checkpoint_every: int
+    eval_every: int | None
+    select_metric: str
+    select: str
+
+    #: the keys that say what is evaluated on the held-out queries and which weights are exported
+    SELECTION: ClassVar[tuple[str, ...]] = ("eval_every", "select_metric", "select")
+
+    def __post_init__(self):
+        if self.select == "best" and not self.validation_fraction:
+            raise ConfigError(
+                f"training.{self.KIND}: select: best picks the weights by the held-out queries' {self.select_metric}; "
+                "set validation_fraction > 0 to hold some out"
+            )
+        try:
+            canonical_metric(self.select_metric)
+        except ValueError as e:
+            raise ConfigError(f"training.{self.KIND}.select_metric: {e}") from None
 
     @property
     def kind(self) -> str:
         return self.KIND
+
+    @property
+    def evaluation_interval(self) -> int:
+        """Optimizer steps between evaluations of the held-out queries: eval_every, or checkpoint_every."""
+        return self.eval_every or self.checkpoint_every
+
+    def determinants(self) -> dict:
+        """As ``Settings.determinants``; the selection keys count only when queries are held out (without, nothing is
+        evaluated or selected), and eval_every as the interval it resolves to (checkpoint_every itself is cosmetic)."""
+        found = super().determinants()
+        for key in self.SELECTION:
+            found.pop(key, None)
+        if self.validation_fraction:
+            found.update(eval_every=self.evaluation_interval, select_metric=self.select_metric, select=self.select)
+        return found
 
 
 @dataclass(frozen=True)
@@ -367,6 +400,7 @@ class EvaluationSettings(Settings):
     metrics: list[str]
     relevance_threshold: int
     first_stage_depth: str
+    compare_checkpoints: bool
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,13 @@ settle_workflow_config(
 MODEL = "results/models/{reranker}/{schedule}/seed{seed}"
 FIRST_STAGE_RUN = "results/runs/first_stage/{ranker}/{dataset}.run"
 RERANKED_RUN = "results/runs/rerank/{ranker}/{reranker}/{schedule}/seed{seed}/{dataset}.run"
+# a re-ranking by a model's other checkpoint ({model}/checkpoints/{checkpoint}: best or last, the one not selected)
+RERANKED_CHECKPOINT_RUN = (
+    "results/runs/rerank/{ranker}/{reranker}/{schedule}/seed{seed}/checkpoints/{checkpoint}/{dataset}.run"
+)
 FIRST_STAGE_METRICS = "results/metrics/first_stage/{ranker}.tsv"
 RERANK_METRICS = "results/metrics/rerank/{ranker}.tsv"
+CHECKPOINT_METRICS = "results/metrics/rerank/{ranker}.checkpoints.tsv"
 TRAIN_BENCHMARK = "results/benchmarks/train/{reranker}/{schedule}/seed{seed}.tsv"
 RERANK_BENCHMARK = "results/benchmarks/rerank/{ranker}/{reranker}/{schedule}/seed{seed}/{dataset}.tsv"
 MAIN_TABLE = "results/tables/main.csv"
@@ -51,6 +56,8 @@ EFFICIENCY_TABLE_MARKDOWN = "results/tables/efficiency.md"
 VS_REFERENCE_TABLE = "results/tables/vs_reference.csv"
 CLAIMS_TABLE = "results/tables/claims.csv"
 CLAIMS_TABLE_MARKDOWN = "results/tables/claims.md"
+CHECKPOINTS_TABLE = "results/tables/checkpoints.csv"
+CHECKPOINTS_TABLE_MARKDOWN = "results/tables/checkpoints.md"
 SCHEDULE_PLOT = "results/plots/{dataset}.png"
 SEED_SPREAD_PLOT = "results/plots/seed_spread.png"
 EFFICIENCY_PLOT = "results/plots/efficiency.png"
@@ -307,6 +314,44 @@ def model_targets():
     return list(model_folders().values())
 
 
+def other_checkpoints():
+    """The models with a checkpoint besides the selected one (their last stage holds queries out): (reranker, cell,
+    seed) -> its name, best or last (the one training.<stage>.select did not choose)."""
+    stages = {cell: cell_training(config, cell).stage for cell in CELLS}
+    return {
+        (r, s, seed): ("last" if stages[s].select == "best" else "best")
+        for r, s, seed in MODELS
+        if stages[s].validation_fraction
+    }
+
+
+# with evaluation.compare_checkpoints: the models whose other checkpoint re-ranks the test sets too
+COMPARED_CHECKPOINTS = other_checkpoints() if config["evaluation"]["compare_checkpoints"] else {}
+if config["evaluation"]["compare_checkpoints"] and not COMPARED_CHECKPOINTS:
+    raise ConfigError(
+        "evaluation.compare_checkpoints: no cell holds training queries out (training.<stage>.validation_fraction), "
+        "so no model has a best checkpoint to compare"
+    )
+
+
+def checkpoint_runs_by_model(wildcards):
+    """A ranker's re-ranked runs by the models' other checkpoints: (reranker, cell, seed) -> test set -> run."""
+    return {
+        (r, s, seed): {
+            t: RERANKED_CHECKPOINT_RUN.format(
+                ranker=wildcards.ranker, reranker=r, schedule=s, seed=seed, checkpoint=name, dataset=t
+            )
+            for t in TEST_SETS
+        }
+        for (r, s, seed), name in COMPARED_CHECKPOINTS.items()
+    }
+
+
+def checkpoint_runs(wildcards):
+    """The evaluate_checkpoints rule's inputs."""
+    return [run for runs in checkpoint_runs_by_model(wildcards).values() for run in runs.values()]
+
+
 # what the tables must cover (checked by the scripts: an existing metrics file whose update cannot be planned would
 # otherwise hide a test set); a change of it reruns the tables
 GRID_EXPECTED = {
@@ -414,6 +459,8 @@ def table_targets():
         tables.append(VS_REFERENCE_TABLE)
     if config["claims"]:
         tables += [CLAIMS_TABLE, CLAIMS_TABLE_MARKDOWN]
+    if COMPARED_CHECKPOINTS:
+        tables += [CHECKPOINTS_TABLE, CHECKPOINTS_TABLE_MARKDOWN]
     return tables
 
 

@@ -42,3 +42,26 @@ rule evaluate_rerank:
         depth=config["rerank"]["depth"],
     script:
         "../scripts/evaluate_rerank.py"
+
+
+rule evaluate_checkpoints:
+    """Per-query metrics of the models' other checkpoints (evaluation.compare_checkpoints), as evaluate_rerank."""
+    input:
+        runs=checkpoint_runs,
+        qrels=test_set_qrels,
+    output:
+        CHECKPOINT_METRICS,
+        ties="results/metrics/rerank/{ranker}.checkpoints.ties.tsv",
+    log:
+        "logs/evaluate/checkpoints/{ranker}.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        # (reranker, cell, seed) -> test set -> run re-ranked by the model's other checkpoint
+        runs=checkpoint_runs_by_model,
+        datasets=TEST_SET_DATASETS,
+        thresholds=RELEVANCE_THRESHOLDS,
+        metrics=config["evaluation"]["metrics"],
+        depth=config["rerank"]["depth"],
+    script:
+        "../scripts/evaluate_rerank.py"

@@ -197,3 +197,31 @@ rule efficiency:
         out_of_domain=OUT_OF_DOMAIN,
     script:
         "../scripts/efficiency.py"
+
+
+rule checkpoints_table:
+    """Best against last checkpoint of every model with held-out queries, on the test sets (compare_checkpoints)."""
+    input:
+        selected=rerank_metrics(),
+        other=expand(CHECKPOINT_METRICS, ranker=RERANKED_RANKERS),
+        models=[MODEL.format(reranker=r, schedule=s, seed=seed) for r, s, seed in COMPARED_CHECKPOINTS],
+    output:
+        csv=report(
+            CHECKPOINTS_TABLE,
+            category="Tables",
+            labels={"table": "checkpoints", "content": "best - last checkpoint, seed means"},
+        ),
+        md=report(
+            CHECKPOINTS_TABLE_MARKDOWN,
+            category="Tables",
+            labels={"table": "checkpoints", "content": "Markdown"},
+        ),
+    log:
+        "logs/report/checkpoints_table.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        models={key: MODEL.format(reranker=key[0], schedule=key[1], seed=key[2]) for key in COMPARED_CHECKPOINTS},
+        digits=config["report"]["digits"],
+    script:
+        "../scripts/checkpoints_table.py"

@@ -30,15 +30,18 @@ class Checkpoints(Callback):
     ``--signal=<sig>@<seconds>`` sends a chosen signal before the limit. On SIGTERM or SIGUSR1 this callback
     lets the current optimizer step finish, saves the checkpoint and stops with TrainingInterrupted, so the job
     fails and Snakemake's ``--retries`` (or SLURM's requeue) starts an attempt that resumes from it. Checkpoints
-    are written under a temporary name and renamed: a kill while writing leaves the previous one intact.
+    are written under a temporary name and renamed: a kill while writing leaves the previous one intact. At a step
+    where the held-out queries are evaluated (every ``evaluate_every`` steps and the last; None: never), the checkpoint is saved
+    after the evaluation, so that it holds the evaluation's outcome (the best weights so far, see selection.py).
     """
 
     SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 
-    def __init__(self, path: Path, every: int):
-        self.path, self.every = Path(path), every
+    def __init__(self, path: Path, every: int, evaluate_every: int | None = None):
+        self.path, self.every, self.evaluate_every = Path(path), every, evaluate_every
         self.received: int | None = None
         self._saved_step, self._step_before = -1, 0
+        self._after_evaluation = False
         self._previous = {}
 
     def install(self):
@@ -89,6 +92,15 @@ class Checkpoints(Callback):
             and trainer.global_step != self._saved_step
             and (trainer.global_step % self.every == 0 or self.received is not None)
         ):
+            step = trainer.global_step
+            if self.evaluate_every and (step % self.evaluate_every == 0 or step == trainer.max_steps):
+                self._after_evaluation = True  # Lightning evaluates after this hook: save then
+            else:
+                self.save(trainer)
+
+    def on_validation_end(self, trainer, pl_module):
+        if self._after_evaluation:
+            self._after_evaluation = False
             self.save(trainer)
 
 

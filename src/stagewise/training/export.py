@@ -3,6 +3,7 @@ CrossEncoder), the resolved settings (hparams.json), a model card (README.md) an
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -40,11 +41,18 @@ _SHOWN = (
 )
 
 
-def export_model(out_dir, module, tokenizer, resolved: dict, data_files, work_dir) -> Path:
+#: the folder of a model folder that holds the weights not selected (``checkpoints/best`` or ``checkpoints/last``)
+OTHER_CHECKPOINTS = "checkpoints"
+
+
+def export_model(out_dir, module, tokenizer, resolved: dict, paths, other: tuple[str, dict] | None = None) -> Path:
     """Write the trained ``module``'s model and ``tokenizer`` to ``out_dir`` atomically, with hparams.json
     (``resolved`` plus what the module counted: pairs and tokens seen, seconds over all attempts), README.md,
-    training_log.csv (the attempts' logs in ``work_dir``) and provenance.json (``stagewise.provenance``: the code,
-    software, machine and settings that trained it, and the fingerprint of the folder's other files)."""
+    training_log.csv (the attempts' logs in the work folder ``paths.work``) and provenance.json
+    (``stagewise.provenance``: the code, software, machine and settings that trained it, the training data files
+    ``paths.data``, and the fingerprint of the folder's other files). ``other``: (name, weights) of the checkpoint
+    not selected (best or last), written as a Hugging Face folder of its own under checkpoints/<name>."""
+    data_files, work_dir = paths.data, paths.work
     with atomic_path(out_dir) as tmp:
         # sentence-transformers' CrossEncoder loads the folder with our scores: identity activation, our max length
         module.model.config.sentence_transformers = dict(SENTENCE_TRANSFORMERS)
@@ -52,6 +60,8 @@ def export_model(out_dir, module, tokenizer, resolved: dict, data_files, work_di
         module.model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         check_saved_model(tmp, module.model)
+        if other is not None:
+            _save_other(tmp / OTHER_CHECKPOINTS / other[0], module.model, other[1], tokenizer)
         resolved = {
             **resolved,
             "pairs_seen": module.seen["pairs"],
@@ -76,12 +86,48 @@ def export_model(out_dir, module, tokenizer, resolved: dict, data_files, work_di
     return Path(out_dir)
 
 
+def _save_other(folder: Path, model, weights: dict, tokenizer):
+    """``model``'s architecture with ``weights``, and ``tokenizer``, as a Hugging Face folder."""
+    twin = copy.deepcopy(model)
+    twin.load_state_dict(weights)
+    folder.mkdir(parents=True)
+    twin.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    check_saved_model(folder, twin)
+
+
 def lineage(record: dict) -> str:
     """The schedule that produced a model (``record``: its hparams.json): its stage, after the stages of its initial
     model (a stage-1 model folder has its own hparams.json)."""
     parent = Path(str(record.get("init_model", ""))) / "hparams.json"
     before = lineage(json.loads(parent.read_text())) + "-" if parent.exists() else ""
     return before + record["stage"]
+
+
+def _value(value) -> str:
+    return "no value" if value is None else f"{value:.4f}"
+
+
+def _selection_text(selection: dict | None) -> str:
+    """The card's paragraph on the best and last checkpoints (hparams.json's ``selection``), or nothing."""
+    if not selection:
+        return ""
+    metric, chosen = selection["metric"], selection["selected"]
+    other = "last" if chosen == "best" else "best"
+    rows = "\n".join(
+        f"| {name} | {selection[f'{name}_step']} | {_value(selection[f'{name}_value'])} | "
+        f"{'this folder' if name == chosen else f'`{OTHER_CHECKPOINTS}/{name}`'} |"
+        for name in ("best", "last")
+        if selection[f"{name}_step"] is not None
+    )
+    return f"""Checkpoints by {metric} on the held-out training queries (the weights here are the {chosen}; the {other}
+are in `{OTHER_CHECKPOINTS}/{other}` when they exist):
+
+| checkpoint | step | held-out {metric} | folder |
+|---|---|---|---|
+{rows}
+
+"""
 
 
 def training_card(hparams: dict, data_files=()) -> str:
@@ -104,7 +150,7 @@ relevant. Full settings: `hparams.json`; the loss and learning rate of every ste
 |---|---|
 {rows}
 
-Training data files:
+{_selection_text(hparams.get("selection"))}Training data files:
 {data}
 
 ## Loading

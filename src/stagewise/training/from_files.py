@@ -87,6 +87,9 @@ def training_groups(settings, files: TrainingFiles, seed: int):
                 seed,
                 ranking_size=teacher.ranking_size if not teacher.run else None,
             )
+        if settings.validation_fraction:
+            # held-out groups are evaluated by the training queries' qrels, not by the teacher's labels
+            dataset.judged_by(datasets.qrels(files.queries))
         if dataset.without_query:
             log.warning(
                 "teacher: %d of %d rankings skipped: their query is neither in the teacher's candidates nor in %s",

@@ -29,6 +29,7 @@ class CrossEncoderModule(L.LightningModule):
         # attempt up to its last checkpoint
         self.seen = {"pairs": 0, "tokens": 0, "seconds": 0.0}
         self.attempt_started = time.perf_counter()
+        self.held_out = []
 
     def seconds(self) -> float:
         """This training's seconds over all attempts: those checkpointed before this attempt, and this attempt's."""
@@ -77,9 +78,17 @@ class CrossEncoderModule(L.LightningModule):
     def on_load_checkpoint(self, checkpoint):
         self.seen = dict(checkpoint.get("stagewise_seen", self.seen))
 
+    def on_validation_epoch_start(self):
+        #: (query id, docids, grades, scores) of each held-out group of this validation (``selection.Selection``)
+        self.held_out = []
+
     def validation_step(self, batch, batch_idx):
-        loss = self.compute_loss(batch)
+        scores = self.scores(batch)
+        loss = compute_loss(self.loss_name, scores, batch["labels"], batch["mask"], self.temperature)
         self.log("val_loss", loss, on_epoch=True, batch_size=batch["labels"].shape[0])
+        if "judgments" in batch:
+            for (qid, docids, grades), row in zip(batch["judgments"], scores.tolist(), strict=True):
+                self.held_out.append((qid, docids, grades, row[: len(docids)]))
         return loss
 
     def configure_optimizers(self):

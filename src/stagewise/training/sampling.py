@@ -16,9 +16,15 @@ from .losses import teacher_ranking_to_labels
 
 @dataclass
 class Group:
+    """A query's passages and the loss's labels; for evaluating held-out groups, the query id, the passages' docids
+    and their grades in the training qrels (unjudged = 0): relevance is the qrels', never the teacher's labels."""
+
     query: str
     passages: list[str]
     labels: list[float]
+    qid: str = ""
+    docids: list[str] | None = None
+    grades: list[int] | None = None
 
 
 def sample_hard_negatives(ranking: list[str], judged: dict[str, int], n: int, depth: int, rng) -> list[str]:
@@ -125,8 +131,10 @@ class ContrastiveGroups(Dataset):
             docid = self.all_docids[rng.integers(len(self.all_docids))]
             if judged.get(docid, 0) <= 0:
                 negatives.append(docid)
-        passages = [self.texts[d] for d in [positive, *negatives]]
-        return Group(query, passages, [1.0] + [0.0] * len(negatives))
+        docids = [positive, *negatives]
+        passages = [self.texts[d] for d in docids]
+        qid = str(self.candidates.qids[i])
+        return Group(query, passages, [1.0] + [0.0] * len(negatives), qid, docids, [judged.get(d, 0) for d in docids])
 
 
 class DistillationGroups(Dataset):
@@ -140,6 +148,18 @@ class DistillationGroups(Dataset):
         self.without_query = len(rankings) - len(self.items)
         #: every query with a ranking, in the rankings' order (a teacher file's: the candidates lines kept)
         self.file_query_ids = list(rankings)
+        #: the training qrels (qid -> docid -> grade): the relevance held-out groups are evaluated by
+        self.qrels = {}
+
+    def judged_by(self, qrels: dict):
+        """These groups with the training queries' qrels (see ``Group``); the groups themselves do not change."""
+        self.qrels = qrels
+        return self
+
+    def _group(self, idx: int, docids: list[str], labels: list[float]) -> Group:
+        query, qid = self.items[idx][0], self.query_ids[idx]
+        judged = self.qrels.get(qid, {})
+        return Group(query, [self.texts[d] for d in docids], labels, qid, docids, [judged.get(d, 0) for d in docids])
 
     def __len__(self):
         return len(self.items)
@@ -153,10 +173,10 @@ class DistillationGroups(Dataset):
 
     def __getitem__(self, key):
         epoch, idx = key if isinstance(key, tuple) else (0, key)
-        query, ranking = self.items[idx]
+        ranking = self.items[idx][1]
         labels = teacher_ranking_to_labels(ranking, self.ranking_size)
         docids = self._subset(ranking, self.group_size, [self.seed, epoch, idx])
-        return Group(query, [self.texts[d] for d in docids], [float(labels[d]) for d in docids])
+        return self._group(idx, docids, [float(labels[d]) for d in docids])
 
 
 class ScoredDistillationGroups(DistillationGroups):
@@ -172,7 +192,7 @@ class ScoredDistillationGroups(DistillationGroups):
 
     def __getitem__(self, key):
         epoch, idx = key if isinstance(key, tuple) else (0, key)
-        (query, ranking), qid = self.items[idx], self.query_ids[idx]
+        ranking, qid = self.items[idx][1], self.query_ids[idx]
         positives = self.positives.get(qid)
         if positives:
             positive = positives[np.random.default_rng([self.seed, epoch, idx, 1]).integers(len(positives))]
@@ -181,7 +201,7 @@ class ScoredDistillationGroups(DistillationGroups):
         else:
             docids = self._subset(ranking, self.group_size, [self.seed, epoch, idx])
         scores = self.scores[qid]
-        return Group(query, [self.texts[d] for d in docids], [scores[d] for d in docids])
+        return self._group(idx, docids, [scores[d] for d in docids])
 
 
 class StepBatchSampler(Sampler):
@@ -248,11 +268,17 @@ class GroupCollator:
     longest pair (``chunks``: (positions in the flattened batch, encoded chunk)); the module scores the chunks one
     by one and puts the scores back in place. One forward over the whole batch would pad every pair to the
     batch's longest: on MS MARCO passages at 256 tokens that computes about twice the real tokens. Padding
-    entries of ragged groups are not scored (their mask is False)."""
+    entries of ragged groups are not scored (their mask is False). ``judgments``: the batch also carries each group's
+    (query id, docids, grades) (the held-out groups' evaluation reads them)."""
 
-    def __init__(self, tokenizer, max_length, chunk_size: int | None = 16):
+    def __init__(self, tokenizer, max_length, chunk_size: int | None = 16, judgments: bool = False):
         # None: the whole micro-batch in one forward pass (a GPU's choice)
         self.tokenizer, self.max_length, self.chunk_size = tokenizer, max_length, chunk_size
+        self.judgments = judgments
+
+    def with_judgments(self) -> GroupCollator:
+        """The same collator, its batches carrying the groups' judgments."""
+        return GroupCollator(self.tokenizer, self.max_length, self.chunk_size, judgments=True)
 
     def __call__(self, groups: list[Group]):
         size = max(len(g.passages) for g in groups)
@@ -269,4 +295,7 @@ class GroupCollator:
                 self.tokenizer, pairs, self.chunk_size or len(pairs), self.max_length, chunk_size=max(1, len(pairs))
             )
         ]
-        return {"chunks": chunks, "labels": torch.tensor(labels), "mask": torch.tensor(mask), "group_size": size}
+        batch = {"chunks": chunks, "labels": torch.tensor(labels), "mask": torch.tensor(mask), "group_size": size}
+        if self.judgments:
+            batch["judgments"] = [(g.qid, g.docids, g.grades) for g in groups]
+        return batch

@@ -28,6 +28,7 @@ from .module import CrossEncoderModule
 from .movement import STILL, movement
 from .resume import checkpoint_path, start_attempt
 from .sampling import VALIDATION_SPLITS, StepBatchSampler, split_validation, split_validation_by_query
+from .selection import Selection
 
 # the names other code imports from here
 __all__ = [
@@ -123,7 +124,7 @@ def _lightning_trainer(steps: int, settings, work_dir: Path, callbacks: list, va
     gpu = torch.cuda.is_available()
     accumulate = settings.accumulate_grad_batches
     validation = (
-        {"val_check_interval": settings.checkpoint_every * accumulate, "check_val_every_n_epoch": None}
+        {"val_check_interval": settings.evaluation_interval * accumulate, "check_val_every_n_epoch": None}
         if validating
         else {"limit_val_batches": 0}
     )
@@ -210,16 +211,26 @@ def train_stage(settings, dataset, paths: StagePaths, seed: int, threads: int = 
         train_idx, settings.queries_per_batch, seed, start=attempt.steps_done * settings.accumulate_grad_batches
     )
     loader = training_loader(dataset, sampler, collate, seed, data_workers(settings.data_workers, gpu, threads))
-    val_loader = validation_loader(dataset, val_idx, collate, settings.queries_per_batch, seed)
+    val_loader = validation_loader(dataset, val_idx, collate.with_judgments(), settings.queries_per_batch, seed)
+    validating = val_loader is not None
 
     # the Trainer, and fit
-    checkpoints = Checkpoints(checkpoint_path(work_dir), settings.checkpoint_every)
+    checkpoints = Checkpoints(
+        checkpoint_path(work_dir), settings.checkpoint_every, settings.evaluation_interval if validating else None
+    )
+    selection = Selection(checkpoint_path(work_dir).parent, settings.select_metric, fingerprint)
     trainer = _lightning_trainer(
         steps,
         settings,
         work_dir,
-        [checkpoints, RandomState(fingerprint), ProgressLog(steps, settings.log_every), *callbacks],
-        validating=val_loader is not None,
+        [
+            *([selection] if validating else []),
+            checkpoints,
+            RandomState(fingerprint),
+            ProgressLog(steps, settings.log_every),
+            *callbacks,
+        ],
+        validating=validating,
     )
     checkpoints.install()
     try:
@@ -231,6 +242,8 @@ def train_stage(settings, dataset, paths: StagePaths, seed: int, threads: int = 
         raise
     finally:
         checkpoints.uninstall()
+    if validating and selection.last_step != trainer.global_step:
+        trainer.validate(module, val_loader, verbose=False)  # the last weights are evaluated too
 
     # the model folder
     moved = movement(initial, module.model)
@@ -250,9 +263,25 @@ def train_stage(settings, dataset, paths: StagePaths, seed: int, threads: int = 
         "movement": moved,
         "device": "gpu" if gpu else "cpu",
     }
-    export_model(paths.out, module, tokenizer, resolved, paths.data, work_dir)
+    other = None
+    if validating:
+        resolved["selection"] = selection.record(settings.select)
+        other = _select(module, selection, resolved["selection"]["selected"])
+    export_model(paths.out, module, tokenizer, resolved, paths, other)
     shutil.rmtree(work_dir, ignore_errors=True)
     return Path(paths.out)
+
+
+def _select(module, selection: Selection, selected: str) -> tuple[str, dict] | None:
+    """Load the ``selected`` weights (best or last) into ``module``; the other one's name and weights (None when no
+    evaluation gave a best)."""
+    if selection.best_weights is None:
+        return None
+    if selected == "last":
+        return "best", selection.best_weights
+    last = {k: v.detach().cpu().clone() for k, v in module.model.state_dict().items()}
+    module.model.load_state_dict(selection.best_weights)
+    return "last", last
 
 
 def train_from_files(settings, files: TrainingFiles, paths: StagePaths, seed: int, threads: int = 1) -> Path:

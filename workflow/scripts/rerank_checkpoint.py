@@ -1,0 +1,21 @@
+from stagewise.devices import hold_gpu
+from stagewise.logs import to_file
+
+to_file(snakemake.log[0])
+hold_gpu(snakemake.log[0])  # one free GPU for this job (not under SLURM), before anything initialises CUDA
+from stagewise.data.texts import Corpus  # noqa: E402
+from stagewise.provenance import set_job  # noqa: E402
+from stagewise.rerank import RerankJob, rerank_files  # noqa: E402
+from stagewise.settings import RerankSettings  # noqa: E402
+from stagewise.training.export import OTHER_CHECKPOINTS  # noqa: E402
+
+set_job(snakemake.config, snakemake.rule, snakemake.wildcards)  # what the provenance records of its outputs name
+p, w = snakemake.params, snakemake.wildcards
+rerank_files(
+    f"{snakemake.input.model}/{OTHER_CHECKPOINTS}/{w.checkpoint}",
+    [RerankJob(snakemake.input.run, p.queries, snakemake.output[0])],
+    Corpus(p.corpus, snakemake.input.get("doc_store")),
+    RerankSettings.from_section(p.settings),
+    snakemake.threads,
+    tag=f"{w.reranker}-{w.schedule}-seed{w.seed}-{w.checkpoint}",
+)
