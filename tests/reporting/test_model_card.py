@@ -83,3 +83,25 @@ def test_the_card_says_how_the_model_was_trained_and_the_grid_card_adds_its_metr
     text = (out / "electra" / "C" / "seed1.md").read_text()
     assert "| ranker | dataset | map | ndcg@10 |" in text and "| bm25 | dl19 | 0.3000 | 0.6000 |" in text
     assert "No evaluation of this model was found." in (out / "electra" / "D" / "seed1.md").read_text()
+
+
+def test_the_grid_card_adds_the_other_checkpoints_metrics_where_they_were_compared(trained, tmp_path):
+    import shutil
+
+    import pandas as pd
+
+    from stagewise.reporting.model_card import write_model_cards
+
+    model = shutil.copytree(trained[0], tmp_path / "model")
+    (model / "checkpoints" / "best").mkdir(parents=True)  # the folder keeps its best weights beside the last
+    rows = {"ranker": "bm25", "reranker": "electra", "schedule": "C", "seed": "1", "dataset": "dl19", "metric": "map"}
+    pd.DataFrame([{**rows, "qid": "1", "value": 0.2}]).to_csv(tmp_path / "bm25.tsv", sep="\t", index=False)
+    pd.DataFrame([{**rows, "qid": "1", "value": 0.25}]).to_csv(tmp_path / "other.tsv", sep="\t", index=False)
+    models = {("electra", "C", 1): model, ("electra", "D", 1): trained[1]}
+    out = write_model_cards(models, [tmp_path / "bm25.tsv"], tmp_path / "cards", [tmp_path / "other.tsv"])
+    text = (out / "electra" / "C" / "seed1.md").read_text()
+    selected, other = text.split("## Effectiveness of the best checkpoint (`checkpoints/best`)")
+    assert "| bm25 | dl19 | 0.2000 |" in selected and "| bm25 | dl19 | 0.2500 |" in other
+    assert "checkpoint (`checkpoints/" not in (out / "electra" / "D" / "seed1.md").read_text()  # it keeps none
+    without = write_model_cards(models, [tmp_path / "bm25.tsv"], tmp_path / "cards2")
+    assert "checkpoints/best" not in (without / "electra" / "C" / "seed1.md").read_text()

@@ -151,6 +151,8 @@ rule model_cards:
     input:
         models=model_targets(),
         rerank=rerank_metrics(),
+        # with evaluation.compare_checkpoints: the other checkpoints' metrics
+        checkpoints=expand(CHECKPOINT_METRICS, ranker=RERANKED_RANKERS) if COMPARED_CHECKPOINTS else [],
     output:
         directory(MODEL_CARDS),
     log:
