@@ -31,7 +31,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/snakefmt --check workflow
 	conf=$${SLURM_CONF:-$$($(BIN)/python tests/slurm/localslurm.py client-conf resources/cache/slurm/client.conf)}; \
-	for c in config/config.yaml config/paper.yaml config/trecdl.yaml; do \
+	for c in config/config.yaml config/paper.yaml config/trecdl.yaml config/beyond.yaml; do \
 	    SLURM_CONF=$$conf PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --lint --configfile $$c || exit 1; done
 
 clean:
