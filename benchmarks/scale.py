@@ -292,7 +292,7 @@ BENCHMARKED = {  # rule -> its benchmark files (relative to the run folder)
     "bm25_index": "results/benchmarks/first_stage/bm25_index/*.tsv",
     "bm25_retrieve": "results/benchmarks/first_stage/bm25/*.tsv",
     "train": "results/benchmarks/train/*/*/*.tsv",
-    "rerank": "results/benchmarks/rerank/*/*/*/*/*.tsv",
+    "rerank": "results/benchmarks/rerank/*/*/*/*.tsv",
 }
 
 

@@ -115,7 +115,7 @@ def test_vs_reference_sets_each_release_two_stage_row_next_to_both_cells_of_its_
     assert len(rows) == 48 + 192 + 2 * 192
 
 
-def test_paper_grid_dry_run_lists_60_trainings_480_rerankings_and_no_training_retrieval(tmp_path):
+def test_paper_grid_dry_run_lists_60_trainings_240_reranking_jobs_and_no_training_retrieval(tmp_path):
     copy_checkout(tmp_path)  # a clean checkout: no results, no teacher files
     env = with_venv_path()
     result = subprocess.run(
@@ -128,8 +128,9 @@ def test_paper_grid_dry_run_lists_60_trainings_480_rerankings_and_no_training_re
     )
     assert result.returncode == 0, result.stderr[-3000:]
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
-    # 2 rerankers x 6 cells (C, D, C-D and D-C each at two stage-2 rates) x 5 seeds; x 2 rankers x 4 test sets
-    assert counts["train"] == "60" and counts["rerank"] == "480"
+    # 2 rerankers x 6 cells (C, D, C-D and D-C each at two stage-2 rates) x 5 seeds; x 4 test sets, each job
+    # re-ranking both rankers' runs of its test set (480 runs)
+    assert counts["train"] == "60" and counts["rerank"] == "240"
     # the two teacher files and the ColBERTv2 training run are the user's: no job makes them, the dry run says where
     # to get them (a run stops before any job)
     for key in ("teacher.candidates", "teacher.permutations", "training.C.negatives_run.path"):
@@ -137,7 +138,10 @@ def test_paper_grid_dry_run_lists_60_trainings_480_rerankings_and_no_training_re
     assert "Obtain it from Zenodo record 10952882" in result.stdout and "external_file" not in counts
     assert counts["colbert_retrieve"] == counts["bm25_retrieve"] == "4"  # the four test sets, not the training queries
     assert "dataset=train" not in result.stdout
-    stage2 = re.findall(r"wildcards: reranker=\w+, schedule=((?:C-D|D-C)_lr1e-0[58]), seed=\d", result.stdout)
+    # the training jobs' wildcards end at the seed (a re-ranking job's go on to its test set)
+    stage2 = re.findall(
+        r"wildcards: reranker=\w+, schedule=((?:C-D|D-C)_lr1e-0[58]), seed=\d+$", result.stdout, flags=re.M
+    )
     assert len(stage2) == 40 and len(set(stage2)) == 4
     assert counts["vs_reference"] == "1"
     # prepared once on the submitting host: six ir_datasets ids (corpus, training queries, four test sets) and three
@@ -166,8 +170,8 @@ def test_a_second_teacher_plans_every_cell_with_a_d_stage_once_per_teacher(tmp_p
     )
     assert result.returncode == 0, result.stderr[-3000:]
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
-    # 2 rerankers x 11 cells (C; D, C-D and D-C at two stage-2 rates, each per teacher) x 5 seeds
-    assert counts["train"] == str(2 * 11 * 5) and counts["rerank"] == str(2 * 11 * 5 * 2 * 4)
+    # 2 rerankers x 11 cells (C; D, C-D and D-C at two stage-2 rates, each per teacher) x 5 seeds; x 4 test sets
+    assert counts["train"] == str(2 * 11 * 5) and counts["rerank"] == str(2 * 11 * 5 * 4)
     cells = set(re.findall(r"wildcards: reranker=\w+, schedule=(\S+), seed=\d", result.stdout))
     for teacher in ("rankgpt", "ensemble"):
         assert {f"D@{teacher}", f"C-D@{teacher}_lr1e-08", f"D-C@{teacher}_lr1e-05"} <= cells
@@ -268,8 +272,8 @@ def test_the_beir_companion_adds_seven_out_of_domain_sets_each_with_its_own_corp
     )
     assert result.returncode == 0, result.stderr[-3000:]
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
-    # 4 + 7 test sets, 60 models, two rankers; a BM25 and a PLAID index per corpus (MS MARCO + 7)
-    assert counts["rerank"] == str(60 * 2 * 11) and counts["bm25_index"] == counts["colbert_index"] == "8"
+    # 4 + 7 test sets, 60 models (a job re-ranks both rankers' runs); a BM25 and a PLAID index per corpus (MS MARCO + 7)
+    assert counts["rerank"] == str(60 * 11) and counts["bm25_index"] == counts["colbert_index"] == "8"
     # ir_datasets ids: five BEIR sets are their corpus's id (beir/nq), two are not (beir/quora/test, beir/quora)
     assert counts["prepare_dataset"] == str(6 + 5 + 2 * 2)
     for corpus in ("beir/trec-covid", "beir/dbpedia-entity", "beir/quora"):

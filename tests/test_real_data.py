@@ -129,10 +129,11 @@ def test_trecdl_config_plans_the_real_experiment(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
+    # a re-ranking job per (model, test set) re-ranks both rankers' runs
     assert (counts["trec_dl_dataset"], counts["train"], counts["rerank"], counts["evaluate_rerank"]) == (
         "1",
         "2",
-        "4",
+        "2",
         "2",
     )
     assert "teacher_files" not in counts  # the SPLADE teacher run is made by the dataset rule

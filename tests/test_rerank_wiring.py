@@ -44,8 +44,12 @@ def test_the_rerank_rule_passes_the_configured_head_precision(tmp_path, calls, h
     snakemake = SimpleNamespace(
         log=[str(tmp_path / "rerank.log")],
         threads=1,
-        output=[str(tmp_path / "out.run")],
-        input=_Input(model="results/models/electra/C/seed1", run="results/runs/first_stage/bm25/test.run"),
+        output=[str(tmp_path / "bm25.run"), str(tmp_path / "colbert.run")],
+        # one job per (model, test set): every reranked ranker's run of the test set, in the order of the outputs
+        input=_Input(
+            model="results/models/electra/C/seed1",
+            runs=["results/runs/first_stage/bm25/test.run", "results/runs/first_stage/colbert/test.run"],
+        ),
         params=SimpleNamespace(settings=settings, queries="local:q", corpus="local:c"),
         wildcards=SimpleNamespace(**WILDCARDS, items=WILDCARDS.items),
         config=config,
@@ -53,7 +57,10 @@ def test_the_rerank_rule_passes_the_configured_head_precision(tmp_path, calls, h
     )
     runpy.run_path(str(ROOT / "workflow" / "scripts" / "rerank.py"), init_globals={"snakemake": snakemake})
     ((args, keywords),) = calls
-    applied = args[3]  # rerank_files(model_dir, jobs, corpus, settings, ...)
+    jobs, applied = args[1], args[3]  # rerank_files(model_dir, jobs, corpus, settings, ...)
+    assert [(job.run.split("/")[-2], job.out) for job in jobs] == [
+        (k, str(tmp_path / f"{k}.run")) for k in ("bm25", "colbert")
+    ]
     assert applied.head_precision == (head or "fp32")  # the schema's default when the config says nothing
     assert (applied.depth, applied.batch_size, applied.max_length) == (
         settings["depth"],

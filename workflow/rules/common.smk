@@ -46,7 +46,8 @@ FIRST_STAGE_METRICS = "results/metrics/first_stage/{ranker}.tsv"
 RERANK_METRICS = "results/metrics/rerank/{ranker}.tsv"
 CHECKPOINT_METRICS = "results/metrics/rerank/{ranker}.checkpoints.tsv"
 TRAIN_BENCHMARK = "results/benchmarks/train/{reranker}/{schedule}/seed{seed}.tsv"
-RERANK_BENCHMARK = "results/benchmarks/rerank/{ranker}/{reranker}/{schedule}/seed{seed}/{dataset}.tsv"
+# one re-ranking job per (model, test set) re-ranks every reranked ranker's run of the test set
+RERANK_BENCHMARK = "results/benchmarks/rerank/{reranker}/{schedule}/seed{seed}/{dataset}.tsv"
 MAIN_TABLE = "results/tables/main.csv"
 MAIN_TABLE_MARKDOWN = "results/tables/main.md"
 MAIN_TABLE_LATEX = "results/tables/main.tex"
@@ -376,6 +377,12 @@ def reranked_run(ranker, reranker, schedule, seed, dataset):
     return RERANKED_RUN.format(ranker=ranker, reranker=reranker, schedule=schedule, seed=seed, dataset=dataset)
 
 
+def reranked_first_stage_runs(wildcards):
+    """A re-ranking job's inputs: the test set's first-stage run of every reranked ranker, in RERANKED_RANKERS' order
+    (the order of the job's outputs)."""
+    return [FIRST_STAGE_RUN.format(ranker=k, dataset=wildcards.dataset) for k in RERANKED_RANKERS]
+
+
 def reranked_runs():
     """Every re-ranked run of the grid."""
     return [reranked_run(k, r, s, seed, t) for k in RERANKED_RANKERS for r, s, seed in MODELS for t in TEST_SETS]
@@ -383,19 +390,20 @@ def reranked_runs():
 
 def efficiency_files():
     """What the efficiency table reads, by key: the model folder and training benchmark of each of cost_models() by
-    (reranker, cell, seed); the re-ranking benchmarks of the grid by (ranker, reranker, cell, seed, test set); and,
+    (reranker, cell, seed); the re-ranking benchmarks of the grid by (reranker, cell, seed, test set); and,
     by the same key, the re-ranked runs of each two-stage model whose stage-1 model is a model of the grid too, with
     its stage-1 model's (how far stage 2 moved the ranking)."""
     models = cost_models()
     keys = [(k, r, s, seed, t) for k in RERANKED_RANKERS for r, s, seed in MODELS for t in TEST_SETS]
+    jobs = [(r, s, seed, t) for r, s, seed in MODELS for t in TEST_SETS]
     return {
         "models": model_folders(models),
         "train_benchmarks": {
             (r, s, seed): TRAIN_BENCHMARK.format(reranker=r, schedule=s, seed=seed) for r, s, seed in models
         },
         "rerank_benchmarks": {
-            (k, r, s, seed, t): RERANK_BENCHMARK.format(ranker=k, reranker=r, schedule=s, seed=seed, dataset=t)
-            for k, r, s, seed, t in keys
+            (r, s, seed, t): RERANK_BENCHMARK.format(reranker=r, schedule=s, seed=seed, dataset=t)
+            for r, s, seed, t in jobs
         },
         "stage_runs": {
             (k, r, s, seed, t): (reranked_run(k, r, s, seed, t), reranked_run(k, r, stage_one_schedule(s), seed, t))

@@ -1,14 +1,16 @@
 rule rerank:
-    """Re-score the top-k of one test set's first-stage run with one model."""
+    """Re-score the top-k of one test set's first-stage runs, every reranked ranker's, with one model: one job per
+    (model, test set), so that the job's start-up (imports, the model, the passages' texts) is paid once for all
+    rankers; a test set added or changed reruns its own jobs only."""
     input:
         unpack(lambda wildcards: doc_store_files(corpus_of(wildcards))),
         model=MODEL,
-        run=FIRST_STAGE_RUN,
+        runs=reranked_first_stage_runs,
         queries=lambda wildcards: dataset_files(TEST_SET_DATASETS[wildcards.dataset], corpus=corpus_of(wildcards)),
     output:
-        RERANKED_RUN,
+        expand(RERANKED_RUN, ranker=RERANKED_RANKERS, allow_missing=True),
     log:
-        "logs/rerank/{ranker}/{reranker}/{schedule}/seed{seed}/{dataset}.log",
+        "logs/rerank/{reranker}/{schedule}/seed{seed}/{dataset}.log",
     benchmark:
         RERANK_BENCHMARK
     wildcard_constraints:
@@ -29,19 +31,19 @@ rule rerank:
 
 
 rule rerank_checkpoint:
-    """Re-score the top-k of one test set's first-stage run with a model's other checkpoint (best or last, the one its
-    folder holds in checkpoints/; evaluation.compare_checkpoints)."""
+    """Re-score the top-k of one test set's first-stage runs (every reranked ranker's, as rule rerank) with a model's
+    other checkpoint (best or last, the one its folder holds in checkpoints/; evaluation.compare_checkpoints)."""
     input:
         unpack(lambda wildcards: doc_store_files(corpus_of(wildcards))),
         model=MODEL,
-        run=FIRST_STAGE_RUN,
+        runs=reranked_first_stage_runs,
         queries=lambda wildcards: dataset_files(TEST_SET_DATASETS[wildcards.dataset], corpus=corpus_of(wildcards)),
     output:
-        RERANKED_CHECKPOINT_RUN,
+        expand(RERANKED_CHECKPOINT_RUN, ranker=RERANKED_RANKERS, allow_missing=True),
     log:
-        "logs/rerank/{ranker}/{reranker}/{schedule}/seed{seed}/checkpoints/{checkpoint}/{dataset}.log",
+        "logs/rerank/{reranker}/{schedule}/seed{seed}/checkpoints/{checkpoint}/{dataset}.log",
     benchmark:
-        "results/benchmarks/rerank/{ranker}/{reranker}/{schedule}/seed{seed}/checkpoints/{checkpoint}/{dataset}.tsv"
+        "results/benchmarks/rerank/{reranker}/{schedule}/seed{seed}/checkpoints/{checkpoint}/{dataset}.tsv"
     wildcard_constraints:
         dataset=names_of(TEST_SETS),
         checkpoint="best|last",

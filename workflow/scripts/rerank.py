@@ -12,7 +12,8 @@ set_job(snakemake.config, snakemake.rule, snakemake.wildcards)  # what the prove
 p, w = snakemake.params, snakemake.wildcards
 rerank_files(
     snakemake.input.model,
-    [RerankJob(snakemake.input.run, p.queries, snakemake.output[0])],
+    # one job per reranked ranker's run of the test set, in the order of the outputs
+    [RerankJob(run, p.queries, out) for run, out in zip(snakemake.input.runs, snakemake.output, strict=True)],
     Corpus(p.corpus, snakemake.input.get("doc_store")),
     RerankSettings.from_section(p.settings),
     snakemake.threads,

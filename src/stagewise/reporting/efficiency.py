@@ -97,10 +97,11 @@ def cumulative_costs(stages: pd.DataFrame) -> pd.DataFrame:
 
 
 def rerank_seconds_per_query(benchmarks: dict, per_query: pd.DataFrame) -> pd.DataFrame:
-    """(reranker, schedule, seed) -> re-ranking wall seconds per query, over its (ranker, test set) jobs:
-    ``benchmarks`` maps (ranker, reranker, schedule, seed, dataset) to the job's benchmark file; the number of
-    queries per test set comes from the per-query metrics."""
-    queries = per_query.groupby("dataset")["qid"].nunique()
+    """(reranker, schedule, seed) -> re-ranking wall seconds per query, over its test sets' jobs: ``benchmarks`` maps
+    (reranker, schedule, seed, dataset) to the benchmark file of the job that re-ranked that test set's runs, every
+    reranked ranker's; the queries a job re-ranked (each test set's queries once per ranker) come from the per-query
+    metrics."""
+    queries = per_query.drop_duplicates(["ranker", "dataset", "qid"]).groupby("dataset").size()
     rows = [
         {
             "reranker": rr,
@@ -109,7 +110,7 @@ def rerank_seconds_per_query(benchmarks: dict, per_query: pd.DataFrame) -> pd.Da
             "wall_s": read_benchmark(path)["wall_s"],
             "queries": int(queries[dataset]),
         }
-        for (_, rr, s, seed, dataset), path in benchmarks.items()
+        for (rr, s, seed, dataset), path in benchmarks.items()
     ]
     frame = pd.DataFrame(rows).groupby(["reranker", "schedule", "seed"], as_index=False)[["wall_s", "queries"]].sum()
     frame["rerank_s_per_query"] = frame["wall_s"] / frame["queries"]
