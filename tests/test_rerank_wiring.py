@@ -50,7 +50,7 @@ def test_the_rerank_rule_passes_the_configured_head_precision(tmp_path, calls, h
             model="results/models/electra/C/seed1",
             runs=["results/runs/first_stage/bm25/test.run", "results/runs/first_stage/colbert/test.run"],
         ),
-        params=SimpleNamespace(settings=settings, queries="local:q", corpus="local:c"),
+        params=SimpleNamespace(settings=settings, queries="local:q", corpus="local:c", rankers=["bm25", "colbert"]),
         wildcards=SimpleNamespace(**WILDCARDS, items=WILDCARDS.items),
         config=config,
         rule="rerank",
@@ -58,9 +58,8 @@ def test_the_rerank_rule_passes_the_configured_head_precision(tmp_path, calls, h
     runpy.run_path(str(ROOT / "workflow" / "scripts" / "rerank.py"), init_globals={"snakemake": snakemake})
     ((args, keywords),) = calls
     jobs, applied = args[1], args[3]  # rerank_files(model_dir, jobs, corpus, settings, ...)
-    assert [(job.run.split("/")[-2], job.out) for job in jobs] == [
-        (k, str(tmp_path / f"{k}.run")) for k in ("bm25", "colbert")
-    ]
+    expected = [(k, k, str(tmp_path / f"{k}.run")) for k in ("bm25", "colbert")]
+    assert [(job.ranker, job.run.split("/")[-2], job.out) for job in jobs] == expected
     assert applied.head_precision == (head or "fp32")  # the schema's default when the config says nothing
     assert (applied.depth, applied.batch_size, applied.max_length) == (
         settings["depth"],

@@ -138,6 +138,7 @@ class RerankJob(NamedTuple):
     run: str
     queries: str
     out: str
+    ranker: str | None = None  #: the first-stage ranker whose run it is (the re-ranked run's provenance names it)
 
 
 def rerank_files(model_dir, jobs: list[RerankJob], corpus: Corpus, settings, threads: int = 1, tag: str = "stagewise"):
@@ -163,5 +164,6 @@ def rerank_files(model_dir, jobs: list[RerankJob], corpus: Corpus, settings, thr
         queries = datasets.queries(job.queries)
         with parallel_tokenization(threads):
             scored = rerank(model, tokenizer, run, queries, texts, settings)
-        header = provenance.record(tag=tag, reranks=job.run, queries=job.queries, **method)
+        ranker = {"ranker": job.ranker} if job.ranker else {}
+        header = provenance.record(tag=tag, reranks=job.run, queries=job.queries, **ranker, **method)
         write_run(scored, job.out, tag=tag, header=header)

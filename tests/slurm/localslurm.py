@@ -291,10 +291,12 @@ def client_conf(path: Path) -> Path:
     (tests/conftest.py) and `make lint` use it, where SLURM_CONF is unset: a cluster user's config is untouched."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")  # test workers write it side by side: renamed whole
+    tmp.write_text(
         "# tests/slurm/localslurm.py client_conf: no controller here; scontrol gives up at once\n"
         "ClusterName=none\nSlurmctldHost=localhost\nMessageTimeout=1\n"
     )
+    os.replace(tmp, path)
     return path
 
 

@@ -23,6 +23,7 @@ rule rerank:
         mem_mb=8000,
         runtime=120,
     params:
+        rankers=RERANKED_RANKERS,  # the ranker of each run (its provenance)
         queries=lambda wildcards: TEST_SET_DATASETS[wildcards.dataset],
         corpus=lambda wildcards: CORPORA[corpus_of(wildcards)],
         settings=config["rerank"],
@@ -55,6 +56,7 @@ rule rerank_checkpoint:
         mem_mb=8000,
         runtime=120,
     params:
+        rankers=RERANKED_RANKERS,  # the ranker of each run (its provenance)
         queries=lambda wildcards: TEST_SET_DATASETS[wildcards.dataset],
         corpus=lambda wildcards: CORPORA[corpus_of(wildcards)],
         settings=config["rerank"],

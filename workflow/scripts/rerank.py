@@ -12,8 +12,11 @@ set_job(snakemake.config, snakemake.rule, snakemake.wildcards)  # what the prove
 p, w = snakemake.params, snakemake.wildcards
 rerank_files(
     snakemake.input.model,
-    # one job per reranked ranker's run of the test set, in the order of the outputs
-    [RerankJob(run, p.queries, out) for run, out in zip(snakemake.input.runs, snakemake.output, strict=True)],
+    # a job per reranked ranker's run of the test set (p.rankers), in the order of the outputs
+    [
+        RerankJob(run, p.queries, out, ranker)
+        for run, out, ranker in zip(snakemake.input.runs, snakemake.output, p.rankers, strict=True)
+    ],
     Corpus(p.corpus, snakemake.input.get("doc_store")),
     RerankSettings.from_section(p.settings),
     snakemake.threads,
