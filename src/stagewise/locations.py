@@ -24,5 +24,9 @@ SYNTHETIC_DATASET = RESOURCES / "datasets" / "synthetic"
 SYNTHETIC_TEACHER = RESOURCES / "teacher" / "synthetic"
 TREC_DL_DATASET = RESOURCES / "datasets" / "trecdl"
 
+#: the subfolder of a model folder that holds the checkpoint it did not select (checkpoints/best or checkpoints/last,
+#: training.<stage>.select), as a Hugging Face folder of its own
+OTHER_CHECKPOINTS = "checkpoints"
+
 #: training checkpoints of the ``stagewise train`` command (the workflow's lie in resources/checkpoints/<model>)
 CLI_CHECKPOINTS = RESOURCES / "checkpoints" / "cli"

@@ -57,8 +57,10 @@ rule rerank_checkpoint:
         runtime=120,
     params:
         rankers=RERANKED_RANKERS,  # the ranker of each run (its provenance)
+        # the model's other checkpoint (best or last), as a folder of its own
+        model=lambda wildcards, input: f"{input.model}/{locations.OTHER_CHECKPOINTS}/{wildcards.checkpoint}",
         queries=lambda wildcards: TEST_SET_DATASETS[wildcards.dataset],
         corpus=lambda wildcards: CORPORA[corpus_of(wildcards)],
         settings=config["rerank"],
     script:
-        "../scripts/rerank_checkpoint.py"
+        "../scripts/rerank.py"

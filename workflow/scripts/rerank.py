@@ -10,8 +10,10 @@ from stagewise.settings import RerankSettings  # noqa: E402
 
 set_job(snakemake.config, snakemake.rule, snakemake.wildcards)  # what the provenance records of its outputs name
 p, w = snakemake.params, snakemake.wildcards
+# rule rerank_checkpoint: the model's other checkpoint, params.model (checkpoints/best or checkpoints/last)
+checkpoint = getattr(w, "checkpoint", None)
 rerank_files(
-    snakemake.input.model,
+    getattr(p, "model", snakemake.input.model),
     # a job per reranked ranker's run of the test set (p.rankers), in the order of the outputs
     [
         RerankJob(run, p.queries, out, ranker)
@@ -20,5 +22,5 @@ rerank_files(
     Corpus(p.corpus, snakemake.input.get("doc_store")),
     RerankSettings.from_section(p.settings),
     snakemake.threads,
-    tag=f"{w.reranker}-{w.schedule}-seed{w.seed}",
+    tag=f"{w.reranker}-{w.schedule}-seed{w.seed}" + (f"-{checkpoint}" if checkpoint else ""),
 )

@@ -10,6 +10,7 @@ from pathlib import Path
 from .. import provenance
 from ..backbones import check_saved_model
 from ..io import atomic_path
+from ..locations import OTHER_CHECKPOINTS
 from .resume import merged_training_log
 
 #: what sentence-transformers' CrossEncoder reads from config.json: scores are raw logits, as stagewise ranks by
@@ -39,10 +40,6 @@ _SHOWN = (
     "train_seconds",
     "movement",
 )
-
-
-#: the folder of a model folder that holds the weights not selected (``checkpoints/best`` or ``checkpoints/last``)
-OTHER_CHECKPOINTS = "checkpoints"
 
 
 def export_model(out_dir, module, tokenizer, resolved: dict, paths, other: tuple[str, dict] | None = None) -> Path:
