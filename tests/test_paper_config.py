@@ -115,19 +115,24 @@ def test_vs_reference_sets_each_release_two_stage_row_next_to_both_cells_of_its_
     assert len(rows) == 48 + 192 + 2 * 192
 
 
-def test_paper_grid_dry_run_lists_60_trainings_240_reranking_jobs_and_no_training_retrieval(tmp_path):
-    copy_checkout(tmp_path)  # a clean checkout: no results, no teacher files
-    env = with_venv_path()
+def dry_run(folder, *configfiles):
+    """``snakemake -n --configfile ...`` in ``folder`` (a checkout): the result, which must succeed, and the job
+    counts of its summary (rule -> count, as strings)."""
     result = subprocess.run(
-        [SNAKEMAKE, "-n", "--configfile", "config/paper.yaml"],
-        cwd=tmp_path,
+        [SNAKEMAKE, "-n", "--configfile", *configfiles],
+        cwd=folder,
         capture_output=True,
         text=True,
-        timeout=120,
-        env=env,
+        timeout=180,
+        env=with_venv_path(),
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
+    return result, dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
+
+
+def test_paper_grid_dry_run_lists_60_trainings_240_reranking_jobs_and_no_training_retrieval(tmp_path):
+    copy_checkout(tmp_path)  # a clean checkout: no results, no teacher files
+    result, counts = dry_run(tmp_path, "config/paper.yaml")
     # 2 rerankers x 6 cells (C, D, C-D and D-C each at two stage-2 rates) x 5 seeds; x 4 test sets, each job
     # re-ranking both rankers' runs of its test set (480 runs)
     assert counts["train"] == "60" and counts["rerank"] == "240"
@@ -160,16 +165,7 @@ def test_a_second_teacher_plans_every_cell_with_a_d_stage_once_per_teacher(tmp_p
         "ensemble": {"labels": "scores", "run": "ensemble.run", "loss": "margin_mse"},
     }
     (tmp_path / "two-teachers.yaml").write_text(yaml.safe_dump(config))
-    result = subprocess.run(
-        [SNAKEMAKE, "-n", "--configfile", "two-teachers.yaml"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=with_venv_path(),
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
+    result, counts = dry_run(tmp_path, "two-teachers.yaml")
     # 2 rerankers x 11 cells (C; D, C-D and D-C at two stage-2 rates, each per teacher) x 5 seeds; x 4 test sets
     assert counts["train"] == str(2 * 11 * 5) and counts["rerank"] == str(2 * 11 * 5 * 4)
     cells = set(re.findall(r"wildcards: reranker=\w+, schedule=(\S+), seed=\d", result.stdout))
@@ -262,16 +258,7 @@ def test_the_workstation_profile_runs_gpu_jobs_as_the_cluster_does(tmp_path):
 
 def test_the_beir_companion_adds_seven_out_of_domain_sets_each_with_its_own_corpus(tmp_path):
     copy_checkout(tmp_path)
-    result = subprocess.run(
-        [SNAKEMAKE, "-n", "--configfile", "config/paper.yaml", "config/beir.yaml"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=with_venv_path(),
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
+    result, counts = dry_run(tmp_path, "config/paper.yaml", "config/beir.yaml")
     # 4 + 7 test sets, 60 models (a job re-ranks both rankers' runs); a BM25 and a PLAID index per corpus (MS MARCO + 7)
     assert counts["rerank"] == str(60 * 11) and counts["bm25_index"] == counts["colbert_index"] == "8"
     # ir_datasets ids: five BEIR sets are their corpus's id (beir/nq), two are not (beir/quora/test, beir/quora)
