@@ -201,7 +201,7 @@ def gpu_rule_scripts() -> dict[str, Path]:
 
 def test_every_gpu_rule_holds_a_gpu_before_importing_anything_else():
     scripts = gpu_rule_scripts()
-    assert set(scripts) == {"train", "rerank", "colbert_index", "colbert_retrieve"}
+    assert set(scripts) == {"train", "rerank", "rerank_checkpoint", "colbert_index", "colbert_retrieve"}
     for rule, script in scripts.items():
         body = ast.parse(script.read_text()).body
         calls = [
@@ -240,9 +240,12 @@ def test_the_rerank_script_runs_the_library_on_its_own_gpu(pretend, monkeypatch)
         log=["logs/rerank/x.log"],
         threads=1,
         output=["out.run"],
-        input=SimpleNamespace(model="m", run="r", get=lambda name, default=None: default),
+        input=SimpleNamespace(model="m", runs=["r"], get=lambda name, default=None: default),
         params=SimpleNamespace(
-            settings=dict(depth=1, batch_size=1, max_length=8, head_precision="fp32"), queries="q", corpus="c"
+            settings=dict(depth=1, batch_size=1, max_length=8, head_precision="fp32"),
+            queries="q",
+            corpus="c",
+            rankers=["bm25"],
         ),
         wildcards=SimpleNamespace(**WILDCARDS, items=WILDCARDS.items),
         config={},
