@@ -21,10 +21,10 @@ demo: venv
 	$(BIN)/snakemake --cores 2 --profile workflow/profiles/local all
 	@echo "tables: results/tables/ (main.csv, main.md, main.tex, significance.csv), plots: results/plots/"
 
-# two workers: the suite's processes wait on Snakemake, SLURM and subprocesses half of the time (see
-# tests/conftest.py for how the tests are grouped); `pytest -q` alone runs them one after the other
+# two pytest-xdist workers, each running whole test files (a module's fixtures are built once; the SLURM modules
+# take the local cluster in turn, tests/slurm/localslurm.py exclusive); `pytest -q` runs them one after the other
 test: venv
-	$(BIN)/pytest -q -n 2 --dist loadgroup
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 # what CI checks before the tests: ruff on the Python code (lint and format), snakefmt on the workflow, snakemake --lint
 # on each config (without a SLURM_CONF of yours: a client config that does not wait 9 s for an absent controller)

@@ -87,12 +87,3 @@ def full_disk(tmp_path):
         pytest.skip("needs root and tmpfs mounts to fill a real disk")
     yield mount
     subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (`make test` runs two workers with --dist loadgroup): a module's tests stay on one worker, so
-    that its module-scoped fixtures (a workflow run, a trained model) are built once, and the SLURM tests, which share
-    one local cluster (tests/slurm/localslurm.py), stay on one worker together, one module after the other."""
-    for item in items:
-        group = "slurm" if "slurm" in item.path.parent.parts[-1:] else item.module.__name__
-        item.add_marker(pytest.mark.xdist_group(group))

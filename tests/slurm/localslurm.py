@@ -13,6 +13,8 @@ PID in ``<state>/pids``; ``up`` is idempotent (daemons that answer are kept), ``
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -22,6 +24,8 @@ import time
 from pathlib import Path
 
 STATE = Path(os.environ.get("STAGEWISE_SLURM_DIR", "/tmp/stagewise-slurm"))
+#: held by the test module that uses the cluster (``exclusive``)
+LOCK = STATE.with_name(f"{STATE.name}.lock")
 PACKAGES = ["slurm-wlm", "munge", "slurmdbd", "mariadb-server"]
 PROGRAMS = [
     "munged",
@@ -276,6 +280,17 @@ def down():
             if _alive(name):
                 os.kill(pid, signal.SIGKILL)
         _pid_file(name).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def exclusive():
+    """Holds the local cluster for one test module at a time: `make test` runs test files on two pytest-xdist workers
+    (--dist loadfile), and the SLURM test modules would otherwise share, cancel and stop each other's jobs. The lock
+    is released when the holder ends, however it ends."""
+    LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with open(LOCK, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        yield
 
 
 def running() -> bool:

@@ -47,11 +47,12 @@ FAST_POLL = ["--slurm-init-seconds-before-status-checks", "3", "--set-threads", 
 
 @pytest.fixture(scope="module")
 def cluster():
-    started_here = not localslurm.running()
-    env = localslurm.up()
-    yield env
-    if started_here:
-        localslurm.down()
+    with localslurm.exclusive():  # one test module at a time on the cluster (make test runs two workers)
+        started_here = not localslurm.running()
+        env = localslurm.up()
+        yield env
+        if started_here:
+            localslurm.down()
 
 
 def test_the_local_cluster_comes_up_once_with_two_gpus(cluster):
