@@ -21,10 +21,11 @@ demo: venv
 	$(BIN)/snakemake --cores 2 --profile workflow/profiles/local all
 	@echo "tables: results/tables/ (main.csv, main.md, main.tex, significance.csv), plots: results/plots/"
 
-# two pytest-xdist workers, each running whole test files (a module's fixtures are built once; the SLURM modules
-# take the local cluster in turn, tests/slurm/localslurm.py exclusive); `pytest -q` runs them one after the other
+# three pytest-xdist workers, each running whole test files (a module's fixtures are built once): the SLURM files,
+# mostly waiting for their cluster's polls, go to one as one unit (tests/conftest.py), the other two share the cores;
+# `pytest -q` runs everything in one process
 test: venv
-	$(BIN)/pytest -q -n 2 --dist loadfile
+	$(BIN)/pytest -q -n 3 --dist loadfile
 
 # what CI checks before the tests: ruff on the Python code (lint and format), snakefmt on the workflow, snakemake --lint
 # on each config (without a SLURM_CONF of yours: a client config that does not wait 9 s for an absent controller)

@@ -60,6 +60,54 @@ os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(ROOT / "resources" / "cache" /
 os.environ.setdefault("SLURM_CONF", str(client_conf(ROOT / "resources" / "cache" / "slurm" / "client.conf")))
 
 
+#: test files (or folders) that take longest, longest first (pytest --durations, two workers, 2026-12-05): `make test`
+#: hands them out first, so that the two workers end together; the rest follow in xdist's own order
+LONGEST_FIRST = (
+    "tests/slurm",
+    "tests/test_workflow.py",
+    "tests/test_workflow_beyond.py",
+    "tests/first_stage/test_colbert.py",
+    "tests/test_gpu_path.py",
+    "tests/test_envs.py",
+    "tests/test_scale_rehearsal.py",
+    "tests/test_hand_obtained.py",
+    "tests/test_settings.py",
+)
+
+
+def _rank(scope: str) -> int:
+    return next((i for i, name in enumerate(LONGEST_FIRST) if scope.startswith(name)), len(LONGEST_FIRST))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`make test`'s scheduler (``-n 2 --dist loadfile``): whole files per worker as xdist's, but the files under
+    tests/slurm as one unit (they take the one local cluster in turn: on two workers, one would wait for the other's
+    lock; ``--dist loadgroup`` does not group under pytest 9.2) and the longest files handed out first."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from collections import OrderedDict
+
+    from xdist.scheduler import LoadFileScheduling
+
+    class LongestFirst(OrderedDict):
+        def popitem(self, last=True):
+            if last:
+                return super().popitem(last=True)
+            scope = min(self, key=_rank)  # the first of the lowest rank: xdist's order among equals
+            return scope, self.pop(scope)
+
+    class Scheduling(LoadFileScheduling):
+        def __init__(self, config, log=None):
+            super().__init__(config, log)
+            self.workqueue = LongestFirst()
+
+        def _split_scope(self, nodeid):
+            scope = super()._split_scope(nodeid)
+            return "tests/slurm" if scope.startswith("tests/slurm/") else scope
+
+    return Scheduling(config, log)
+
+
 @pytest.fixture
 def tiny_dataset(tmp_path):
     """A small synthetic dataset folder written by the real generator."""

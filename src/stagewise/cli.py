@@ -129,6 +129,12 @@ def _positive(text: str) -> int:
     return value
 
 
+def _colbert_extensions(a):
+    from .first_stage.colbert import build_extensions
+
+    print(build_extensions(a.processes))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line; its defaults are the config schema's (one place a default lives)."""
     from .locations import CLI_CHECKPOINTS
@@ -223,6 +229,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=schema_default(SIGNIFICANCE, "correction"),
     )
     p.set_defaults(func=_table)
+    p = sub.add_parser(
+        "colbert-extensions",
+        help="compile colbert-ai's C++ extensions for the CPU into the extensions cache, in parallel (make demo and "
+        "make test run it once; else the first ColBERT jobs compile them one after another)",
+    )
+    p.add_argument("--processes", type=_positive, default=2)
+    p.set_defaults(func=_colbert_extensions)
     p = sub.add_parser(
         "provenance",
         help="print the provenance record of a run file (its ir_metadata header), a "

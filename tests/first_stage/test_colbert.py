@@ -2,12 +2,14 @@
 
 import json
 import logging
+import math
 import random
 
 import pytest
 import torch
 
 from stagewise.data.synthetic import SyntheticSpec, generate
+from stagewise.errors import ConfigError
 from stagewise.first_stage import colbert
 from stagewise.io import sorted_ranking, without_header
 from stagewise.provenance import read
@@ -139,6 +141,30 @@ def test_index_is_reused_for_the_same_corpus_and_checkpoint_and_rebuilt_when_eit
     assert json.loads((path / colbert.INDEX_META).read_text())["checkpoint"] == str(other)
 
 
+def test_partitions_set_the_plaid_centroids_and_the_default_keeps_colbert_ais_rule(corpus, checkpoint, index, tmp_path):
+    small = dict(list(corpus.items())[:400])
+    built = colbert.build_index(
+        small.items(), colbert.PlaidIndex(tmp_path / "plaid", checkpoint), settings(partitions=64)
+    )
+    plaid = built.folder / "plaid"
+    assert json.loads((plaid / "plan.json").read_text())["num_partitions"] == 64
+    assert torch.load(plaid / "centroids.pt").shape[0] == 64
+    assert json.loads((built.folder / colbert.INDEX_META).read_text())["partitions"] == 64
+    queries, source = copied_queries(small, n=20, seed=6)
+    run = colbert.search(built, queries, settings(depth=10))
+    assert sum(source[q] in top(run[q]) for q in queries) >= 0.8 * len(queries)
+    # left out: colbert-ai's own count, and no key in the fingerprint (indexes built before the setting are reused)
+    default = json.loads((index.folder / "plaid" / "plan.json").read_text())["num_partitions"]
+    embeddings = json.loads((index.folder / "plaid" / "plan.json").read_text())["num_embeddings_est"]
+    assert default == 2 ** int(math.floor(math.log2(16 * math.sqrt(embeddings))))
+    assert "partitions" not in json.loads((index.folder / colbert.INDEX_META).read_text())
+    with pytest.raises(ConfigError, match="partitions: 100000 centroids but only"):
+        colbert.build_index(
+            small.items(), colbert.PlaidIndex(tmp_path / "big", checkpoint), settings(partitions=100000)
+        )
+    assert not (tmp_path / "big").exists()
+
+
 def test_retrieve_writes_a_trec_run_of_the_requested_depth(tiny_dataset, checkpoint, tmp_path):
     from stagewise.io import read_run
 
@@ -232,3 +258,23 @@ def test_torch_kmeans_builds_an_index_that_finds_copied_passages(corpus, checkpo
     queries, source = copied_queries(corpus, n=20, seed=4)
     run = colbert.search(index, queries, settings(depth=10))
     assert sum(source[q] in top(run[q]) for q in queries) >= 0.8 * len(queries)
+
+
+def test_the_extensions_command_leaves_every_cpu_extension_in_the_cache():
+    """`stagewise colbert-extensions` compiles (or finds) the four C++ extensions a CPU index and search load."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = subprocess.run(
+        [str(Path(sys.executable).with_name("stagewise")), "colbert-extensions"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=True,
+    )
+    cache = Path(out.stdout.strip())
+    assert cache == Path(os.environ["TORCH_EXTENSIONS_DIR"])
+    for name in ("segmented_maxsim_cpp", "segmented_lookup_cpp", "filter_pids_cpp", "decompress_residuals_cpp"):
+        assert list((cache / name).glob(f"{name}*.so")), f"{name} is not compiled in {cache}"

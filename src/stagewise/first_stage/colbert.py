@@ -61,6 +61,7 @@ class ColbertSettings:
     kmeans_niters: int
     kmeans: str
     index_batch_size: int
+    partitions: int | None
     depth: int
     rerank: bool
 
@@ -103,6 +104,40 @@ def _prepare_environment(threads: int | None = None):
     if "TORCH_EXTENSIONS_DIR" not in os.environ:
         os.environ["TORCH_EXTENSIONS_DIR"] = str(TORCH_EXTENSIONS_CACHE.resolve())
     Path(os.environ["TORCH_EXTENSIONS_DIR"]).mkdir(parents=True, exist_ok=True)
+
+
+#: colbert-ai's classes that JIT-compile its C++ extensions for a CPU search and index (one class, one process in
+#: ``build_extensions``): segmented_maxsim_cpp; segmented_lookup_cpp; filter_pids_cpp and decompress_residuals_cpp
+EXTENSION_LOADERS = (
+    "colbert.modeling.colbert:ColBERT",
+    "colbert.search.strided_tensor:StridedTensor",
+    "colbert.search.index_storage:IndexScorer",
+)
+
+
+def _load_extensions(loader: str) -> str:
+    import importlib
+
+    _prepare_environment(1)
+    module, name = loader.split(":")
+    with contextlib.redirect_stdout(sys.stderr):
+        getattr(importlib.import_module(module), name).try_load_torch_extensions(False)
+    return loader
+
+
+def build_extensions(processes: int = 2) -> Path:
+    """Compile colbert-ai's C++ extensions for the CPU into the extensions cache (``TORCH_EXTENSIONS_DIR``, else
+    ``resources/cache/torch_extensions``), ``processes`` at a time; a cached one is loaded, not rebuilt (torch's own
+    check of sources and flags). Without this the first ColBERT index and search of a folder compile them one after
+    another, about 15 s each on one core, inside jobs whose times the efficiency table reports."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    _prepare_environment()
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for loader in pool.map(_load_extensions, EXTENSION_LOADERS):
+            log.info("colbert-ai extensions of %s compiled or cached", loader)
+    return Path(os.environ["TORCH_EXTENSIONS_DIR"])
 
 
 @contextlib.contextmanager
@@ -234,6 +269,8 @@ def build_index(docs, index: PlaidIndex, settings: ColbertSettings, threads: int
         raise ConfigError(f"ColBERT kmeans must be auto, faiss or torch, not {settings.kmeans!r}")
     use_torch = settings.kmeans == "torch" or (settings.kmeans == "auto" and torch.cuda.is_available())
     shaping = {**{key: getattr(settings, key) for key in INDEX_SETTINGS}, "kmeans": "torch" if use_torch else "faiss"}
+    if settings.partitions is not None:  # absent otherwise: indexes built before the setting keep their fingerprint
+        shaping["partitions"] = settings.partitions
     index_dir, checkpoint = index.folder, index.checkpoint
     meta_path = index_dir / INDEX_META
     index_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -266,11 +303,11 @@ def build_index(docs, index: PlaidIndex, settings: ColbertSettings, threads: int
         )
         with atomic_path(index_dir) as tmp:
             staging.rename(tmp)
-            with _colbert_context(threads), _kmeans(use_torch):
+            with _colbert_context(threads), _kmeans(use_torch), _partitions(settings.partitions):
                 config = index_config(settings, tmp / "plaid")
                 indexer = Indexer(checkpoint=str(checkpoint), config=config, verbose=1)
                 indexer.index(name="plaid", collection=str(tmp / "collection.tsv"), overwrite=True)
-            check_plaid_index(tmp / "plaid", n)
+            check_plaid_index(tmp / "plaid", n, settings.partitions)
             meta = {"fingerprint": fingerprint, "checkpoint": str(checkpoint), "passages": n, **shaping}
             (tmp / INDEX_META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
     finally:
@@ -313,9 +350,42 @@ def _kmeans(use_torch: bool):
         collection_indexer.compute_faiss_kmeans = original
 
 
-def check_plaid_index(plaid_dir, expected: int):
+@contextlib.contextmanager
+def _partitions(count: int | None):
+    """colbert-ai's partition count (``CollectionIndexer.setup``: 2^floor(log2(16 sqrt(estimated embeddings))), not a
+    ColBERTConfig key) replaced by ``count`` for the duration of an index build; the plan.json it saves says so."""
+    if count is None:
+        yield
+        return
+    from colbert.indexing.collection_indexer import CollectionIndexer
+
+    original = CollectionIndexer.setup
+
+    def setup(indexer):
+        original(indexer)
+        sampled = int(indexer.num_sample_embs)
+        if count > sampled:
+            raise ConfigError(
+                f"ColBERT partitions: {count} centroids but only {sampled} embeddings sampled to train them; "
+                "give fewer partitions"
+            )
+        log.info(
+            "PLAID partitions: %d (rankers' partitions; colbert-ai's rule gives %d)", count, indexer.num_partitions
+        )
+        indexer.num_partitions = count
+        indexer._save_plan()
+
+    CollectionIndexer.setup = setup
+    try:
+        yield
+    finally:
+        CollectionIndexer.setup = original
+
+
+def check_plaid_index(plaid_dir, expected: int, partitions: int | None = None):
     """A PLAID index must hold every passage before it is trusted: its metadata, centroids, inverted lists and one
-    document length per passage (colbert-ai writes doclens.<chunk>.json per chunk)."""
+    document length per passage (colbert-ai writes doclens.<chunk>.json per chunk); with ``partitions``, that many
+    centroids, as its plan says."""
     plaid_dir = Path(plaid_dir)
     missing = [name for name in ("metadata.json", "plan.json", "centroids.pt") if not (plaid_dir / name).exists()]
     if not any((plaid_dir / name).exists() for name in ("ivf.pid.pt", "ivf.pt")):
@@ -328,6 +398,16 @@ def check_plaid_index(plaid_dir, expected: int):
         raise RuntimeError(f"the ColBERT index at {plaid_dir} has an unreadable doclens file ({e})") from None
     if passages != expected:
         raise RuntimeError(f"the ColBERT index at {plaid_dir} holds {passages} passages, the corpus {expected}")
+    if partitions is not None:
+        import torch
+
+        planned = json.loads((plaid_dir / "plan.json").read_text())["num_partitions"]
+        centroids = torch.load(plaid_dir / "centroids.pt", map_location="cpu").shape[0]
+        if planned != partitions or centroids != partitions:
+            raise RuntimeError(
+                f"the ColBERT index at {plaid_dir} has {centroids} centroids (plan: {planned}), not the {partitions} "
+                "partitions asked for"
+            )
 
 
 #: queries encoded in one forward pass. A query's batch is fixed by its position in the search's query list (batch
