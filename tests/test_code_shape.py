@@ -103,3 +103,14 @@ def test_no_tuple_is_a_statement():
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Tuple)
     ]
     assert not found, found
+
+
+def test_the_suites_longest_first_list_names_test_files_that_exist():
+    """`make test` hands these out first (tests/conftest.py); a renamed file would silently lose its place."""
+    from .conftest import LONGEST_FIRST, ROOT, _rank
+
+    for name in LONGEST_FIRST:
+        path = ROOT / name
+        assert path.is_dir() or (path.is_file() and path.name.startswith("test_")), name
+    assert _rank("tests/slurm/test_controller.py") == 0 == _rank("tests/slurm")
+    assert _rank("tests/test_io.py") == len(LONGEST_FIRST)
