@@ -60,8 +60,8 @@ os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(ROOT / "resources" / "cache" /
 os.environ.setdefault("SLURM_CONF", str(client_conf(ROOT / "resources" / "cache" / "slurm" / "client.conf")))
 
 
-#: test files (or folders) that take longest, longest first (pytest --durations, two workers, 2026-12-05): `make test`
-#: hands them out first, so that the two workers end together; the rest follow in xdist's own order
+#: test files (or folders) that take longest, longest first (pytest --durations, 2026-12-05): `make test` hands them
+#: out first, so that its workers end together; the rest follow in xdist's own order
 LONGEST_FIRST = (
     "tests/slurm",
     "tests/test_workflow.py",
@@ -80,7 +80,7 @@ def _rank(scope: str) -> int:
 
 
 def pytest_xdist_make_scheduler(config, log):
-    """`make test`'s scheduler (``-n 2 --dist loadfile``): whole files per worker as xdist's, but the files under
+    """`make test`'s scheduler (``-n 3 --dist loadfile``): whole files per worker as xdist's, but the files under
     tests/slurm as one unit (they take the one local cluster in turn: on two workers, one would wait for the other's
     lock; ``--dist loadgroup`` does not group under pytest 9.2) and the longest files handed out first."""
     if config.getoption("dist") != "loadfile":

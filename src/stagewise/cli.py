@@ -231,8 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_table)
     p = sub.add_parser(
         "colbert-extensions",
-        help="compile colbert-ai's C++ extensions for the CPU into the extensions cache, in parallel (make demo and "
-        "make test run it once; else the first ColBERT jobs compile them one after another)",
+        help="compile colbert-ai's C++ extensions for the CPU into the extensions cache, in parallel (else the first "
+        "ColBERT jobs compile them one after another)",
     )
     p.add_argument("--processes", type=_positive, default=2)
     p.set_defaults(func=_colbert_extensions)

@@ -154,9 +154,8 @@ def test_partitions_set_the_plaid_centroids_and_the_default_keeps_colbert_ais_ru
     run = colbert.search(built, queries, settings(depth=10))
     assert sum(source[q] in top(run[q]) for q in queries) >= 0.8 * len(queries)
     # left out: colbert-ai's own count, and no key in the fingerprint (indexes built before the setting are reused)
-    default = json.loads((index.folder / "plaid" / "plan.json").read_text())["num_partitions"]
-    embeddings = json.loads((index.folder / "plaid" / "plan.json").read_text())["num_embeddings_est"]
-    assert default == 2 ** int(math.floor(math.log2(16 * math.sqrt(embeddings))))
+    plan = json.loads((index.folder / "plaid" / "plan.json").read_text())
+    assert plan["num_partitions"] == 2 ** int(math.floor(math.log2(16 * math.sqrt(plan["num_embeddings_est"]))))
     assert "partitions" not in json.loads((index.folder / colbert.INDEX_META).read_text())
     with pytest.raises(ConfigError, match="partitions: 100000 centroids but only"):
         colbert.build_index(

@@ -284,9 +284,9 @@ def down():
 
 @contextlib.contextmanager
 def exclusive():
-    """Holds the local cluster for one test module at a time: `make test` runs test files on two pytest-xdist workers
-    (--dist loadfile), and the SLURM test modules would otherwise share, cancel and stop each other's jobs. The lock
-    is released when the holder ends, however it ends."""
+    """Holds the local cluster for one test module at a time: the SLURM test modules would otherwise share, cancel
+    and stop each other's jobs when they run side by side (pytest-xdist without `make test`'s scheduler, which keeps
+    them on one worker, or two pytest runs). The lock is released when the holder ends, however it ends."""
     LOCK.parent.mkdir(parents=True, exist_ok=True)
     with open(LOCK, "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX)

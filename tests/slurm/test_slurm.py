@@ -47,7 +47,7 @@ FAST_POLL = ["--slurm-init-seconds-before-status-checks", "3", "--set-threads", 
 
 @pytest.fixture(scope="module")
 def cluster():
-    with localslurm.exclusive():  # one test module at a time on the cluster (make test runs two workers)
+    with localslurm.exclusive():  # one test module at a time on the cluster, however the suite is run
         started_here = not localslurm.running()
         env = localslurm.up()
         yield env
