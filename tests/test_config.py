@@ -306,7 +306,7 @@ def test_two_teachers_make_every_schedule_with_a_d_stage_a_cell_per_teacher():
         "C",
         "D",
         "C-D",
-        "C-D_lr6e-12_steps100",
+        "C-D_lr6e-12_steps40",
         "D-C",
     ]  # one teacher: the names as they were
     assert grid_cells(c) == [
@@ -314,14 +314,14 @@ def test_two_teachers_make_every_schedule_with_a_d_stage_a_cell_per_teacher():
         "D@rankgpt",
         "D@scores",
         "C-D@rankgpt",
-        "C-D@rankgpt_lr6e-12_steps100",
+        "C-D@rankgpt_lr6e-12_steps40",
         "C-D@scores",
-        "C-D@scores_lr6e-12_steps100",
+        "C-D@scores_lr6e-12_steps40",
         "D-C@rankgpt",
         "D-C@scores",
     ]
     assert model_cells(c) == grid_cells(c)
-    rankgpt, scores = cell_training(c, "C-D@rankgpt_lr6e-12_steps100"), cell_training(c, "C-D@scores_lr6e-12_steps100")
+    rankgpt, scores = cell_training(c, "C-D@rankgpt_lr6e-12_steps40"), cell_training(c, "C-D@scores_lr6e-12_steps40")
     assert (rankgpt.stage.loss, scores.stage.loss) == ("ranknet", "margin_mse")  # the teacher's loss replaces D's
     assert (rankgpt.stage.lr, scores.stage.lr) == (6.0e-12, 6.0e-12)  # the sweep's setting applies to both
     assert scores.teacher.files() == ["resources/teacher/synthetic/train-scores.run"]

@@ -139,4 +139,4 @@ use rule * from stagewise as stagewise_*
         env=env,
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
-    assert sum(1 for _ in open(tmp_path / "resources" / "datasets" / "synthetic" / "docs.tsv")) == 10000
+    assert sum(1 for _ in open(tmp_path / "resources" / "datasets" / "synthetic" / "docs.tsv")) == 5000

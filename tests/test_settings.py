@@ -98,10 +98,10 @@ def test_a_stage_given_in_code_takes_every_other_key_from_the_schema():
 
 def test_what_decides_a_rerun_leaves_out_cosmetic_keys_and_takes_the_teacher_for_d_only():
     config = validate_config(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()))
-    c, d = S.cell_training(config, "C"), S.cell_training(config, "C-D_lr6e-12_steps100")
+    c, d = S.cell_training(config, "C"), S.cell_training(config, "C-D_lr6e-12_steps40")
     assert c.teacher is None and c.determinants["teacher"] is None
     assert d.determinants["teacher"]["candidates"] == config["teacher"]["candidates"]
-    assert d.determinants["hparams"]["lr"] == 6.0e-12 and d.determinants["hparams"]["steps"] == 100
+    assert d.determinants["hparams"]["lr"] == 6.0e-12 and d.determinants["hparams"]["steps"] == 40
     for cosmetic in ("checkpoint_every", "data_workers", "log_every"):
         assert cosmetic not in c.determinants["hparams"]
     assert list(c.determinants["hparams"]) == sorted(c.determinants["hparams"])
@@ -109,7 +109,7 @@ def test_what_decides_a_rerun_leaves_out_cosmetic_keys_and_takes_the_teacher_for
     changed["training"]["C"]["checkpoint_every"] = 7
     changed["teacher"]["source"] = "elsewhere"
     assert S.cell_training(changed, "C").determinants == c.determinants
-    assert S.cell_training(changed, "C-D_lr6e-12_steps100").determinants == d.determinants
+    assert S.cell_training(changed, "C-D_lr6e-12_steps40").determinants == d.determinants
     changed["training"]["C"]["lr"] = 1.0e-3
     assert S.cell_training(changed, "C").determinants != c.determinants
 

@@ -277,3 +277,11 @@ def test_the_extensions_command_leaves_every_cpu_extension_in_the_cache():
     assert cache == Path(os.environ["TORCH_EXTENSIONS_DIR"])
     for name in ("segmented_maxsim_cpp", "segmented_lookup_cpp", "filter_pids_cpp", "decompress_residuals_cpp"):
         assert list((cache / name).glob(f"{name}*.so")), f"{name} is not compiled in {cache}"
+
+
+def test_a_failing_extension_build_stops_with_the_class_and_its_output(monkeypatch):
+    """Each class's extensions build in a fresh interpreter (a Snakemake job's script would run again in a
+    multiprocessing child); one that fails stops the build with its name and what it printed."""
+    monkeypatch.setattr(colbert, "EXTENSION_LOADERS", ("colbert.no_such_module:Nothing",))
+    with pytest.raises(RuntimeError, match=r"(?s)colbert\.no_such_module:Nothing failed.*No module named"):
+        colbert.build_extensions(processes=1)

@@ -7,6 +7,9 @@ rule evaluate_first_stage:
         FIRST_STAGE_METRICS,
     log:
         "logs/evaluate/first_stage/{ranker}.log",
+    # as soon as its runs exist: the first evaluation of a fresh clone compiles ranx's numba functions (about 30 s on
+    # one core), beside the trainings rather than in a gap before a two-thread job such as the ColBERT index
+    priority: 10
     conda:
         "../../envs/report.yaml"
     params:

@@ -47,7 +47,14 @@ def spec_from_config(section: dict) -> SyntheticSpec:
     """The generator's settings from the config's ``synthetic`` section (teacher keys belong elsewhere)."""
     from dataclasses import fields
 
+    from ..errors import ConfigError
+
     names = {f.name for f in fields(SyntheticSpec)}
+    low, high = section.get(
+        "filler_per_passage", SyntheticSpec.__dataclass_fields__["filler_per_passage"].default_factory()
+    )
+    if low > high:
+        raise ConfigError(f"config key 'synthetic.filler_per_passage': the fewest ({low}) exceeds the most ({high})")
     return SyntheticSpec(**{k: v for k, v in section.items() if k in names})
 
 

@@ -129,13 +129,28 @@ def build_extensions(processes: int = 2) -> Path:
     """Compile colbert-ai's C++ extensions for the CPU into the extensions cache (``TORCH_EXTENSIONS_DIR``, else
     ``resources/cache/torch_extensions``), ``processes`` at a time; a cached one is loaded, not rebuilt (torch's own
     check of sources and flags). Without this the first ColBERT index and search of a folder compile them one after
-    another, about 15 s each on one core, inside jobs whose times the efficiency table reports."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    another, about 15 s each on one core, inside jobs whose times the efficiency table reports. Each class's
+    extensions compile in a fresh interpreter (not a multiprocessing child: those re-run the caller's main script,
+    which in a Snakemake job is the job itself)."""
+    import subprocess
+    from concurrent.futures import ThreadPoolExecutor
 
     _prepare_environment()
-    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
-        for loader in pool.map(_load_extensions, EXTENSION_LOADERS):
+    package_root = str(Path(__file__).resolve().parents[2])  # stagewise importable however this process found it
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+
+    def compile_one(loader):
+        code = f"from stagewise.first_stage.colbert import _load_extensions; _load_extensions({loader!r})"
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(
+                f"compiling colbert-ai's extensions of {loader} failed (exit {done.returncode}):\n{done.stderr}"
+            )
+        return loader
+
+    # the longest first: IndexScorer's class compiles two extensions, the others one
+    with ThreadPoolExecutor(max(1, processes)) as pool:
+        for loader in pool.map(compile_one, sorted(EXTENSION_LOADERS, key=lambda name: "IndexScorer" not in name)):
             log.info("colbert-ai extensions of %s compiled or cached", loader)
     return Path(os.environ["TORCH_EXTENSIONS_DIR"])
 
@@ -505,9 +520,15 @@ def exhaustive_search(
 
 
 def index_corpus(corpus: str, index: PlaidIndex, settings: ColbertSettings, threads: int | None = None) -> PlaidIndex:
-    """Index the corpus of a dataset spec (ir_datasets id or local:<folder>)."""
+    """Index the corpus of a dataset spec (ir_datasets id or local:<folder>). On a machine without a GPU, colbert-ai's
+    CPU extensions (the search's too) are compiled first, ``threads`` at a time (see ``build_extensions``): the job
+    holds that many cores, whereas the search would compile three of them one after another on one core."""
+    import torch
+
     from ..data import datasets
 
+    if not torch.cuda.is_available():
+        build_extensions(processes=max(1, threads or 1))
     return build_index(datasets.iter_docs(corpus), index, settings, threads)
 
 
