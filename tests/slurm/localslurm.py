@@ -303,7 +303,8 @@ def client_conf(path: Path) -> Path:
     imports; where SLURM is installed and no controller answers (every CI machine after `.ci/run`, which installs the
     test cluster's packages), scontrol waits MessageTimeout - 1 seconds: 9 s per `snakemake` call with the default of
     10 (`snakemake -n --configfile config/paper.yaml`: 10.7 s, with this config 1.8 s). Only the test suite
-    (tests/conftest.py) and `make lint` use it, where SLURM_CONF is unset: a cluster user's config is untouched."""
+    (tests/conftest.py), `make lint` and `make demo` use it, where SLURM_CONF is unset: a cluster user's config is
+    untouched (the demo runs locally)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}")  # test workers write it side by side: renamed whole
