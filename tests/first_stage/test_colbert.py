@@ -277,6 +277,7 @@ def test_the_extensions_command_leaves_every_cpu_extension_in_the_cache():
     assert cache == Path(os.environ["TORCH_EXTENSIONS_DIR"])
     for name in ("segmented_maxsim_cpp", "segmented_lookup_cpp", "filter_pids_cpp", "decompress_residuals_cpp"):
         assert list((cache / name).glob(f"{name}*.so")), f"{name} is not compiled in {cache}"
+    assert colbert.extensions_built()
 
 
 def test_a_failing_extension_build_stops_with_the_class_and_its_output(monkeypatch):
@@ -285,3 +286,17 @@ def test_a_failing_extension_build_stops_with_the_class_and_its_output(monkeypat
     monkeypatch.setattr(colbert, "EXTENSION_LOADERS", ("colbert.no_such_module:Nothing",))
     with pytest.raises(RuntimeError, match=r"(?s)colbert\.no_such_module:Nothing failed.*No module named"):
         colbert.build_extensions(processes=1)
+
+
+def test_extensions_built_needs_every_library(tmp_path, monkeypatch):
+    """The index job skips its compile step only when all four libraries are in the cache."""
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    assert not colbert.extensions_built()
+    for name in colbert.EXTENSION_NAMES[:-1]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / f"{name}.so").write_bytes(b"")
+    assert not colbert.extensions_built()
+    last = colbert.EXTENSION_NAMES[-1]
+    (tmp_path / last).mkdir()
+    (tmp_path / last / f"{last}.so").write_bytes(b"")
+    assert colbert.extensions_built()

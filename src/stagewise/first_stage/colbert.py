@@ -113,6 +113,16 @@ EXTENSION_LOADERS = (
     "colbert.search.strided_tensor:StridedTensor",
     "colbert.search.index_storage:IndexScorer",
 )
+#: the extensions those classes build (torch names each folder and library after its extension)
+EXTENSION_NAMES = ("segmented_maxsim_cpp", "segmented_lookup_cpp", "filter_pids_cpp", "decompress_residuals_cpp")
+
+
+def extensions_built() -> bool:
+    """Whether every CPU extension has a library in the extensions cache. A stale one (another torch) is still
+    rebuilt by colbert-ai's own load, in the job that loads it; this only spares a job the compile step's processes."""
+    _prepare_environment()
+    cache = Path(os.environ["TORCH_EXTENSIONS_DIR"])
+    return all((cache / name / f"{name}.so").is_file() for name in EXTENSION_NAMES)
 
 
 def _load_extensions(loader: str) -> str:
@@ -527,7 +537,7 @@ def index_corpus(corpus: str, index: PlaidIndex, settings: ColbertSettings, thre
 
     from ..data import datasets
 
-    if not torch.cuda.is_available():
+    if not torch.cuda.is_available() and not extensions_built():
         build_extensions(processes=max(1, threads or 1))
     return build_index(datasets.iter_docs(corpus), index, settings, threads)
 
