@@ -17,10 +17,11 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt -e .
 	touch $@
 
-# without a SLURM_CONF of yours, a client config that does not wait 9 s for an absent controller (the lint's below)
+# your SLURM_CONF, else a client config that does not wait 9 s for an absent controller (demo and lint run locally)
+SLURM_CLIENT := $${SLURM_CONF:-$$($(BIN)/python tests/slurm/localslurm.py client-conf resources/cache/slurm/client.conf)}
+
 demo: venv
-	conf=$${SLURM_CONF:-$$($(BIN)/python tests/slurm/localslurm.py client-conf resources/cache/slurm/client.conf)}; \
-	SLURM_CONF=$$conf $(BIN)/snakemake --cores 2 --profile workflow/profiles/local all
+	SLURM_CONF=$(SLURM_CLIENT) $(BIN)/snakemake --cores 2 --profile workflow/profiles/local all
 	@echo "tables: results/tables/ (main.csv, main.md, main.tex, significance.csv), plots: results/plots/"
 
 # three pytest-xdist workers, each running whole test files (a module's fixtures are built once): the SLURM files,
@@ -30,12 +31,12 @@ test: venv
 	$(BIN)/pytest -q -n 3 --dist loadfile
 
 # what CI checks before the tests: ruff on the Python code (lint and format), snakefmt on the workflow, snakemake --lint
-# on each config (without a SLURM_CONF of yours: a client config that does not wait 9 s for an absent controller)
+# on each config (with SLURM_CLIENT above)
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/snakefmt --check workflow
-	conf=$${SLURM_CONF:-$$($(BIN)/python tests/slurm/localslurm.py client-conf resources/cache/slurm/client.conf)}; \
+	conf=$(SLURM_CLIENT); \
 	for c in config/config.yaml config/paper.yaml config/trecdl.yaml config/beyond.yaml; do \
 	    SLURM_CONF=$$conf PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --lint --configfile $$c || exit 1; done
 

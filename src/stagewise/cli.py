@@ -232,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "colbert-extensions",
         help="compile colbert-ai's C++ extensions for the CPU into the extensions cache, in parallel (else the first "
-        "ColBERT jobs compile them one after another)",
+        "ColBERT index job on a machine without a GPU does)",
     )
     p.add_argument("--processes", type=_positive, default=2)
     p.set_defaults(func=_colbert_extensions)

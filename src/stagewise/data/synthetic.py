@@ -50,12 +50,11 @@ def spec_from_config(section: dict) -> SyntheticSpec:
     from ..errors import ConfigError
 
     names = {f.name for f in fields(SyntheticSpec)}
-    low, high = section.get(
-        "filler_per_passage", SyntheticSpec.__dataclass_fields__["filler_per_passage"].default_factory()
-    )
+    spec = SyntheticSpec(**{k: v for k, v in section.items() if k in names})
+    low, high = spec.filler_per_passage
     if low > high:
         raise ConfigError(f"config key 'synthetic.filler_per_passage': the fewest ({low}) exceeds the most ({high})")
-    return SyntheticSpec(**{k: v for k, v in section.items() if k in names})
+    return spec
 
 
 def _make_words(rng, n, syllables=(2, 3)):

@@ -138,8 +138,8 @@ def _load_extensions(loader: str) -> str:
 def build_extensions(processes: int = 2) -> Path:
     """Compile colbert-ai's C++ extensions for the CPU into the extensions cache (``TORCH_EXTENSIONS_DIR``, else
     ``resources/cache/torch_extensions``), ``processes`` at a time; a cached one is loaded, not rebuilt (torch's own
-    check of sources and flags). Without this the first ColBERT index and search of a folder compile them one after
-    another, about 15 s each on one core, inside jobs whose times the efficiency table reports. Each class's
+    check of sources and flags). ``index_corpus`` calls it on a machine without a GPU (unless ``extensions_built``);
+    the command `stagewise colbert-extensions` runs it ahead of the jobs. Each class's
     extensions compile in a fresh interpreter (not a multiprocessing child: those re-run the caller's main script,
     which in a Snakemake job is the job itself)."""
     import subprocess
